@@ -1,0 +1,24 @@
+# Gannet: trains image classifiers on ImageNet-scale data, in Swift.
+SWIFT ?= swift
+
+.PHONY: setup build release test test-release demo clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release
+
+# The whole suite. Reference kernels are plain loops, so the suite runs optimised.
+test: setup
+	$(SWIFT) build --build-tests -c release -Xswiftc -enable-testing
+	$(SWIFT) test --skip-build -c release -Xswiftc -enable-testing
+
+demo: release
+	.build/release/gannet bench ops --preset short
+
+clean:
+	rm -rf .build

@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Gannet",
+    products: [
+        .executable(name: "gannet", targets: ["gannet"]),
+        .library(name: "Operators", targets: ["Operators"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(name: "DNNL", dependencies: ["CDNNL"]),
+        .target(name: "TensorCore"),
+        .target(name: "Operators", dependencies: ["DNNL", "TensorCore"]),
+        .executableTarget(
+            name: "gannet",
+            dependencies: [
+                "Operators", "TensorCore", "DNNL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

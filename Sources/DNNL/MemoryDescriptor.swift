@@ -1,0 +1,69 @@
+import CDNNL
+
+/// A oneDNN memory descriptor: dimensions, data type and physical layout.
+public struct MemoryDescriptor: @unchecked Sendable {
+    public var raw: dnnl_memory_desc_t
+
+    public init(raw: dnnl_memory_desc_t) { self.raw = raw }
+
+    /// A float32 descriptor with the given format tag (`dnnl_nchw`, `dnnl_nc`, `dnnl_a`,
+    /// `dnnl_oihw`, `dnnl_goihw`, or `dnnl_format_tag_any` to let a primitive choose).
+    public init(_ dimensions: [Int], _ tag: dnnl_format_tag_t, dataType: dnnl_data_type_t = dnnl_f32) throws {
+        var md = dnnl_memory_desc_t()
+        let dims = dimensions.map { dnnl_dim_t($0) }
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dataType, tag),
+                  "memory descriptor \(dimensions) tag \(tag.rawValue)")
+        raw = md
+    }
+
+    /// Plain row-major float32 descriptor (MXNet's logical layout).
+    public static func plain(_ dimensions: [Int]) throws -> MemoryDescriptor {
+        try MemoryDescriptor(dimensions, plainTag(rank: dimensions.count))
+    }
+
+    /// Float32 descriptor whose layout the primitive picks.
+    public static func any(_ dimensions: [Int]) throws -> MemoryDescriptor {
+        try MemoryDescriptor(dimensions, dnnl_format_tag_any)
+    }
+
+    public static func plainTag(rank: Int) -> dnnl_format_tag_t {
+        switch rank {
+        case 1: dnnl_a
+        case 2: dnnl_ab
+        case 3: dnnl_abc
+        case 4: dnnl_abcd
+        case 5: dnnl_abcde
+        default: fatalError("rank \(rank) tensors are not supported")
+        }
+    }
+
+    /// Bytes a buffer of this descriptor needs (blocked layouts pad channels).
+    public var byteCount: Int {
+        var md = raw
+        return Int(dnnl_memory_desc_get_size(&md))
+    }
+
+    public func isEqual(to other: MemoryDescriptor) -> Bool {
+        var a = raw, b = other.raw
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+
+    /// oneDNN's letter notation of the layout: `abcd` is plain NCHW, `acdb` NHWC,
+    /// `aBcd16b` nChw16c, `ABcd16b16a` OIhw16i16o-like weight blocking.
+    public var formatName: String {
+        let rank = Int(raw.ndims)
+        guard raw.format_kind == dnnl_blocked else { return "kind\(raw.format_kind.rawValue)" }
+        let blocking = raw.format_desc.blocking
+        let strides = withUnsafeBytes(of: blocking.strides) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(rank)) }
+        let innerCount = Int(blocking.inner_nblks)
+        let innerBlocks = withUnsafeBytes(of: blocking.inner_blks) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(innerCount)) }
+        let innerIndices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(innerCount)) }
+        let letters = Array("abcdefghijkl")
+        let blocked = Set(innerIndices.map { Int($0) })
+        // Outer order: larger stride first; ties (extent 1) keep logical order.
+        let order = (0..<rank).sorted { strides[$0] != strides[$1] ? strides[$0] > strides[$1] : $0 < $1 }
+        var name = order.map { blocked.contains($0) ? String(letters[$0]).uppercased() : String(letters[$0]) }.joined()
+        for (size, index) in zip(innerBlocks, innerIndices) { name += "\(size)\(letters[Int(index)])" }
+        return name
+    }
+}

@@ -1,0 +1,27 @@
+import CDNNL
+
+/// A layout conversion between two descriptors of the same logical tensor, built once.
+public final class Reorder {
+    public let source: Memory
+    public let destination: Memory
+    public let primitive: Primitive
+    private let arguments: [dnnl_exec_arg_t]
+
+    public init(from source: MemoryDescriptor, to destination: MemoryDescriptor, engine: Engine = .cpu) throws {
+        var src = source.raw, dst = destination.raw
+        var pd: dnnl_primitive_desc_t?
+        try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine.handle, &dst, engine.handle, nil),
+                  "reorder \(source.formatName) -> \(destination.formatName)")
+        primitive = try Primitive(PrimitiveDescriptor(adopting: pd!))
+        self.source = try Memory(source, engine: engine)
+        self.destination = try Memory(destination, engine: engine)
+        arguments = [argument(DNNL_ARG_FROM, self.source), argument(DNNL_ARG_TO, self.destination)]
+    }
+
+    /// Converts the elements at `from` into the layout at `to`.
+    public func run(from: UnsafeMutableRawPointer, to: UnsafeMutableRawPointer, on stream: Stream) {
+        source.bind(from)
+        destination.bind(to)
+        primitive.execute(arguments, on: stream)
+    }
+}

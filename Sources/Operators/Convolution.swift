@@ -1,0 +1,342 @@
+import CDNNL
+import DNNL
+import TensorCore
+
+/// 2-D convolution, MXNet's `Convolution`.
+///
+/// data `(N, C, H, W)`, weight `(F, C/G, KH, KW)`, bias `(F,)` → output `(N, F, OH, OW)` with
+/// `OH = ⌊(H + 2·padH − dilateH·(KH−1) − 1) / strideH⌋ + 1` (likewise OW).
+public struct Convolution: OperatorDefinition {
+    public static let mxnetName = "Convolution"
+
+    public var kernel: [Int]
+    public var stride: [Int]
+    public var pad: [Int]
+    public var dilate: [Int]
+    public var filterCount: Int
+    public var groupCount: Int
+    public var hasBias: Bool
+
+    public init(kernel: [Int], filterCount: Int, stride: [Int] = [1, 1], pad: [Int] = [0, 0],
+                dilate: [Int] = [1, 1], groupCount: Int = 1, hasBias: Bool = true) {
+        self.kernel = kernel
+        self.filterCount = filterCount
+        self.stride = stride
+        self.pad = pad
+        self.dilate = dilate
+        self.groupCount = groupCount
+        self.hasBias = hasBias
+    }
+
+    public init(attributes: [String: String], node: String) throws(OperatorError) {
+        let reader = AttributeReader(attributes, node: node)
+        guard let kernel = try reader.tuple("kernel") else {
+            throw OperatorError(node: node, "required attribute 'kernel' is missing")
+        }
+        guard kernel.count == 2 else {
+            throw OperatorError(node: node, "only 2-D convolution is supported, kernel is \(kernel)")
+        }
+        self.kernel = kernel
+        stride = try reader.spatial("stride", count: 2, default: 1)
+        pad = try reader.spatial("pad", count: 2, default: 0)
+        dilate = try reader.spatial("dilate", count: 2, default: 1)
+        filterCount = try reader.int("num_filter")
+        groupCount = try reader.int("num_group", default: 1)
+        hasBias = !(try reader.bool("no_bias", default: false))
+        if let layout = reader.attributes["layout"], !["NCHW", "None"].contains(layout.trimmingSpaces) {
+            throw OperatorError(node: node, "layout '\(layout)' is not supported (NCHW only)")
+        }
+        guard stride.allSatisfy({ $0 > 0 }), dilate.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }),
+              filterCount > 0, groupCount > 0, filterCount % groupCount == 0 else {
+            throw OperatorError(node: node, "invalid convolution parameters \(attributes)")
+        }
+    }
+
+    public var argumentNames: [String] { hasBias ? ["data", "weight", "bias"] : ["data", "weight"] }
+
+    public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1]) }
+
+    /// Output extent along one spatial axis.
+    public func outputExtent(_ input: Int, axis: Int) -> Int {
+        (input + 2 * pad[axis] - dilate[axis] * (kernel[axis] - 1) - 1) / stride[axis] + 1
+    }
+
+    public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
+        let data = try requireDataShape(arguments, node: node, rank: 4)
+        let channels = data[1]
+        guard channels % groupCount == 0 else {
+            throw OperatorError(node: node, "data has \(channels) channels, not divisible by num_group \(groupCount)")
+        }
+        let height = outputExtent(data[2], axis: 0), width = outputExtent(data[3], axis: 1)
+        guard height > 0, width > 0 else {
+            throw OperatorError(node: node, "kernel \(kernel) with pad \(pad) does not fit data \(data)")
+        }
+        let weight: Shape = [filterCount, channels / groupCount, kernel[0], kernel[1]]
+        try expectShape(arguments.count > 1 ? arguments[1] : nil, weight, argument: "weight", node: node)
+        var shapes = [data, weight]
+        if hasBias {
+            let bias: Shape = [filterCount]
+            try expectShape(arguments.count > 2 ? arguments[2] : nil, bias, argument: "bias", node: node)
+            shapes.append(bias)
+        }
+        return NodeShapes(arguments: shapes, outputs: [[data[0], filterCount, height, width]])
+    }
+
+    public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
+        try ConvolutionKernel(self, shapes: shapes, context: context)
+    }
+}
+
+// MARK: - oneDNN kernel
+
+/// The three oneDNN convolution primitives of one node, in the layouts oneDNN prefers.
+public final class ConvolutionPrimitives {
+    public let forward: PrimitiveDescriptor
+    public let backwardData: PrimitiveDescriptor
+    public let backwardWeights: PrimitiveDescriptor
+
+    public init(_ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true) throws {
+        let data = shapes.arguments[0].dimensions, output = shapes.outputs[0].dimensions
+        let groups = definition.groupCount
+        let weightDims = groups == 1 ? shapes.arguments[1].dimensions
+            : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
+        var src = try MemoryDescriptor.any(data).raw
+        var weights = try MemoryDescriptor.any(weightDims).raw
+        var bias = try MemoryDescriptor.plain([definition.filterCount]).raw
+        var dst = try MemoryDescriptor.any(output).raw
+        let strides = definition.stride.map { dnnl_dim_t($0) }
+        let dilation = definition.dilate.map { dnnl_dim_t($0 - 1) }
+        let padLeft = definition.pad.map { dnnl_dim_t($0) }
+        // oneDNN wants the right padding that reproduces MXNet's floor rounding exactly.
+        var padRight: [dnnl_dim_t] = []
+        for axis in 0..<2 {
+            let reach = (output[2 + axis] - 1) * definition.stride[axis]
+                + definition.dilate[axis] * (definition.kernel[axis] - 1) + 1
+            padRight.append(dnnl_dim_t(reach - data[2 + axis] - definition.pad[axis]))
+        }
+        let attributes = try PrimitiveAttributes()
+        var forwardDesc = dnnl_convolution_desc_t()
+        let kind = isTraining ? dnnl_forward_training : dnnl_forward_inference
+        let hasBias = definition.hasBias
+        try withUnsafePointer(to: &bias) { biasPointer in
+            try check(dnnl_dilated_convolution_forward_desc_init(
+                &forwardDesc, kind, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst,
+                strides, dilation, padLeft, padRight), "convolution forward descriptor")
+        }
+        forward = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "convolution forward \(data)")
+        var dataDesc = dnnl_convolution_desc_t()
+        try check(dnnl_dilated_convolution_backward_data_desc_init(
+            &dataDesc, dnnl_convolution_direct, &src, &weights, &dst, strides, dilation, padLeft, padRight),
+            "convolution backward-data descriptor")
+        backwardData = try PrimitiveDescriptor(&dataDesc, attributes: attributes, hint: forward,
+                                               what: "convolution backward data \(data)")
+        var weightsDesc = dnnl_convolution_desc_t()
+        try withUnsafePointer(to: &bias) { biasPointer in
+            try check(dnnl_dilated_convolution_backward_weights_desc_init(
+                &weightsDesc, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst,
+                strides, dilation, padLeft, padRight), "convolution backward-weights descriptor")
+        }
+        backwardWeights = try PrimitiveDescriptor(&weightsDesc, attributes: attributes, hint: forward,
+                                                  what: "convolution backward weights \(data)")
+    }
+}
+
+final class ConvolutionKernel: OperatorKernel {
+    private let context: KernelContext
+    private let hasBias: Bool
+    private let primitives: ConvolutionPrimitives
+    private let forwardPrimitive: Primitive
+    private let backwardDataPrimitive: Primitive
+    private let backwardWeightsPrimitive: Primitive
+    // Forward.
+    private let source, weights, destination: LayoutBridge
+    private let bias: Memory
+    // Backward-data.
+    private let gradientOutput, weightsForData, gradientData: LayoutBridge
+    // Backward-weights (may pick other layouts than forward).
+    private let sourceForWeights, gradientOutputForWeights, gradientWeights: LayoutBridge
+    private let gradientBias: Memory
+    private let scratchpad: Memory
+    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let weightTarget = RequestTarget(), biasTarget = RequestTarget()
+    private var forwardArguments: [dnnl_exec_arg_t] = []
+    private var backwardDataArguments: [dnnl_exec_arg_t] = []
+    private var backwardWeightsArguments: [dnnl_exec_arg_t] = []
+
+    var implementation: String { primitives.forward.implementationName }
+
+    init(_ definition: Convolution, shapes: NodeShapes, context: KernelContext) throws {
+        self.context = context
+        hasBias = definition.hasBias
+        primitives = try ConvolutionPrimitives(definition, shapes: shapes)
+        let groups = definition.groupCount
+        let weightDims = groups == 1 ? shapes.arguments[1].dimensions
+            : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
+        let plainData = try MemoryDescriptor.plain(shapes.arguments[0].dimensions)
+        let plainWeights = try MemoryDescriptor(weightDims, groups == 1 ? dnnl_oihw : dnnl_goihw)
+        let plainOutput = try MemoryDescriptor.plain(shapes.outputs[0].dimensions)
+        let fwd = primitives.forward, bwdData = primitives.backwardData, bwdWeights = primitives.backwardWeights
+        source = try context.bridge(plain: plainData, chosen: fwd.memoryDescriptor(dnnl_query_src_md))
+        weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(dnnl_query_weights_md))
+        destination = try context.bridge(plain: plainOutput, chosen: fwd.memoryDescriptor(dnnl_query_dst_md))
+        bias = try Memory(MemoryDescriptor.plain([definition.filterCount]))
+        gradientOutput = try context.bridge(plain: plainOutput, chosen: bwdData.memoryDescriptor(dnnl_query_diff_dst_md))
+        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(dnnl_query_weights_md))
+        gradientData = try context.bridge(plain: plainData, chosen: bwdData.memoryDescriptor(dnnl_query_diff_src_md))
+        sourceForWeights = try context.bridge(plain: plainData, chosen: bwdWeights.memoryDescriptor(dnnl_query_src_md))
+        gradientOutputForWeights = try context.bridge(
+            plain: plainOutput, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_dst_md))
+        gradientWeights = try context.bridge(
+            plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md))
+        gradientBias = try Memory(MemoryDescriptor.plain([definition.filterCount]))
+        context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwdData.scratchpadBytes, bwdWeights.scratchpadBytes))
+        scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
+        forwardPrimitive = try Primitive(fwd)
+        backwardDataPrimitive = try Primitive(bwdData)
+        backwardWeightsPrimitive = try Primitive(bwdWeights)
+        forwardArguments = [argument(DNNL_ARG_SRC, source.memory), argument(DNNL_ARG_WEIGHTS, weights.memory),
+                            argument(DNNL_ARG_DST, destination.memory), argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        if hasBias { forwardArguments.append(argument(DNNL_ARG_BIAS, bias)) }
+        backwardDataArguments = [argument(DNNL_ARG_DIFF_DST, gradientOutput.memory),
+                                 argument(DNNL_ARG_WEIGHTS, weightsForData.memory),
+                                 argument(DNNL_ARG_DIFF_SRC, gradientData.memory),
+                                 argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        backwardWeightsArguments = [argument(DNNL_ARG_SRC, sourceForWeights.memory),
+                                    argument(DNNL_ARG_DIFF_DST, gradientOutputForWeights.memory),
+                                    argument(DNNL_ARG_DIFF_WEIGHTS, gradientWeights.memory),
+                                    argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        if hasBias { backwardWeightsArguments.append(argument(DNNL_ARG_DIFF_BIAS, gradientBias)) }
+    }
+
+    func forward(_ call: ForwardCall) {
+        let request = call.requests[0]
+        guard request != .skip else { return }
+        scratchpad.bind(context.scratchpadPointer)
+        source.input(call.arguments[0].rawPointer)
+        weights.input(call.arguments[1].rawPointer)
+        if hasBias { bias.bind(call.arguments[2].rawPointer) }
+        let output = call.outputs[0]
+        let target = outputTarget.pointer(for: output, request: request)
+        destination.prepareOutput(target)
+        forwardPrimitive.execute(forwardArguments, on: context.stream)
+        destination.finishOutput(target)
+        outputTarget.complete(output, request: request)
+    }
+
+    func backward(_ call: BackwardCall) {
+        scratchpad.bind(context.scratchpadPointer)
+        let outputGradient = call.outputGradients[0].rawPointer
+        if call.requests[0] != .skip, let dataGradient = call.argumentGradients[0] {
+            gradientOutput.input(outputGradient)
+            weightsForData.input(call.arguments[1].rawPointer)
+            let target = dataTarget.pointer(for: dataGradient, request: call.requests[0])
+            gradientData.prepareOutput(target)
+            backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
+            gradientData.finishOutput(target)
+            dataTarget.complete(dataGradient, request: call.requests[0])
+        }
+        let weightRequest = call.requests[1]
+        let biasRequest = hasBias ? call.requests[2] : .skip
+        guard weightRequest != .skip || biasRequest != .skip else { return }
+        sourceForWeights.input(call.arguments[0].rawPointer)
+        gradientOutputForWeights.input(outputGradient)
+        // oneDNN computes both gradients in one pass; a skipped one goes to scratch.
+        let weightGradient = call.argumentGradients[1] ?? Tensor(shape: call.arguments[1].shape)
+        let weightPointer = weightTarget.pointer(for: weightGradient, request: weightRequest)
+        gradientWeights.prepareOutput(weightPointer)
+        var biasGradient: Tensor? = nil
+        if hasBias {
+            let gradient = call.argumentGradients[2] ?? Tensor(shape: call.arguments[2].shape)
+            biasGradient = gradient
+            gradientBias.bind(biasTarget.pointer(for: gradient, request: biasRequest))
+        }
+        backwardWeightsPrimitive.execute(backwardWeightsArguments, on: context.stream)
+        gradientWeights.finishOutput(weightPointer)
+        weightTarget.complete(weightGradient, request: weightRequest)
+        if let biasGradient { biasTarget.complete(biasGradient, request: biasRequest) }
+    }
+}
+
+// MARK: - Reference
+
+extension Convolution {
+    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        let g = Geometry(self, shapes)
+        let data = arguments[0], weight = arguments[1]
+        var output = [T](repeating: 0, count: shapes.outputs[0].elementCount)
+        for n in 0..<g.batch {
+            for o in 0..<filterCount {
+                let group = o / g.filtersPerGroup
+                for y in 0..<g.outHeight {
+                    for x in 0..<g.outWidth {
+                        var sum: T = hasBias ? arguments[2][o] : 0
+                        for c in 0..<g.channelsPerGroup {
+                            let channel = group * g.channelsPerGroup + c
+                            for ky in 0..<kernel[0] {
+                                let iy = y * stride[0] - pad[0] + ky * dilate[0]
+                                guard iy >= 0 && iy < g.height else { continue }
+                                for kx in 0..<kernel[1] {
+                                    let ix = x * stride[1] - pad[1] + kx * dilate[1]
+                                    guard ix >= 0 && ix < g.width else { continue }
+                                    sum += data[((n * g.channels + channel) * g.height + iy) * g.width + ix]
+                                        * weight[((o * g.channelsPerGroup + c) * kernel[0] + ky) * kernel[1] + kx]
+                                }
+                            }
+                        }
+                        output[((n * filterCount + o) * g.outHeight + y) * g.outWidth + x] = sum
+                    }
+                }
+            }
+        }
+        return [output]
+    }
+
+    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes) -> [[T]] {
+        let g = Geometry(self, shapes)
+        let data = arguments[0], weight = arguments[1], gradOut = outputGradients[0]
+        var gradData = [T](repeating: 0, count: data.count)
+        var gradWeight = [T](repeating: 0, count: weight.count)
+        var gradBias = [T](repeating: 0, count: filterCount)
+        for n in 0..<g.batch {
+            for o in 0..<filterCount {
+                let group = o / g.filtersPerGroup
+                for y in 0..<g.outHeight {
+                    for x in 0..<g.outWidth {
+                        let dy = gradOut[((n * filterCount + o) * g.outHeight + y) * g.outWidth + x]
+                        gradBias[o] += dy
+                        for c in 0..<g.channelsPerGroup {
+                            let channel = group * g.channelsPerGroup + c
+                            for ky in 0..<kernel[0] {
+                                let iy = y * stride[0] - pad[0] + ky * dilate[0]
+                                guard iy >= 0 && iy < g.height else { continue }
+                                for kx in 0..<kernel[1] {
+                                    let ix = x * stride[1] - pad[1] + kx * dilate[1]
+                                    guard ix >= 0 && ix < g.width else { continue }
+                                    let d = ((n * g.channels + channel) * g.height + iy) * g.width + ix
+                                    let w = ((o * g.channelsPerGroup + c) * kernel[0] + ky) * kernel[1] + kx
+                                    gradData[d] += dy * weight[w]
+                                    gradWeight[w] += dy * data[d]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return hasBias ? [gradData, gradWeight, gradBias] : [gradData, gradWeight]
+    }
+
+    private struct Geometry {
+        let batch, channels, height, width, outHeight, outWidth, channelsPerGroup, filtersPerGroup: Int
+        init(_ c: Convolution, _ shapes: NodeShapes) {
+            let d = shapes.arguments[0], o = shapes.outputs[0]
+            batch = d[0]; channels = d[1]; height = d[2]; width = d[3]
+            outHeight = o[2]; outWidth = o[3]
+            channelsPerGroup = channels / c.groupCount
+            filtersPerGroup = c.filterCount / c.groupCount
+        }
+    }
+}

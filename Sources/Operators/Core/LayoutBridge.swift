@@ -1,0 +1,90 @@
+import CDNNL
+import DNNL
+import TensorCore
+
+/// Connects a tensor in MXNet's plain layout to a primitive that chose another layout
+/// (`nChw16c`, blocked weights): a buffer in the chosen layout plus the reorders, built
+/// once. When the layouts agree the primitive reads and writes the tensor directly.
+final class LayoutBridge {
+    let plain: MemoryDescriptor
+    let chosen: MemoryDescriptor
+    /// The memory object the primitive is executed with.
+    let memory: Memory
+    private let buffer: Tensor?
+    private let toChosen: Reorder?
+    private let toPlain: Reorder?
+
+    var needsReorder: Bool { buffer != nil }
+
+    private let stream: Stream
+
+    init(plain: MemoryDescriptor, chosen: MemoryDescriptor, stream: Stream) throws {
+        self.stream = stream
+        self.plain = plain
+        self.chosen = chosen
+        memory = try Memory(chosen)
+        if plain.isEqual(to: chosen) {
+            buffer = nil
+            toChosen = nil
+            toPlain = nil
+        } else {
+            let storage = Tensor(shape: [(chosen.byteCount + 3) / 4])
+            buffer = storage
+            memory.bind(storage.rawPointer)
+            toChosen = try Reorder(from: plain, to: chosen)
+            toPlain = try Reorder(from: chosen, to: plain)
+        }
+    }
+
+    /// Makes `memory` hold the plain tensor at `pointer` (reordering when layouts differ).
+    func input(_ pointer: UnsafeMutableRawPointer) {
+        if let buffer, let toChosen {
+            toChosen.run(from: pointer, to: buffer.rawPointer, on: stream)
+        } else {
+            memory.bind(pointer)
+        }
+    }
+
+    /// Points `memory` at the destination before the primitive writes.
+    func prepareOutput(_ pointer: UnsafeMutableRawPointer) {
+        if buffer == nil { memory.bind(pointer) }
+    }
+
+    /// Moves what the primitive wrote into the plain destination.
+    func finishOutput(_ pointer: UnsafeMutableRawPointer) {
+        if let buffer, let toPlain { toPlain.run(from: buffer.rawPointer, to: pointer, on: stream) }
+    }
+}
+
+/// Where a kernel writes a result under a request: into the destination itself for
+/// `write`/`inPlace`, or into a scratch buffer that is then added for `add`.
+/// The scratch is allocated the first time an `add` is asked for and reused after.
+final class RequestTarget {
+    private var scratch: Tensor?
+
+    func pointer(for destination: Tensor, request: Request) -> UnsafeMutableRawPointer {
+        guard request == .add else { return destination.rawPointer }
+        if scratch == nil || scratch!.elementCount < destination.elementCount {
+            scratch = Tensor(shape: [destination.elementCount])
+        }
+        return scratch!.rawPointer
+    }
+
+    /// Adds the scratch into the destination when the request was `add`.
+    func complete(_ destination: Tensor, request: Request) {
+        guard request == .add, let scratch else { return }
+        accumulate(into: destination.floats, from: scratch.floats, count: destination.elementCount)
+    }
+}
+
+/// `destination[i] += source[i]`.
+@inline(__always)
+func accumulate(into destination: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { destination[i] += source[i] }
+}
+
+/// Writes `value(i)` to `destination[i]` or adds it, as the request says.
+@inline(__always)
+func store(_ request: Request, _ destination: UnsafeMutablePointer<Float>, _ index: Int, _ value: Float) {
+    if request == .add { destination[index] += value } else { destination[index] = value }
+}

@@ -1,0 +1,129 @@
+import TensorCore
+
+/// What an operator must do with one of its outputs or input gradients (MXNet's `OpReqType`).
+public enum Request: Sendable, Equatable {
+    /// Nothing is needed (`kNullOp`).
+    case skip
+    /// Overwrite the destination (`kWriteTo`).
+    case write
+    /// Overwrite a destination that shares memory with an input (`kWriteInplace`).
+    case inPlace
+    /// Add the result to what the destination holds (`kAddTo`): how gradients of a
+    /// tensor read by several nodes are summed without extra buffers.
+    case add
+}
+
+/// A shape-inference or attribute error, naming the node at fault.
+public struct OperatorError: Error, CustomStringConvertible, Sendable {
+    public let node: String
+    public let message: String
+
+    public init(node: String, _ message: String) {
+        self.node = node
+        self.message = message
+    }
+
+    public var description: String { "node '\(node)': \(message)" }
+}
+
+/// The shapes of every argument, output and auxiliary state of one node.
+public struct NodeShapes: Sendable, Equatable {
+    /// In the definition's `argumentNames` order (data first).
+    public var arguments: [Shape]
+    /// In `outputNames` order, hidden outputs included.
+    public var outputs: [Shape]
+    /// In `auxiliaryNames` order.
+    public var auxiliary: [Shape]
+
+    public init(arguments: [Shape], outputs: [Shape], auxiliary: [Shape] = []) {
+        self.arguments = arguments
+        self.outputs = outputs
+        self.auxiliary = auxiliary
+    }
+}
+
+/// Which tensors of the forward pass the backward pass reads, so the memory planner can
+/// free everything else early.
+public struct BackwardDependencies: Sendable, Equatable {
+    /// Indices into the arguments.
+    public var inputs: [Int]
+    /// Indices into the outputs (hidden outputs included).
+    public var outputs: [Int]
+    /// Whether backward reads the gradients of the visible outputs (SoftmaxOutput does not).
+    public var readsOutputGradients: Bool
+
+    public init(inputs: [Int] = [], outputs: [Int] = [], readsOutputGradients: Bool = true) {
+        self.inputs = inputs
+        self.outputs = outputs
+        self.readsOutputGradients = readsOutputGradients
+    }
+}
+
+/// The graph-time half of an operator: typed parameters parsed from MXNet's attribute
+/// strings, argument and output names, shape inference, backward dependencies, in-place
+/// options and the factory of its run-time kernel.
+public protocol OperatorDefinition: Sendable {
+    /// MXNet's operator name (`"Convolution"`), the `op` field of symbol JSON.
+    static var mxnetName: String { get }
+
+    /// Parses MXNet attributes (`["kernel": "(3, 3)", "num_filter": "64"]`); errors name `node`.
+    init(attributes: [String: String], node: String) throws(OperatorError)
+
+    /// Arguments in MXNet's `list_arguments` order for this node (`data`, `weight`, `bias`).
+    var argumentNames: [String] { get }
+    /// Auxiliary states (`moving_mean`, `moving_var`); empty for most operators.
+    var auxiliaryNames: [String] { get }
+    /// Every output, hidden ones last (BatchNorm: output, mean, var).
+    var outputNames: [String] { get }
+    /// How many leading outputs a user sees (1 for all seed operators).
+    var visibleOutputCount: Int { get }
+
+    /// Fills the shapes of weights, biases, gammas and auxiliary states from the data shape.
+    /// A known argument shape that disagrees with the inferred one is an error naming the
+    /// node, the argument and both shapes.
+    func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes
+
+    var backwardDependencies: BackwardDependencies { get }
+
+    /// Pairs (argument, output) whose memory the output may reuse in the forward pass.
+    var inPlaceOptions: [(argument: Int, output: Int)] { get }
+
+    /// Builds the kernel for these shapes (primitives are created here, once).
+    func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel
+
+    /// The plain reference forward pass: all outputs from the arguments. `auxiliary` is
+    /// read (inference) and, where MXNet does so in forward, updated.
+    func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]]
+
+    /// The plain reference backward pass: the gradient of every argument (zeros where none
+    /// flows, e.g. labels). `outputGradients` holds one array per visible output.
+    func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes) -> [[T]]
+}
+
+extension OperatorDefinition {
+    public var auxiliaryNames: [String] { [] }
+    public var outputNames: [String] { ["output"] }
+    public var visibleOutputCount: Int { 1 }
+    public var inPlaceOptions: [(argument: Int, output: Int)] { [] }
+}
+
+/// Checks a known argument shape against the inferred one.
+func expectShape(_ given: Shape?, _ inferred: Shape, argument: String, node: String) throws(OperatorError) {
+    if let given, given != inferred {
+        throw OperatorError(node: node, "argument '\(argument)' has shape \(given) but \(inferred) is required")
+    }
+}
+
+/// Returns the data shape (argument 0) or fails naming the node.
+func requireDataShape(_ arguments: [Shape?], node: String, rank: Int? = nil) throws(OperatorError) -> Shape {
+    guard let first = arguments.first, let data = first else {
+        throw OperatorError(node: node, "the shape of 'data' is unknown")
+    }
+    if let rank, data.rank != rank {
+        throw OperatorError(node: node, "'data' must have rank \(rank), got shape \(data)")
+    }
+    return data
+}

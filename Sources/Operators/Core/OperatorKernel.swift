@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNNL
+import TensorCore
+
+/// One forward call of a kernel. The executor builds these once and reuses them.
+public struct ForwardCall {
+    public var isTraining: Bool
+    /// Arguments in definition order.
+    public var arguments: [Tensor]
+    /// All outputs (hidden ones included).
+    public var outputs: [Tensor]
+    /// One request per output.
+    public var requests: [Request]
+    public var auxiliary: [Tensor]
+
+    public init(isTraining: Bool, arguments: [Tensor], outputs: [Tensor], requests: [Request]? = nil,
+                auxiliary: [Tensor] = []) {
+        self.isTraining = isTraining
+        self.arguments = arguments
+        self.outputs = outputs
+        self.requests = requests ?? Array(repeating: .write, count: outputs.count)
+        self.auxiliary = auxiliary
+    }
+}
+
+/// One backward call: gradients of the visible outputs in, gradients of the arguments out.
+public struct BackwardCall {
+    public var outputGradients: [Tensor]
+    public var arguments: [Tensor]
+    public var outputs: [Tensor]
+    public var auxiliary: [Tensor]
+    /// One per argument; `nil` where the request is `.skip`.
+    public var argumentGradients: [Tensor?]
+    /// One per argument.
+    public var requests: [Request]
+
+    public init(outputGradients: [Tensor], arguments: [Tensor], outputs: [Tensor], auxiliary: [Tensor] = [],
+                argumentGradients: [Tensor?], requests: [Request]) {
+        self.outputGradients = outputGradients
+        self.arguments = arguments
+        self.outputs = outputs
+        self.auxiliary = auxiliary
+        self.argumentGradients = argumentGradients
+        self.requests = requests
+    }
+}
+
+/// The run-time half of an operator, built once per node and shape.
+public protocol OperatorKernel: AnyObject {
+    /// What computes this node (the oneDNN implementation name, or `reference`).
+    var implementation: String { get }
+    func forward(_ call: ForwardCall)
+    func backward(_ call: BackwardCall)
+}
+
+/// Shared by all kernels of one executor: the engine and one scratchpad sized for the
+/// hungriest primitive (kernels run one at a time, so they can share it).
+public final class KernelContext {
+    public let engine: Engine
+    public let stream: Stream
+    private(set) var scratchpad: Tensor
+    /// Kernels that fell back to the reference path, for the once-per-node log.
+    public private(set) var fallbacks: [String] = []
+
+    public init(engine: Engine = .cpu) {
+        self.engine = engine
+        do { stream = try Stream(engine: engine) } catch { fatalError("\(error)") }
+        scratchpad = Tensor(shape: [0])
+    }
+
+    /// Grows the scratchpad to at least `bytes` (at kernel creation only).
+    func reserveScratchpad(bytes: Int) {
+        if bytes > scratchpad.byteCount {
+            scratchpad = Tensor(shape: [(bytes + 3) / 4])
+        }
+    }
+
+    /// A bridge between MXNet's plain layout and the layout a primitive chose.
+    func bridge(plain: MemoryDescriptor, chosen: MemoryDescriptor) throws -> LayoutBridge {
+        try LayoutBridge(plain: plain, chosen: chosen, stream: stream)
+    }
+
+    public var scratchpadBytes: Int { scratchpad.byteCount }
+    var scratchpadPointer: UnsafeMutableRawPointer { scratchpad.rawPointer }
+
+    func noteFallback(node: String, reason: String) {
+        fallbacks.append(node)
+        logWarning("node '\(node)': \(reason); using the reference kernel")
+    }
+}
+
+/// Writes to file descriptor 2 without buffering.
+public func writeStandardError(_ text: String) {
+    text.withCString { _ = write(2, $0, strlen($0)) }
+}
+
+/// Logs to standard error (standard output is reserved for results and `--json`).
+func logWarning(_ message: String) {
+    writeStandardError("warning: \(message)\n")
+}
