@@ -107,13 +107,9 @@ public final class ConvolutionPrimitives {
         let strides = definition.stride.map { dnnl_dim_t($0) }
         let dilation = definition.dilate.map { dnnl_dim_t($0 - 1) }
         let padLeft = definition.pad.map { dnnl_dim_t($0) }
-        // oneDNN wants the right padding that reproduces MXNet's floor rounding exactly.
-        var padRight: [dnnl_dim_t] = []
-        for axis in 0..<2 {
-            let reach = (output[2 + axis] - 1) * definition.stride[axis]
-                + definition.dilate[axis] * (definition.kernel[axis] - 1) + 1
-            padRight.append(dnnl_dim_t(reach - data[2 + axis] - definition.pad[axis]))
-        }
+        // MXNet pads both sides equally and rounds down; oneDNN's formula with the same right
+        // padding rounds down the same way.
+        let padRight = padLeft
         let attributes = try PrimitiveAttributes()
         var forwardDesc = dnnl_convolution_desc_t()
         let kind = isTraining ? dnnl_forward_training : dnnl_forward_inference

@@ -1,0 +1,43 @@
+import TensorCore
+
+/// Runs an operator's plain Swift reference kernel in float32: the fallback where oneDNN
+/// has no implementation that matches MXNet's semantics (logged once per node). Slow, and
+/// it allocates per call; it exists for correctness, not speed.
+final class ReferenceKernel<Definition: OperatorDefinition>: OperatorKernel {
+    private let definition: Definition
+    private let shapes: NodeShapes
+
+    var implementation: String { "reference" }
+
+    init(_ definition: Definition, shapes: NodeShapes) {
+        self.definition = definition
+        self.shapes = shapes
+    }
+
+    func forward(_ call: ForwardCall) {
+        var auxiliary = call.auxiliary.map { $0.toArray() }
+        let outputs = definition.referenceForward(call.arguments.map { $0.toArray() }, auxiliary: &auxiliary,
+                                                  shapes: shapes, isTraining: call.isTraining)
+        for (index, values) in outputs.enumerated() where call.requests[index] != .skip {
+            write(values, to: call.outputs[index], request: call.requests[index])
+        }
+        for (tensor, values) in zip(call.auxiliary, auxiliary) { tensor.copy(from: values) }
+    }
+
+    func backward(_ call: BackwardCall) {
+        var auxiliary = call.auxiliary.map { $0.toArray() }
+        let gradients = definition.referenceBackward(
+            outputGradients: call.outputGradients.map { $0.toArray() }, arguments: call.arguments.map { $0.toArray() },
+            outputs: call.outputs.map { $0.toArray() }, auxiliary: &auxiliary, shapes: shapes)
+        for (index, values) in gradients.enumerated() {
+            guard call.requests[index] != .skip, let destination = call.argumentGradients[index] else { continue }
+            write(values, to: destination, request: call.requests[index])
+        }
+        for (tensor, values) in zip(call.auxiliary, auxiliary) { tensor.copy(from: values) }
+    }
+
+    private func write(_ values: [Float], to tensor: Tensor, request: Request) {
+        let destination = tensor.floats
+        for i in values.indices { store(request, destination, i, values[i]) }
+    }
+}

@@ -1,0 +1,207 @@
+import CDNNL
+import DNNL
+import TensorCore
+
+/// MXNet's `FullyConnected`: `y = x·Wᵀ + b`.
+///
+/// With `flatten` (default) data `(N, d1, …)` is seen as `(N, K)`, K = d1·…; otherwise the
+/// last axis is K and the leading axes are kept. weight `(H, K)`, bias `(H,)`, output `(N, H)`
+/// (or `(…, H)`).
+public struct FullyConnected: OperatorDefinition {
+    public static let mxnetName = "FullyConnected"
+
+    public var hiddenCount: Int
+    public var hasBias: Bool
+    public var flatten: Bool
+
+    public init(hiddenCount: Int, hasBias: Bool = true, flatten: Bool = true) {
+        self.hiddenCount = hiddenCount
+        self.hasBias = hasBias
+        self.flatten = flatten
+    }
+
+    public init(attributes: [String: String], node: String) throws(OperatorError) {
+        let reader = AttributeReader(attributes, node: node)
+        hiddenCount = try reader.int("num_hidden")
+        hasBias = !(try reader.bool("no_bias", default: false))
+        flatten = try reader.bool("flatten", default: true)
+        guard hiddenCount > 0 else { throw OperatorError(node: node, "num_hidden must be positive") }
+    }
+
+    public var argumentNames: [String] { hasBias ? ["data", "weight", "bias"] : ["data", "weight"] }
+    public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1]) }
+
+    /// (rows, input features) of the matrix product.
+    func matrix(_ data: Shape) -> (rows: Int, inputs: Int) {
+        flatten ? (data[0], data.elementCount / max(data[0], 1))
+            : (data.elementCount / max(data[data.rank - 1], 1), data[data.rank - 1])
+    }
+
+    public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
+        let data = try requireDataShape(arguments, node: node)
+        guard data.rank >= (flatten ? 1 : 2) else { throw OperatorError(node: node, "data shape \(data) is too small") }
+        let (_, inputs) = matrix(data)
+        let weight: Shape = [hiddenCount, inputs]
+        try expectShape(arguments.count > 1 ? arguments[1] : nil, weight, argument: "weight", node: node)
+        var shapes = [data, weight]
+        if hasBias {
+            try expectShape(arguments.count > 2 ? arguments[2] : nil, [hiddenCount], argument: "bias", node: node)
+            shapes.append([hiddenCount])
+        }
+        let output: Shape = flatten ? [data[0], hiddenCount] : Shape(Array(data.dimensions.dropLast()) + [hiddenCount])
+        return NodeShapes(arguments: shapes, outputs: [output])
+    }
+
+    public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
+        try FullyConnectedKernel(self, shapes: shapes, context: context)
+    }
+
+    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        let (rows, inputs) = matrix(shapes.arguments[0])
+        var output = [T](repeating: 0, count: rows * hiddenCount)
+        for r in 0..<rows {
+            for h in 0..<hiddenCount {
+                var sum: T = hasBias ? arguments[2][h] : 0
+                for k in 0..<inputs { sum += arguments[0][r * inputs + k] * arguments[1][h * inputs + k] }
+                output[r * hiddenCount + h] = sum
+            }
+        }
+        return [output]
+    }
+
+    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes) -> [[T]] {
+        let (rows, inputs) = matrix(shapes.arguments[0])
+        let dy = outputGradients[0]
+        var dx = [T](repeating: 0, count: rows * inputs)
+        var dw = [T](repeating: 0, count: hiddenCount * inputs)
+        var db = [T](repeating: 0, count: hiddenCount)
+        for r in 0..<rows {
+            for h in 0..<hiddenCount {
+                let g = dy[r * hiddenCount + h]
+                db[h] += g
+                for k in 0..<inputs {
+                    dx[r * inputs + k] += g * arguments[1][h * inputs + k]
+                    dw[h * inputs + k] += g * arguments[0][r * inputs + k]
+                }
+            }
+        }
+        return hasBias ? [dx, dw, db] : [dx, dw]
+    }
+}
+
+/// oneDNN inner product forward, backward-data and backward-weights on the 2-D view.
+final class FullyConnectedKernel: OperatorKernel {
+    private let context: KernelContext
+    private let hasBias: Bool
+    private let forwardPrimitive, backwardDataPrimitive, backwardWeightsPrimitive: Primitive
+    private let source, output, bias, gradientSource, gradientOutput, gradientBias, scratchpad: Memory
+    private let weights, weightsForData, gradientWeights: LayoutBridge
+    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let weightTarget = RequestTarget(), biasTarget = RequestTarget()
+    private let forwardArguments, backwardDataArguments, backwardWeightsArguments: [dnnl_exec_arg_t]
+
+    var implementation: String { forwardPrimitive.descriptor.implementationName }
+
+    init(_ definition: FullyConnected, shapes: NodeShapes, context: KernelContext) throws {
+        self.context = context
+        hasBias = definition.hasBias
+        let (rows, inputs) = definition.matrix(shapes.arguments[0])
+        let hidden = definition.hiddenCount
+        var src = try MemoryDescriptor.plain([rows, inputs]).raw
+        var weightsAny = try MemoryDescriptor.any([hidden, inputs]).raw
+        var biasDesc = try MemoryDescriptor.plain([hidden]).raw
+        var dst = try MemoryDescriptor.plain([rows, hidden]).raw
+        let attributes = try PrimitiveAttributes()
+        let hasBias = definition.hasBias
+        var forwardDesc = dnnl_inner_product_desc_t()
+        try withUnsafePointer(to: &biasDesc) { biasPointer in
+            try check(dnnl_inner_product_forward_desc_init(&forwardDesc, dnnl_forward_training, &src, &weightsAny,
+                                                           hasBias ? biasPointer : nil, &dst),
+                      "inner product forward descriptor")
+        }
+        let fwd = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "inner product forward")
+        var dataDesc = dnnl_inner_product_desc_t()
+        try check(dnnl_inner_product_backward_data_desc_init(&dataDesc, &src, &weightsAny, &dst),
+                  "inner product backward-data descriptor")
+        let bwdData = try PrimitiveDescriptor(&dataDesc, attributes: attributes, hint: fwd, what: "inner product backward data")
+        var weightsDesc = dnnl_inner_product_desc_t()
+        try withUnsafePointer(to: &biasDesc) { biasPointer in
+            try check(dnnl_inner_product_backward_weights_desc_init(&weightsDesc, &src, &weightsAny,
+                                                                    hasBias ? biasPointer : nil, &dst),
+                      "inner product backward-weights descriptor")
+        }
+        let bwdWeights = try PrimitiveDescriptor(&weightsDesc, attributes: attributes, hint: fwd,
+                                                 what: "inner product backward weights")
+        let plainWeights = try MemoryDescriptor.plain([hidden, inputs])
+        source = try Memory(MemoryDescriptor(raw: src))
+        output = try Memory(MemoryDescriptor(raw: dst))
+        bias = try Memory(MemoryDescriptor(raw: biasDesc))
+        gradientSource = try Memory(MemoryDescriptor(raw: src))
+        gradientOutput = try Memory(MemoryDescriptor(raw: dst))
+        gradientBias = try Memory(MemoryDescriptor(raw: biasDesc))
+        weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(dnnl_query_weights_md))
+        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(dnnl_query_weights_md))
+        gradientWeights = try context.bridge(plain: plainWeights,
+                                             chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md))
+        context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwdData.scratchpadBytes, bwdWeights.scratchpadBytes))
+        scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
+        forwardPrimitive = try Primitive(fwd)
+        backwardDataPrimitive = try Primitive(bwdData)
+        backwardWeightsPrimitive = try Primitive(bwdWeights)
+        var forwardArgs = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_WEIGHTS, weights.memory),
+                           argument(DNNL_ARG_DST, output), argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        if hasBias { forwardArgs.append(argument(DNNL_ARG_BIAS, bias)) }
+        forwardArguments = forwardArgs
+        backwardDataArguments = [argument(DNNL_ARG_DIFF_DST, gradientOutput),
+                                 argument(DNNL_ARG_WEIGHTS, weightsForData.memory),
+                                 argument(DNNL_ARG_DIFF_SRC, gradientSource),
+                                 argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        var weightArgs = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DIFF_DST, gradientOutput),
+                          argument(DNNL_ARG_DIFF_WEIGHTS, gradientWeights.memory),
+                          argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        if hasBias { weightArgs.append(argument(DNNL_ARG_DIFF_BIAS, gradientBias)) }
+        backwardWeightsArguments = weightArgs
+    }
+
+    func forward(_ call: ForwardCall) {
+        let request = call.requests[0]
+        guard request != .skip else { return }
+        scratchpad.bind(context.scratchpadPointer)
+        source.bind(call.arguments[0].rawPointer)
+        weights.input(call.arguments[1].rawPointer)
+        if hasBias { bias.bind(call.arguments[2].rawPointer) }
+        output.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        forwardPrimitive.execute(forwardArguments, on: context.stream)
+        outputTarget.complete(call.outputs[0], request: request)
+    }
+
+    func backward(_ call: BackwardCall) {
+        scratchpad.bind(context.scratchpadPointer)
+        gradientOutput.bind(call.outputGradients[0].rawPointer)
+        if call.requests[0] != .skip, let dataGradient = call.argumentGradients[0] {
+            weightsForData.input(call.arguments[1].rawPointer)
+            gradientSource.bind(dataTarget.pointer(for: dataGradient, request: call.requests[0]))
+            backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
+            dataTarget.complete(dataGradient, request: call.requests[0])
+        }
+        let weightRequest = call.requests[1], biasRequest = hasBias ? call.requests[2] : .skip
+        guard weightRequest != .skip || biasRequest != .skip else { return }
+        source.bind(call.arguments[0].rawPointer)
+        let weightGradient = call.argumentGradients[1] ?? Tensor(shape: call.arguments[1].shape)
+        let weightPointer = weightTarget.pointer(for: weightGradient, request: weightRequest)
+        gradientWeights.prepareOutput(weightPointer)
+        var biasGradient: Tensor? = nil
+        if hasBias {
+            let gradient = call.argumentGradients[2] ?? Tensor(shape: call.arguments[2].shape)
+            biasGradient = gradient
+            gradientBias.bind(biasTarget.pointer(for: gradient, request: biasRequest))
+        }
+        backwardWeightsPrimitive.execute(backwardWeightsArguments, on: context.stream)
+        gradientWeights.finishOutput(weightPointer)
+        weightTarget.complete(weightGradient, request: weightRequest)
+        if let biasGradient { biasTarget.complete(biasGradient, request: biasRequest) }
+    }
+}
