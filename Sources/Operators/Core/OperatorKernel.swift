@@ -61,6 +61,9 @@ public final class KernelContext {
     public let engine: Engine
     public let stream: Stream
     private(set) var scratchpad: Tensor
+    /// Seed of the random streams of stochastic kernels (Dropout).
+    public var randomSeed: UInt64 = 0
+    private var generatorCount: UInt64 = 0
     /// Kernels that fell back to the reference path, for the once-per-node log.
     public private(set) var fallbacks: [String] = []
 
@@ -84,6 +87,13 @@ public final class KernelContext {
 
     public var scratchpadBytes: Int { scratchpad.byteCount }
     var scratchpadPointer: UnsafeMutableRawPointer { scratchpad.rawPointer }
+
+    /// A generator for the next stochastic kernel: streams follow creation order, so the
+    /// same graph with the same seed draws the same masks.
+    func makeGenerator() -> SeededGenerator {
+        generatorCount += 1
+        return SeededGenerator(seed: randomSeed, stream: generatorCount)
+    }
 
     func noteFallback(node: String, reason: String) {
         fallbacks.append(node)

@@ -1,0 +1,300 @@
+import CDNNL
+import DNNL
+import TensorCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// MXNet's `BatchNorm` over axis 1 of `(N, C, …)`.
+///
+/// Training: per-channel batch mean μ and biased variance σ² (over N·H·W),
+/// `y = γ·(x − μ)/√(σ² + eps) + β`; with `fix_gamma` γ is taken as 1 (the stored gamma is
+/// untouched and gets gradient 0). The moving statistics are updated as
+/// `moving = momentum·moving + (1 − momentum)·batch` **in backward**, as MXNet 1.9.1 does.
+/// Inference or `use_global_stats`: the moving statistics replace μ and σ².
+/// Arguments `data, gamma (C,), beta (C,)`; auxiliary `moving_mean (C,), moving_var (C,)`;
+/// outputs `output` and the hidden batch `mean`, `var`.
+public struct BatchNorm: OperatorDefinition {
+    public static let mxnetName = "BatchNorm"
+
+    public var epsilon: Double
+    public var momentum: Double
+    public var fixGamma: Bool
+    public var useGlobalStats: Bool
+
+    public init(epsilon: Double = 1e-3, momentum: Double = 0.9, fixGamma: Bool = true, useGlobalStats: Bool = false) {
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.fixGamma = fixGamma
+        self.useGlobalStats = useGlobalStats
+    }
+
+    /// MXNet 1.x defaults; a 2015 `param` file's missing `fix_gamma` is resolved by the JSON
+    /// loader (it passes `fix_gamma=False` explicitly).
+    public init(attributes: [String: String], node: String) throws(OperatorError) {
+        let reader = AttributeReader(attributes, node: node)
+        epsilon = try reader.float("eps", default: 1e-3)
+        momentum = try reader.float("momentum", default: 0.9)
+        fixGamma = try reader.bool("fix_gamma", default: true)
+        useGlobalStats = try reader.bool("use_global_stats", default: false)
+        let axis = try reader.int("axis", default: 1)
+        guard axis == 1 else { throw OperatorError(node: node, "only axis 1 (channels of NCHW) is supported, got \(axis)") }
+        guard epsilon > 0 else { throw OperatorError(node: node, "eps must be positive") }
+    }
+
+    public var argumentNames: [String] { ["data", "gamma", "beta"] }
+    public var auxiliaryNames: [String] { ["moving_mean", "moving_var"] }
+    public var outputNames: [String] { ["output", "mean", "var"] }
+    public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1], outputs: [1, 2]) }
+
+    public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
+        let data = try requireDataShape(arguments, node: node)
+        guard data.rank == 2 || data.rank == 4 else {
+            throw OperatorError(node: node, "data must be (N, C) or (N, C, H, W), got \(data)")
+        }
+        let channels: Shape = [data[1]]
+        for (index, name) in ["gamma", "beta"].enumerated() {
+            try expectShape(arguments.count > index + 1 ? arguments[index + 1] : nil, channels, argument: name, node: node)
+        }
+        return NodeShapes(arguments: [data, channels, channels], outputs: [data, channels, channels],
+                          auxiliary: [channels, channels])
+    }
+
+    public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
+        try BatchNormKernel(self, shapes: shapes, context: context)
+    }
+
+    /// (channels, values per channel, spatial size) of the data shape.
+    static func layout(_ data: Shape) -> (channels: Int, perChannel: Int, spatial: Int) {
+        let spatial = data.rank == 4 ? data[2] * data[3] : 1
+        return (data[1], data[0] * spatial, spatial)
+    }
+
+    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        let data = shapes.arguments[0]
+        let (channels, perChannel, spatial) = Self.layout(data)
+        let x = arguments[0]
+        var mean = [T](repeating: 0, count: channels), variance = [T](repeating: 0, count: channels)
+        let useBatch = isTraining && !useGlobalStats
+        for c in 0..<channels {
+            if useBatch {
+                var sum: T = 0
+                forEach(c, data: data) { sum += x[$0] }
+                let mu = sum / T(perChannel)
+                var squares: T = 0
+                forEach(c, data: data) { squares += (x[$0] - mu) * (x[$0] - mu) }
+                mean[c] = mu
+                variance[c] = squares / T(perChannel)
+            } else {
+                mean[c] = auxiliary[0][c]
+                variance[c] = auxiliary[1][c]
+            }
+        }
+        _ = spatial
+        var y = [T](repeating: 0, count: x.count)
+        for c in 0..<channels {
+            let gamma = fixGamma ? 1 : arguments[1][c]
+            let inverse = 1 / T(sqrt(Double(variance[c]) + epsilon))
+            forEach(c, data: data) { y[$0] = gamma * (x[$0] - mean[c]) * inverse + arguments[2][c] }
+        }
+        return [y, mean, variance]
+    }
+
+    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes) -> [[T]] {
+        let data = shapes.arguments[0]
+        let (channels, perChannel, _) = Self.layout(data)
+        let x = arguments[0], dy = outputGradients[0]
+        let mean = useGlobalStats ? auxiliary[0] : outputs[1]
+        let variance = useGlobalStats ? auxiliary[1] : outputs[2]
+        var dx = [T](repeating: 0, count: x.count)
+        var dGamma = [T](repeating: 0, count: channels), dBeta = [T](repeating: 0, count: channels)
+        for c in 0..<channels {
+            let gamma = fixGamma ? 1 : arguments[1][c]
+            let inverse = 1 / T(sqrt(Double(variance[c]) + epsilon))
+            var sumDy: T = 0, sumDyXhat: T = 0
+            forEach(c, data: data) { i in
+                sumDy += dy[i]
+                sumDyXhat += dy[i] * (x[i] - mean[c]) * inverse
+            }
+            dBeta[c] = sumDy
+            dGamma[c] = fixGamma ? 0 : sumDyXhat
+            let m = T(perChannel)
+            forEach(c, data: data) { i in
+                if useGlobalStats {
+                    dx[i] = dy[i] * gamma * inverse
+                } else {
+                    let xhat = (x[i] - mean[c]) * inverse
+                    dx[i] = gamma * inverse / m * (m * dy[i] - sumDy - xhat * sumDyXhat)
+                }
+            }
+            if !useGlobalStats {
+                let keep = T(momentum)
+                auxiliary[0][c] = keep * auxiliary[0][c] + (1 - keep) * mean[c]
+                auxiliary[1][c] = keep * auxiliary[1][c] + (1 - keep) * variance[c]
+            }
+        }
+        return [dx, dGamma, dBeta]
+    }
+
+    /// Visits every element index of channel `c`.
+    @inline(__always)
+    private func forEach(_ c: Int, data: Shape, _ body: (Int) -> Void) {
+        let (channels, _, spatial) = Self.layout(data)
+        for n in 0..<data[0] {
+            let base = (n * channels + c) * spatial
+            for s in 0..<spatial { body(base + s) }
+        }
+    }
+}
+
+/// oneDNN batch normalization with separate scale and shift; batch statistics go to the
+/// node's hidden outputs, the moving statistics are updated in backward.
+final class BatchNormKernel: OperatorKernel {
+    private let context: KernelContext
+    private let definition: BatchNorm
+    private let channels: Int
+    private let trainingPrimitive, statisticsPrimitive, backwardPrimitive: Primitive
+    private let source, destination, scale, shift, mean, variance: Memory
+    private let gradientDestination, gradientSource, gradientScale, gradientShift, scratchpad: Memory
+    private let ones: Tensor
+    private let discardedScaleGradient: Tensor
+    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let gammaTarget = RequestTarget(), betaTarget = RequestTarget()
+    private let trainingArguments, statisticsArguments, backwardArguments: [dnnl_exec_arg_t]
+
+    var implementation: String { trainingPrimitive.descriptor.implementationName }
+
+    init(_ definition: BatchNorm, shapes: NodeShapes, context: KernelContext) throws {
+        self.context = context
+        self.definition = definition
+        let data = shapes.arguments[0]
+        channels = data[1]
+        var md = try MemoryDescriptor.plain(data.dimensions).raw
+        let epsilon = Float(definition.epsilon)
+        let affine = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+        let global = dnnl_use_global_stats.rawValue
+        let attributes = try PrimitiveAttributes()
+        func descriptor(_ kind: dnnl_prop_kind_t, _ flags: UInt32, hint: PrimitiveDescriptor? = nil) throws -> PrimitiveDescriptor {
+            var desc = dnnl_batch_normalization_desc_t()
+            if kind == dnnl_backward {
+                try check(dnnl_batch_normalization_backward_desc_init(&desc, kind, &md, &md, epsilon, flags),
+                          "batch normalization backward descriptor")
+            } else {
+                try check(dnnl_batch_normalization_forward_desc_init(&desc, kind, &md, epsilon, flags),
+                          "batch normalization forward descriptor")
+            }
+            return try PrimitiveDescriptor(&desc, attributes: attributes, hint: hint, what: "batch normalization \(data)")
+        }
+        let batchFlags = definition.useGlobalStats ? affine | global : affine
+        let training = try descriptor(dnnl_forward_training, batchFlags)
+        let statistics = try descriptor(dnnl_forward_inference, affine | global)
+        let backward = try descriptor(dnnl_backward, batchFlags, hint: training)
+        let plainData = MemoryDescriptor(raw: md)
+        let plainChannels = try MemoryDescriptor.plain([channels])
+        source = try Memory(plainData)
+        destination = try Memory(plainData)
+        gradientDestination = try Memory(plainData)
+        gradientSource = try Memory(plainData)
+        scale = try Memory(plainChannels)
+        shift = try Memory(plainChannels)
+        mean = try Memory(plainChannels)
+        variance = try Memory(plainChannels)
+        gradientScale = try Memory(plainChannels)
+        gradientShift = try Memory(plainChannels)
+        ones = Tensor(shape: [channels])
+        ones.fill(1)
+        discardedScaleGradient = Tensor(shape: [channels])
+        context.reserveScratchpad(bytes: max(training.scratchpadBytes, statistics.scratchpadBytes, backward.scratchpadBytes))
+        scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
+        trainingPrimitive = try Primitive(training)
+        statisticsPrimitive = try Primitive(statistics)
+        backwardPrimitive = try Primitive(backward)
+        let common = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination),
+                      argument(DNNL_ARG_SCALE, scale), argument(DNNL_ARG_SHIFT, shift),
+                      argument(DNNL_ARG_MEAN, mean), argument(DNNL_ARG_VARIANCE, variance),
+                      argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        trainingArguments = common
+        statisticsArguments = common
+        backwardArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_MEAN, mean),
+                             argument(DNNL_ARG_VARIANCE, variance), argument(DNNL_ARG_DIFF_DST, gradientDestination),
+                             argument(DNNL_ARG_SCALE, scale), argument(DNNL_ARG_SHIFT, shift),
+                             argument(DNNL_ARG_DIFF_SRC, gradientSource),
+                             argument(DNNL_ARG_DIFF_SCALE, gradientScale), argument(DNNL_ARG_DIFF_SHIFT, gradientShift),
+                             argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+    }
+
+    private func bindStatistics(_ outputs: [Tensor], _ auxiliary: [Tensor], useBatch: Bool) {
+        mean.bind(useBatch ? outputs[1].rawPointer : auxiliary[0].rawPointer)
+        variance.bind(useBatch ? outputs[2].rawPointer : auxiliary[1].rawPointer)
+    }
+
+    func forward(_ call: ForwardCall) {
+        let request = call.requests[0]
+        guard request != .skip else { return }
+        scratchpad.bind(context.scratchpadPointer)
+        source.bind(call.arguments[0].rawPointer)
+        scale.bind(definition.fixGamma ? ones.rawPointer : call.arguments[1].rawPointer)
+        shift.bind(call.arguments[2].rawPointer)
+        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        let useBatch = call.isTraining && !definition.useGlobalStats
+        bindStatistics(call.outputs, call.auxiliary, useBatch: useBatch)
+        if useBatch {
+            trainingPrimitive.execute(trainingArguments, on: context.stream)
+        } else {
+            statisticsPrimitive.execute(statisticsArguments, on: context.stream)
+            // The hidden outputs report the statistics used.
+            if call.outputs.count == 3 {
+                call.outputs[1].floats.update(from: call.auxiliary[0].floats, count: channels)
+                call.outputs[2].floats.update(from: call.auxiliary[1].floats, count: channels)
+            }
+        }
+        outputTarget.complete(call.outputs[0], request: request)
+    }
+
+    func backward(_ call: BackwardCall) {
+        scratchpad.bind(context.scratchpadPointer)
+        let useBatch = !definition.useGlobalStats
+        source.bind(call.arguments[0].rawPointer)
+        scale.bind(definition.fixGamma ? ones.rawPointer : call.arguments[1].rawPointer)
+        shift.bind(call.arguments[2].rawPointer)
+        bindStatistics(call.outputs, call.auxiliary, useBatch: useBatch)
+        gradientDestination.bind(call.outputGradients[0].rawPointer)
+        let dataRequest = call.requests[0], gammaRequest = call.requests[1], betaRequest = call.requests[2]
+        let dataGradient = call.argumentGradients[0] ?? Tensor(shape: call.arguments[0].shape)
+        gradientSource.bind(dataTarget.pointer(for: dataGradient, request: dataRequest))
+        let gammaGradient = call.argumentGradients[1]
+        if definition.fixGamma || gammaGradient == nil {
+            gradientScale.bind(discardedScaleGradient.rawPointer)
+        } else {
+            gradientScale.bind(gammaTarget.pointer(for: gammaGradient!, request: gammaRequest))
+        }
+        let betaGradient = call.argumentGradients[2] ?? Tensor(shape: call.arguments[2].shape)
+        gradientShift.bind(betaTarget.pointer(for: betaGradient, request: betaRequest))
+        backwardPrimitive.execute(backwardArguments, on: context.stream)
+        if dataRequest != .skip { dataTarget.complete(dataGradient, request: dataRequest) }
+        if let gammaGradient, gammaRequest != .skip {
+            if definition.fixGamma {
+                if gammaRequest != .add { gammaGradient.fill(0) }
+            } else {
+                gammaTarget.complete(gammaGradient, request: gammaRequest)
+            }
+        }
+        if betaRequest != .skip { betaTarget.complete(betaGradient, request: betaRequest) }
+        if useBatch { updateMovingStatistics(call) }
+    }
+
+    /// `moving = momentum·moving + (1 − momentum)·batch`, MXNet's update, done in backward.
+    private func updateMovingStatistics(_ call: BackwardCall) {
+        let keep = Float(definition.momentum), take = 1 - keep
+        let movingMean = call.auxiliary[0].floats, movingVariance = call.auxiliary[1].floats
+        let batchMean = call.outputs[1].floats, batchVariance = call.outputs[2].floats
+        for c in 0..<channels {
+            movingMean[c] = keep * movingMean[c] + take * batchMean[c]
+            movingVariance[c] = keep * movingVariance[c] + take * batchVariance[c]
+        }
+    }
+}

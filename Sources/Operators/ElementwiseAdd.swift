@@ -1,0 +1,56 @@
+import TensorCore
+
+/// MXNet's `elemwise_add` (also `_Plus`/`_plus` in older files): `out = lhs + rhs`, equal
+/// shapes. Residual networks use it; the output may reuse either input's memory.
+public struct ElementwiseAdd: OperatorDefinition {
+    public static let mxnetName = "elemwise_add"
+
+    public init() {}
+    public init(attributes: [String: String], node: String) throws(OperatorError) {}
+
+    public var argumentNames: [String] { ["lhs", "rhs"] }
+    public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
+    public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0), (1, 0)] }
+
+    public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
+        let known = arguments.compactMap { $0 }
+        guard let shape = known.first else { throw OperatorError(node: node, "the shapes of 'lhs' and 'rhs' are unknown") }
+        for (index, name) in ["lhs", "rhs"].enumerated() where arguments.count > index {
+            try expectShape(arguments[index], shape, argument: name, node: node)
+        }
+        return NodeShapes(arguments: [shape, shape], outputs: [shape])
+    }
+
+    public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
+        ElementwiseAddKernel()
+    }
+
+    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        [zip(arguments[0], arguments[1]).map { $0 + $1 }]
+    }
+
+    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes) -> [[T]] {
+        [outputGradients[0], outputGradients[0]]
+    }
+}
+
+final class ElementwiseAddKernel: OperatorKernel {
+    var implementation: String { "swift" }
+
+    func forward(_ call: ForwardCall) {
+        let request = call.requests[0]
+        guard request != .skip else { return }
+        let a = call.arguments[0].floats, b = call.arguments[1].floats, y = call.outputs[0].floats
+        for i in 0..<call.outputs[0].elementCount { store(request, y, i, a[i] + b[i]) }
+    }
+
+    func backward(_ call: BackwardCall) {
+        for index in 0..<2 {
+            guard let gradient = call.argumentGradients[index] else { continue }
+            copyElements(call.outputGradients[0], to: gradient, request: call.requests[index])
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import TensorCore
+
+/// MXNet's `Flatten`: `(N, d1, d2, …)` → `(N, d1·d2·…)`, row-major, so the element order is
+/// unchanged and the output may share the input's memory.
+public struct Flatten: OperatorDefinition {
+    public static let mxnetName = "Flatten"
+
+    public init() {}
+    public init(attributes: [String: String], node: String) throws(OperatorError) {}
+
+    public var argumentNames: [String] { ["data"] }
+    public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
+    public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0)] }
+
+    public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
+        let data = try requireDataShape(arguments, node: node)
+        guard data.rank >= 1 else { throw OperatorError(node: node, "cannot flatten a scalar") }
+        let rest = data.dimensions.dropFirst().reduce(1, *)
+        return NodeShapes(arguments: [data], outputs: [[data[0], rest]])
+    }
+
+    public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
+        CopyKernel()
+    }
+
+    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        [arguments[0]]
+    }
+
+    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes) -> [[T]] {
+        [outputGradients[0]]
+    }
+}
+
+/// Output = input and input gradient = output gradient, element for element; nothing is
+/// copied when the executor placed both in the same memory.
+final class CopyKernel: OperatorKernel {
+    var implementation: String { "memcpy" }
+
+    func forward(_ call: ForwardCall) {
+        copyElements(call.arguments[0], to: call.outputs[0], request: call.requests[0])
+    }
+
+    func backward(_ call: BackwardCall) {
+        guard let gradient = call.argumentGradients[0] else { return }
+        copyElements(call.outputGradients[0], to: gradient, request: call.requests[0])
+    }
+}
+
+/// Copies (or adds, as the request says) every element of `source` into `destination`.
+func copyElements(_ source: Tensor, to destination: Tensor, request: Request) {
+    switch request {
+    case .skip: return
+    case .add: accumulate(into: destination.floats, from: source.floats, count: source.elementCount)
+    case .write, .inPlace:
+        if source.rawPointer != destination.rawPointer {
+            destination.floats.update(from: source.floats, count: source.elementCount)
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import CDNNL
+import DNNL
+import TensorCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// MXNet's `LRN` across channels of `(N, C, H, W)`:
+/// `y = x / (knorm + alpha/nsize · Σ x²)^beta`, the sum over `nsize` channels centred on c
+/// (zero beyond the ends). Outputs `output` and the hidden `tmp_norm`, which holds
+/// oneDNN's workspace for backward.
+public struct LRN: OperatorDefinition {
+    public static let mxnetName = "LRN"
+
+    public var size: Int
+    public var alpha: Double
+    public var beta: Double
+    public var knorm: Double
+
+    public init(size: Int, alpha: Double = 1e-4, beta: Double = 0.75, knorm: Double = 2) {
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.knorm = knorm
+    }
+
+    public init(attributes: [String: String], node: String) throws(OperatorError) {
+        let reader = AttributeReader(attributes, node: node)
+        size = try reader.int("nsize")
+        alpha = try reader.float("alpha", default: 1e-4)
+        beta = try reader.float("beta", default: 0.75)
+        knorm = try reader.float("knorm", default: 2)
+        guard size > 0 else { throw OperatorError(node: node, "nsize must be positive") }
+    }
+
+    public var argumentNames: [String] { ["data"] }
+    public var outputNames: [String] { ["output", "tmp_norm"] }
+    public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0], outputs: [1]) }
+
+    public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
+        let data = try requireDataShape(arguments, node: node, rank: 4)
+        return NodeShapes(arguments: [data], outputs: [data, data])
+    }
+
+    public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
+        if size % 2 == 0 {
+            context.noteFallback(node: "LRN nsize \(size)", reason: "oneDNN centres only odd windows")
+            return ReferenceKernel(self, shapes: shapes)
+        }
+        return try LRNKernel(self, shapes: shapes, context: context)
+    }
+
+    /// First channel of the window centred on `c` (MXNet pads nsize/2 before).
+    @inline(__always) func windowStart(_ c: Int) -> Int { c - size / 2 }
+
+    /// knorm + alpha/nsize · Σ x² per element.
+    func norms<T: BinaryFloatingPoint>(_ x: [T], _ data: Shape) -> [T] {
+        let (channels, spatial) = (data[1], data[2] * data[3])
+        var scale = [T](repeating: 0, count: x.count)
+        for n in 0..<data[0] {
+            for c in 0..<channels {
+                for s in 0..<spatial {
+                    var sum: T = 0
+                    for j in max(0, windowStart(c))..<min(channels, windowStart(c) + size) {
+                        let v = x[(n * channels + j) * spatial + s]
+                        sum += v * v
+                    }
+                    scale[(n * channels + c) * spatial + s] = T(knorm) + T(alpha) / T(size) * sum
+                }
+            }
+        }
+        return scale
+    }
+
+    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        let x = arguments[0]
+        let scale = norms(x, shapes.arguments[0])
+        let y = x.indices.map { x[$0] * T(pow(Double(scale[$0]), -beta)) }
+        return [y, scale]
+    }
+
+    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes) -> [[T]] {
+        let data = shapes.arguments[0]
+        let x = arguments[0], dy = outputGradients[0]
+        let scale = norms(x, data)
+        let (channels, spatial) = (data[1], data[2] * data[3])
+        var dx = [T](repeating: 0, count: x.count)
+        let factor = T(2 * alpha * beta / Double(size))
+        for n in 0..<data[0] {
+            for c in 0..<channels {
+                for s in 0..<spatial {
+                    let i = (n * channels + c) * spatial + s
+                    dx[i] += dy[i] * T(pow(Double(scale[i]), -beta))
+                    // x_c appears in the norm of every channel whose window holds c.
+                    let common = dy[i] * x[i] * T(pow(Double(scale[i]), -beta - 1)) * factor
+                    for j in max(0, windowStart(c))..<min(channels, windowStart(c) + size) {
+                        let k = (n * channels + j) * spatial + s
+                        dx[k] -= common * x[k]
+                    }
+                }
+            }
+        }
+        return [dx]
+    }
+}
+
+/// oneDNN LRN across channels; the workspace lives in the hidden `tmp_norm` output when it
+/// fits there (it does for plain layouts), otherwise in a kernel-owned buffer.
+final class LRNKernel: OperatorKernel {
+    private let context: KernelContext
+    private let trainingPrimitive, inferencePrimitive, backwardPrimitive: Primitive
+    private let source, destination, gradientDestination, gradientSource, workspace, scratchpad: Memory
+    private let ownWorkspace: Tensor?
+    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let trainingArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
+
+    var implementation: String { trainingPrimitive.descriptor.implementationName }
+
+    init(_ definition: LRN, shapes: NodeShapes, context: KernelContext) throws {
+        self.context = context
+        let data = shapes.arguments[0]
+        var md = try MemoryDescriptor.plain(data.dimensions).raw
+        let attributes = try PrimitiveAttributes()
+        let (alpha, beta, k) = (Float(definition.alpha), Float(definition.beta), Float(definition.knorm))
+        func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {
+            var desc = dnnl_lrn_desc_t()
+            try check(dnnl_lrn_forward_desc_init(&desc, kind, dnnl_lrn_across_channels, &md, dnnl_dim_t(definition.size),
+                                                 alpha, beta, k), "LRN forward descriptor")
+            return try PrimitiveDescriptor(&desc, attributes: attributes, what: "LRN forward \(data)")
+        }
+        let training = try forwardDescriptor(dnnl_forward_training)
+        let inference = try forwardDescriptor(dnnl_forward_inference)
+        var backwardDesc = dnnl_lrn_desc_t()
+        try check(dnnl_lrn_backward_desc_init(&backwardDesc, dnnl_lrn_across_channels, &md, &md,
+                                              dnnl_dim_t(definition.size), alpha, beta, k), "LRN backward descriptor")
+        let backward = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: training, what: "LRN backward")
+        let plain = MemoryDescriptor(raw: md)
+        source = try Memory(plain)
+        destination = try Memory(plain)
+        gradientDestination = try Memory(plain)
+        gradientSource = try Memory(plain)
+        let workspaceDescriptor = training.memoryDescriptor(dnnl_query_workspace_md)
+        workspace = try Memory(workspaceDescriptor)
+        ownWorkspace = workspaceDescriptor.byteCount > plain.byteCount
+            ? Tensor(shape: [(workspaceDescriptor.byteCount + 3) / 4]) : nil
+        context.reserveScratchpad(bytes: max(training.scratchpadBytes, inference.scratchpadBytes, backward.scratchpadBytes))
+        scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
+        trainingPrimitive = try Primitive(training)
+        inferencePrimitive = try Primitive(inference)
+        backwardPrimitive = try Primitive(backward)
+        inferenceArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination),
+                              argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        trainingArguments = inferenceArguments + (workspaceDescriptor.byteCount > 0 ? [argument(DNNL_ARG_WORKSPACE, workspace)] : [])
+        backwardArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DIFF_DST, gradientDestination),
+                             argument(DNNL_ARG_DIFF_SRC, gradientSource), argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+            + (workspaceDescriptor.byteCount > 0 ? [argument(DNNL_ARG_WORKSPACE, workspace)] : [])
+    }
+
+    private func bindWorkspace(_ outputs: [Tensor]) {
+        workspace.bind(ownWorkspace?.rawPointer ?? outputs[1].rawPointer)
+    }
+
+    func forward(_ call: ForwardCall) {
+        let request = call.requests[0]
+        guard request != .skip else { return }
+        scratchpad.bind(context.scratchpadPointer)
+        source.bind(call.arguments[0].rawPointer)
+        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        if call.isTraining {
+            bindWorkspace(call.outputs)
+            trainingPrimitive.execute(trainingArguments, on: context.stream)
+        } else {
+            inferencePrimitive.execute(inferenceArguments, on: context.stream)
+        }
+        outputTarget.complete(call.outputs[0], request: request)
+    }
+
+    func backward(_ call: BackwardCall) {
+        let request = call.requests[0]
+        guard request != .skip, let gradient = call.argumentGradients[0] else { return }
+        scratchpad.bind(context.scratchpadPointer)
+        source.bind(call.arguments[0].rawPointer)
+        bindWorkspace(call.outputs)
+        gradientDestination.bind(call.outputGradients[0].rawPointer)
+        gradientSource.bind(dataTarget.pointer(for: gradient, request: request))
+        backwardPrimitive.execute(backwardArguments, on: context.stream)
+        dataTarget.complete(gradient, request: request)
+    }
+}
