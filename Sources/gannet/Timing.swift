@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Seconds on the monotonic clock.
+func now() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
+
+/// Times `body`: one warm-up call, then `runs` runs of enough repetitions to last about
+/// `runSeconds` each. Returns seconds per call for every run.
+func measure(runs: Int, runSeconds: Double, _ body: () -> Void) -> [Double] {
+    let start = now()
+    body()
+    let once = max(now() - start, 1e-6)
+    let repetitions = max(1, Int(runSeconds / once))
+    return (0..<runs).map { _ in
+        let begin = now()
+        for _ in 0..<repetitions { body() }
+        return (now() - begin) / Double(repetitions)
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// Writes to standard error (standard output carries results).
+func log(_ text: String) {
+    let line = text + "\n"
+    line.withCString { _ = write(2, $0, strlen($0)) }
+}
