@@ -16,6 +16,7 @@ release: setup
 test: setup
 	$(SWIFT) build --build-tests -c release -Xswiftc -enable-testing
 	$(SWIFT) test --skip-build -c release -Xswiftc -enable-testing
+	bash scripts/cli-smoke.sh .build/release/gannet
 
 demo: release
 	.build/release/gannet bench ops --preset short

@@ -41,6 +41,25 @@ public final class PrimitiveDescriptor {
         handle = pd!
     }
 
+    /// Every implementation oneDNN offers for an operation, best first (its own ranking).
+    public static func allImplementations<OperationDescriptor>(
+        _ operation: inout OperationDescriptor, attributes: PrimitiveAttributes, engine: Engine = .cpu,
+        hint: PrimitiveDescriptor? = nil
+    ) throws -> [PrimitiveDescriptor] {
+        var iterator: dnnl_primitive_desc_iterator_t?
+        let status = withUnsafeMutablePointer(to: &operation) { op in
+            dnnl_primitive_desc_iterator_create(&iterator, UnsafeRawPointer(op), attributes.handle, engine.handle,
+                                                hint?.handle)
+        }
+        try check(status, "enumerate implementations")
+        defer { dnnl_primitive_desc_iterator_destroy(iterator) }
+        var result: [PrimitiveDescriptor] = []
+        repeat {
+            if let pd = dnnl_primitive_desc_iterator_fetch(iterator) { result.append(PrimitiveDescriptor(adopting: pd)) }
+        } while dnnl_primitive_desc_iterator_next(iterator) == dnnl_success
+        return result
+    }
+
     /// Wraps a descriptor made by another constructor (reorder, concat, sum).
     public init(adopting handle: dnnl_primitive_desc_t) { self.handle = handle }
 

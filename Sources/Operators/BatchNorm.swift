@@ -162,6 +162,9 @@ final class BatchNormKernel: OperatorKernel {
     private let gradientDestination, gradientSource, gradientScale, gradientShift, scratchpad: Memory
     private let ones: Tensor
     private let discardedScaleGradient: Tensor
+    private lazy var discardedDataGradient = Tensor(shape: dataShape)
+    private lazy var discardedShiftGradient = Tensor(shape: [channels])
+    private let dataShape: Shape
     private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
     private let gammaTarget = RequestTarget(), betaTarget = RequestTarget()
     private let trainingArguments, statisticsArguments, backwardArguments: [dnnl_exec_arg_t]
@@ -173,6 +176,7 @@ final class BatchNormKernel: OperatorKernel {
         self.definition = definition
         let data = shapes.arguments[0]
         channels = data[1]
+        dataShape = data
         var md = try MemoryDescriptor.plain(data.dimensions).raw
         let epsilon = Float(definition.epsilon)
         let affine = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
@@ -264,15 +268,15 @@ final class BatchNormKernel: OperatorKernel {
         bindStatistics(call.outputs, call.auxiliary, useBatch: useBatch)
         gradientDestination.bind(call.outputGradients[0].rawPointer)
         let dataRequest = call.requests[0], gammaRequest = call.requests[1], betaRequest = call.requests[2]
-        let dataGradient = call.argumentGradients[0] ?? Tensor(shape: call.arguments[0].shape)
+        let dataGradient = dataRequest == .skip ? discardedDataGradient : call.argumentGradients[0] ?? discardedDataGradient
         gradientSource.bind(dataTarget.pointer(for: dataGradient, request: dataRequest))
         let gammaGradient = call.argumentGradients[1]
-        if definition.fixGamma || gammaGradient == nil {
+        if definition.fixGamma || gammaGradient == nil || gammaRequest == .skip {
             gradientScale.bind(discardedScaleGradient.rawPointer)
         } else {
             gradientScale.bind(gammaTarget.pointer(for: gammaGradient!, request: gammaRequest))
         }
-        let betaGradient = call.argumentGradients[2] ?? Tensor(shape: call.arguments[2].shape)
+        let betaGradient = betaRequest == .skip ? discardedShiftGradient : call.argumentGradients[2] ?? discardedShiftGradient
         gradientShift.bind(betaTarget.pointer(for: betaGradient, request: betaRequest))
         backwardPrimitive.execute(backwardArguments, on: context.stream)
         if dataRequest != .skip { dataTarget.complete(dataGradient, request: dataRequest) }

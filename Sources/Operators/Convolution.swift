@@ -94,16 +94,23 @@ public final class ConvolutionPrimitives {
     public let forward: PrimitiveDescriptor
     public let backwardData: PrimitiveDescriptor
     public let backwardWeights: PrimitiveDescriptor
+    /// The operation descriptors, for enumerating the other implementations oneDNN offers.
+    public private(set) var forwardOperation = dnnl_convolution_desc_t()
+    public private(set) var backwardDataOperation = dnnl_convolution_desc_t()
+    public private(set) var backwardWeightsOperation = dnnl_convolution_desc_t()
 
-    public init(_ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true) throws {
+    /// `activationLayout` forces the layout of data and output (`dnnl_acdb` for NHWC); by
+    /// default oneDNN picks.
+    public init(_ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true,
+                activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws {
         let data = shapes.arguments[0].dimensions, output = shapes.outputs[0].dimensions
         let groups = definition.groupCount
         let weightDims = groups == 1 ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
-        var src = try MemoryDescriptor.any(data).raw
+        var src = try MemoryDescriptor(data, activationLayout).raw
         var weights = try MemoryDescriptor.any(weightDims).raw
         var bias = try MemoryDescriptor.plain([definition.filterCount]).raw
-        var dst = try MemoryDescriptor.any(output).raw
+        var dst = try MemoryDescriptor(output, activationLayout).raw
         let strides = definition.stride.map { dnnl_dim_t($0) }
         let dilation = definition.dilate.map { dnnl_dim_t($0 - 1) }
         let padLeft = definition.pad.map { dnnl_dim_t($0) }
@@ -120,12 +127,14 @@ public final class ConvolutionPrimitives {
                 strides, dilation, padLeft, padRight), "convolution forward descriptor")
         }
         forward = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "convolution forward \(data)")
+        forwardOperation = forwardDesc
         var dataDesc = dnnl_convolution_desc_t()
         try check(dnnl_dilated_convolution_backward_data_desc_init(
             &dataDesc, dnnl_convolution_direct, &src, &weights, &dst, strides, dilation, padLeft, padRight),
             "convolution backward-data descriptor")
         backwardData = try PrimitiveDescriptor(&dataDesc, attributes: attributes, hint: forward,
                                                what: "convolution backward data \(data)")
+        backwardDataOperation = dataDesc
         var weightsDesc = dnnl_convolution_desc_t()
         try withUnsafePointer(to: &bias) { biasPointer in
             try check(dnnl_dilated_convolution_backward_weights_desc_init(
@@ -134,6 +143,7 @@ public final class ConvolutionPrimitives {
         }
         backwardWeights = try PrimitiveDescriptor(&weightsDesc, attributes: attributes, hint: forward,
                                                   what: "convolution backward weights \(data)")
+        backwardWeightsOperation = weightsDesc
     }
 }
 
@@ -150,11 +160,10 @@ final class ConvolutionKernel: OperatorKernel {
     // Backward-data.
     private let gradientOutput, weightsForData, gradientData: LayoutBridge
     // Backward-weights (may pick other layouts than forward).
-    private let sourceForWeights, gradientOutputForWeights, gradientWeights: LayoutBridge
-    private let gradientBias: Memory
+    private let sourceForWeights, gradientOutputForWeights: LayoutBridge
+    private let weightGradients: WeightGradients
     private let scratchpad: Memory
     private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
-    private let weightTarget = RequestTarget(), biasTarget = RequestTarget()
     private var forwardArguments: [dnnl_exec_arg_t] = []
     private var backwardDataArguments: [dnnl_exec_arg_t] = []
     private var backwardWeightsArguments: [dnnl_exec_arg_t] = []
@@ -182,9 +191,11 @@ final class ConvolutionKernel: OperatorKernel {
         sourceForWeights = try context.bridge(plain: plainData, chosen: bwdWeights.memoryDescriptor(dnnl_query_src_md))
         gradientOutputForWeights = try context.bridge(
             plain: plainOutput, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_dst_md))
-        gradientWeights = try context.bridge(
-            plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md))
-        gradientBias = try Memory(MemoryDescriptor.plain([definition.filterCount]))
+        weightGradients = WeightGradients(
+            weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md)),
+            weightShape: shapes.arguments[1],
+            bias: hasBias ? try Memory(MemoryDescriptor.plain([definition.filterCount])) : nil,
+            biasShape: [definition.filterCount])
         context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwdData.scratchpadBytes, bwdWeights.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         forwardPrimitive = try Primitive(fwd)
@@ -199,9 +210,9 @@ final class ConvolutionKernel: OperatorKernel {
                                  argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
         backwardWeightsArguments = [argument(DNNL_ARG_SRC, sourceForWeights.memory),
                                     argument(DNNL_ARG_DIFF_DST, gradientOutputForWeights.memory),
-                                    argument(DNNL_ARG_DIFF_WEIGHTS, gradientWeights.memory),
+                                    argument(DNNL_ARG_DIFF_WEIGHTS, weightGradients.weights.memory),
                                     argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if hasBias { backwardWeightsArguments.append(argument(DNNL_ARG_DIFF_BIAS, gradientBias)) }
+        if let bias = weightGradients.bias { backwardWeightsArguments.append(argument(DNNL_ARG_DIFF_BIAS, bias)) }
     }
 
     func forward(_ call: ForwardCall) {
@@ -231,25 +242,12 @@ final class ConvolutionKernel: OperatorKernel {
             gradientData.finishOutput(target)
             dataTarget.complete(dataGradient, request: call.requests[0])
         }
-        let weightRequest = call.requests[1]
-        let biasRequest = hasBias ? call.requests[2] : .skip
-        guard weightRequest != .skip || biasRequest != .skip else { return }
+        guard weightGradients.isNeeded(call) else { return }
         sourceForWeights.input(call.arguments[0].rawPointer)
         gradientOutputForWeights.input(outputGradient)
-        // oneDNN computes both gradients in one pass; a skipped one goes to scratch.
-        let weightGradient = call.argumentGradients[1] ?? Tensor(shape: call.arguments[1].shape)
-        let weightPointer = weightTarget.pointer(for: weightGradient, request: weightRequest)
-        gradientWeights.prepareOutput(weightPointer)
-        var biasGradient: Tensor? = nil
-        if hasBias {
-            let gradient = call.argumentGradients[2] ?? Tensor(shape: call.arguments[2].shape)
-            biasGradient = gradient
-            gradientBias.bind(biasTarget.pointer(for: gradient, request: biasRequest))
+        weightGradients.compute(call) {
+            backwardWeightsPrimitive.execute(backwardWeightsArguments, on: context.stream)
         }
-        backwardWeightsPrimitive.execute(backwardWeightsArguments, on: context.stream)
-        gradientWeights.finishOutput(weightPointer)
-        weightTarget.complete(weightGradient, request: weightRequest)
-        if let biasGradient { biasTarget.complete(biasGradient, request: biasRequest) }
     }
 }
 

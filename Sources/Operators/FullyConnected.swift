@@ -97,10 +97,10 @@ final class FullyConnectedKernel: OperatorKernel {
     private let context: KernelContext
     private let hasBias: Bool
     private let forwardPrimitive, backwardDataPrimitive, backwardWeightsPrimitive: Primitive
-    private let source, output, bias, gradientSource, gradientOutput, gradientBias, scratchpad: Memory
-    private let weights, weightsForData, gradientWeights: LayoutBridge
+    private let source, output, bias, gradientSource, gradientOutput, scratchpad: Memory
+    private let weights, weightsForData: LayoutBridge
+    private let weightGradients: WeightGradients
     private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
-    private let weightTarget = RequestTarget(), biasTarget = RequestTarget()
     private let forwardArguments, backwardDataArguments, backwardWeightsArguments: [dnnl_exec_arg_t]
 
     var implementation: String { forwardPrimitive.descriptor.implementationName }
@@ -111,25 +111,27 @@ final class FullyConnectedKernel: OperatorKernel {
         let (rows, inputs) = definition.matrix(shapes.arguments[0])
         let hidden = definition.hiddenCount
         var src = try MemoryDescriptor.plain([rows, inputs]).raw
-        var weightsAny = try MemoryDescriptor.any([hidden, inputs]).raw
+        // Plain (H, K) weights: oneDNN's gemm reads them as they are, where a blocked choice
+        // would cost a reorder of the whole matrix every batch.
+        var weightLayout = try MemoryDescriptor.plain([hidden, inputs]).raw
         var biasDesc = try MemoryDescriptor.plain([hidden]).raw
         var dst = try MemoryDescriptor.plain([rows, hidden]).raw
         let attributes = try PrimitiveAttributes()
         let hasBias = definition.hasBias
         var forwardDesc = dnnl_inner_product_desc_t()
         try withUnsafePointer(to: &biasDesc) { biasPointer in
-            try check(dnnl_inner_product_forward_desc_init(&forwardDesc, dnnl_forward_training, &src, &weightsAny,
+            try check(dnnl_inner_product_forward_desc_init(&forwardDesc, dnnl_forward_training, &src, &weightLayout,
                                                            hasBias ? biasPointer : nil, &dst),
                       "inner product forward descriptor")
         }
         let fwd = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "inner product forward")
         var dataDesc = dnnl_inner_product_desc_t()
-        try check(dnnl_inner_product_backward_data_desc_init(&dataDesc, &src, &weightsAny, &dst),
+        try check(dnnl_inner_product_backward_data_desc_init(&dataDesc, &src, &weightLayout, &dst),
                   "inner product backward-data descriptor")
         let bwdData = try PrimitiveDescriptor(&dataDesc, attributes: attributes, hint: fwd, what: "inner product backward data")
         var weightsDesc = dnnl_inner_product_desc_t()
         try withUnsafePointer(to: &biasDesc) { biasPointer in
-            try check(dnnl_inner_product_backward_weights_desc_init(&weightsDesc, &src, &weightsAny,
+            try check(dnnl_inner_product_backward_weights_desc_init(&weightsDesc, &src, &weightLayout,
                                                                     hasBias ? biasPointer : nil, &dst),
                       "inner product backward-weights descriptor")
         }
@@ -141,11 +143,12 @@ final class FullyConnectedKernel: OperatorKernel {
         bias = try Memory(MemoryDescriptor(raw: biasDesc))
         gradientSource = try Memory(MemoryDescriptor(raw: src))
         gradientOutput = try Memory(MemoryDescriptor(raw: dst))
-        gradientBias = try Memory(MemoryDescriptor(raw: biasDesc))
         weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(dnnl_query_weights_md))
         weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(dnnl_query_weights_md))
-        gradientWeights = try context.bridge(plain: plainWeights,
-                                             chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md))
+        weightGradients = WeightGradients(
+            weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md)),
+            weightShape: [hidden, inputs], bias: hasBias ? try Memory(MemoryDescriptor(raw: biasDesc)) : nil,
+            biasShape: [hidden])
         context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwdData.scratchpadBytes, bwdWeights.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         forwardPrimitive = try Primitive(fwd)
@@ -160,9 +163,9 @@ final class FullyConnectedKernel: OperatorKernel {
                                  argument(DNNL_ARG_DIFF_SRC, gradientSource),
                                  argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
         var weightArgs = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DIFF_DST, gradientOutput),
-                          argument(DNNL_ARG_DIFF_WEIGHTS, gradientWeights.memory),
+                          argument(DNNL_ARG_DIFF_WEIGHTS, weightGradients.weights.memory),
                           argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if hasBias { weightArgs.append(argument(DNNL_ARG_DIFF_BIAS, gradientBias)) }
+        if let gradientBias = weightGradients.bias { weightArgs.append(argument(DNNL_ARG_DIFF_BIAS, gradientBias)) }
         backwardWeightsArguments = weightArgs
     }
 
@@ -187,21 +190,10 @@ final class FullyConnectedKernel: OperatorKernel {
             backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
             dataTarget.complete(dataGradient, request: call.requests[0])
         }
-        let weightRequest = call.requests[1], biasRequest = hasBias ? call.requests[2] : .skip
-        guard weightRequest != .skip || biasRequest != .skip else { return }
+        guard weightGradients.isNeeded(call) else { return }
         source.bind(call.arguments[0].rawPointer)
-        let weightGradient = call.argumentGradients[1] ?? Tensor(shape: call.arguments[1].shape)
-        let weightPointer = weightTarget.pointer(for: weightGradient, request: weightRequest)
-        gradientWeights.prepareOutput(weightPointer)
-        var biasGradient: Tensor? = nil
-        if hasBias {
-            let gradient = call.argumentGradients[2] ?? Tensor(shape: call.arguments[2].shape)
-            biasGradient = gradient
-            gradientBias.bind(biasTarget.pointer(for: gradient, request: biasRequest))
+        weightGradients.compute(call) {
+            backwardWeightsPrimitive.execute(backwardWeightsArguments, on: context.stream)
         }
-        backwardWeightsPrimitive.execute(backwardWeightsArguments, on: context.stream)
-        gradientWeights.finishOutput(weightPointer)
-        weightTarget.complete(weightGradient, request: weightRequest)
-        if let biasGradient { biasTarget.complete(biasGradient, request: biasRequest) }
     }
 }

@@ -49,9 +49,10 @@ private final class Buffer {
 
 /// Times the three passes of one convolution on their primitives, plus the reorders
 /// between MXNet's plain layout and the chosen ones.
-func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double) throws -> [OperatorResult] {
+func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, allImplementations: Bool = false,
+                      activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws -> [OperatorResult] {
     let shapes = try spec.definition.inferShapes([spec.data], node: spec.name)
-    let primitives = try ConvolutionPrimitives(spec.definition, shapes: shapes)
+    let primitives = try ConvolutionPrimitives(spec.definition, shapes: shapes, activationLayout: activationLayout)
     let stream = try DNNL.Stream()
     let output = shapes.outputs[0]
     let flops = 2.0 * Double(output.elementCount) * Double(shapes.arguments[1].elementCount / spec.definition.filterCount)
@@ -112,6 +113,30 @@ func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double) th
     results.append(try pass("backward-weights", primitives.backwardWeights, weightArguments,
                             activationFormats: [(plainData, dnnl_query_src_md, false),
                                                 (plainOutput, dnnl_query_diff_dst_md, false)]))
+    if allImplementations {
+        let attributes = try PrimitiveAttributes()
+        var operations = (primitives.forwardOperation, primitives.backwardDataOperation, primitives.backwardWeightsOperation)
+        let alternatives: [(String, [PrimitiveDescriptor], [(Int32, dnnl_query_t, Int32)], [(MemoryDescriptor, dnnl_query_t, Bool)])] = [
+            ("forward", try PrimitiveDescriptor.allImplementations(&operations.0, attributes: attributes), forwardArguments,
+             [(plainData, dnnl_query_src_md, false), (plainOutput, dnnl_query_dst_md, true)]),
+            ("backward-data", try PrimitiveDescriptor.allImplementations(&operations.1, attributes: attributes,
+                                                                         hint: primitives.forward),
+             [(DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0),
+              (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0)],
+             [(plainOutput, dnnl_query_diff_dst_md, false), (plainData, dnnl_query_diff_src_md, true)]),
+            ("backward-weights", try PrimitiveDescriptor.allImplementations(&operations.2, attributes: attributes,
+                                                                            hint: primitives.forward), weightArguments,
+             [(plainData, dnnl_query_src_md, false), (plainOutput, dnnl_query_diff_dst_md, false)]),
+        ]
+        for (name, candidates, arguments, formats) in alternatives {
+            // The reference implementations run at ~1 GFLOPS: not worth the wait.
+            for candidate in candidates.dropFirst() where !candidate.implementationName.hasPrefix("ref") {
+                var alternative = try pass(name, candidate, arguments, activationFormats: formats)
+                alternative.pass = name + " (alternative)"
+                results.append(alternative)
+            }
+        }
+    }
     for r in results {
         log(String(format: "%@ %@: %.1f GFLOPS (%@)", r.name, r.pass, r.gflops ?? 0, r.implementation))
     }

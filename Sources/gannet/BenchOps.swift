@@ -32,6 +32,15 @@ struct BenchOps: ParsableCommand {
     @Option(help: "Batch size of the operator shapes.")
     var batchSize = 64
 
+    @Flag(help: "Also time every other implementation oneDNN offers for each convolution pass.")
+    var allImplementations = false
+
+    @Flag(help: "Also time every convolution pass with NHWC activations and the memory-bound operators in NCHW, NHWC and the blocked layout.")
+    var layouts = false
+
+    @Option(help: "Only operators whose name contains this text (e.g. alexnet.conv3).")
+    var only: String?
+
     @Flag(help: "Print one JSON object on standard output.")
     var json = false
 
@@ -49,19 +58,43 @@ struct BenchOps: ParsableCommand {
         log(String(format: "sgemm %d³ roof: %.1f GFLOPS (median of %d)", gemmSize, roof, runCount))
         var results: [OperatorResult] = []
         let n = batchSize
-        for spec in ConvolutionSpec.seedShapes(batch: n) {
-            results += try benchConvolution(spec, runs: runCount, runSeconds: runSeconds)
+        func selected(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
+        for spec in ConvolutionSpec.seedShapes(batch: n) where selected(spec.name) {
+            results += try benchConvolution(spec, runs: runCount, runSeconds: runSeconds,
+                                            allImplementations: allImplementations)
+            if layouts {
+                results += try benchConvolution(spec, runs: runCount, runSeconds: runSeconds, activationLayout: dnnl_acdb)
+            }
         }
-        results += try benchKernel(name: "alexnet.fc6", FullyConnected(hiddenCount: 4096), data: [n, 9216],
-                                   flops: 2.0 * Double(n) * 9216 * 4096, runs: runCount, runSeconds: runSeconds)
-        results += try benchKernel(name: "inception.3a.bn", BatchNorm(fixGamma: false), data: [n, 64, 28, 28],
-                                   flops: nil, runs: runCount, runSeconds: runSeconds)
-        results += try benchKernel(name: "alexnet.pool1", Pooling(.max, kernel: [3, 3], stride: [2, 2], convention: .full),
-                                   data: [n, 96, 54, 54], flops: nil, runs: runCount, runSeconds: runSeconds)
-        results += try benchKernel(name: "inception.3a.pool", Pooling(.avg, kernel: [3, 3], stride: [1, 1], pad: [1, 1]),
-                                   data: [n, 192, 28, 28], flops: nil, runs: runCount, runSeconds: runSeconds)
-        results += try benchKernel(name: "alexnet.lrn1", LRN(size: 5, alpha: 1e-4, beta: 0.75, knorm: 1),
-                                   data: [n, 96, 54, 54], flops: nil, runs: runCount, runSeconds: runSeconds)
+        let kernels: [(String, () throws -> [OperatorResult])] = [
+            ("alexnet.fc6", { try benchKernel(name: "alexnet.fc6", FullyConnected(hiddenCount: 4096), data: [n, 9216],
+                                              flops: 2.0 * Double(n) * 9216 * 4096, runs: runCount, runSeconds: runSeconds) }),
+            ("inception.3a.bn", { try benchKernel(name: "inception.3a.bn", BatchNorm(fixGamma: false),
+                                                  data: [n, 64, 28, 28], flops: nil, runs: runCount, runSeconds: runSeconds) }),
+            ("alexnet.pool1", { try benchKernel(name: "alexnet.pool1",
+                                                Pooling(.max, kernel: [3, 3], stride: [2, 2], convention: .full),
+                                                data: [n, 96, 54, 54], flops: nil, runs: runCount, runSeconds: runSeconds) }),
+            ("inception.3a.pool", { try benchKernel(name: "inception.3a.pool",
+                                                    Pooling(.avg, kernel: [3, 3], stride: [1, 1], pad: [1, 1]),
+                                                    data: [n, 192, 28, 28], flops: nil, runs: runCount,
+                                                    runSeconds: runSeconds) }),
+            ("alexnet.lrn1", { try benchKernel(name: "alexnet.lrn1", LRN(size: 5, alpha: 1e-4, beta: 0.75, knorm: 1),
+                                               data: [n, 96, 54, 54], flops: nil, runs: runCount, runSeconds: runSeconds) }),
+            ("inception.3a.relu", { try benchKernel(name: "inception.3a.relu", Activation(.relu), data: [n, 64, 28, 28],
+                                                    flops: nil, runs: runCount, runSeconds: runSeconds) }),
+        ]
+        for (name, bench) in kernels where selected(name) { results += try bench() }
+        guard layouts else {
+            report(roof: roof, roofRuns: roofRuns, gemmSize: gemmSize, results: results)
+            return
+        }
+        // The same memory-bound operators in each candidate executor layout.
+        // The layout oneDNN's convolutions choose for activations here (Inception 3a 3×3).
+        let probe = Convolution(kernel: [3, 3], filterCount: 64, pad: [1, 1])
+        let blocked = try ConvolutionPrimitives(probe, shapes: probe.inferShapes([[n, 64, 28, 28]], node: "probe"))
+            .forward.memoryDescriptor(dnnl_query_dst_md).formatName
+        results += try benchLayouts(blockedFormat: blocked, batch: n, runs: runCount, runSeconds: runSeconds,
+                                    selected: selected)
         report(roof: roof, roofRuns: roofRuns, gemmSize: gemmSize, results: results)
     }
 

@@ -51,3 +51,26 @@ import Testing
         }
     }
 }
+
+@Suite struct RequestTests {
+    /// A skipped gradient is left untouched while the others are computed.
+    @Test func skippedWeightGradientIsUntouched() throws {
+        let harness = try Harness(Convolution(kernel: [3, 3], filterCount: 4, pad: [1, 1]), data: [2, 3, 5, 5])
+        let shapes = harness.shapes
+        let kernel = try harness.definition.makeKernel(shapes: shapes, context: KernelContext())
+        let (outputs, _) = harness.runKernelForward(kernel, isTraining: true)
+        let arguments = Harness<Convolution>.tensors(harness.arguments, shapes.arguments)
+        let sentinel = Tensor(shape: shapes.arguments[1])
+        sentinel.fill(7)
+        let biasGradient = Tensor(shape: [4])
+        let outputGradient = Tensor(shape: shapes.outputs[0], values: (0..<shapes.outputs[0].elementCount).map { Float($0 % 5) })
+        kernel.backward(BackwardCall(outputGradients: [outputGradient], arguments: arguments, outputs: outputs,
+                                     argumentGradients: [nil, sentinel, biasGradient], requests: [.skip, .skip, .write]))
+        #expect(sentinel.toArray().allSatisfy { $0 == 7 })
+        var aux: [[Double]] = []
+        let expected = harness.definition.referenceBackward(
+            outputGradients: [outputGradient.toArray().map(Double.init)], arguments: harness.arguments.map { $0.map(Double.init) },
+            outputs: [], auxiliary: &aux, shapes: shapes)
+        expectClose(biasGradient.toArray(), expected[2].map(Float.init), tolerance: 1e-5, "bias gradient")
+    }
+}

@@ -88,3 +88,54 @@ func accumulate(into destination: UnsafeMutablePointer<Float>, from source: Unsa
 func store(_ request: Request, _ destination: UnsafeMutablePointer<Float>, _ index: Int, _ value: Float) {
     if request == .add { destination[index] += value } else { destination[index] = value }
 }
+
+/// The weight and bias gradients of a backward-weights primitive (Convolution,
+/// FullyConnected). oneDNN computes both in one pass, so one that is skipped (or has no
+/// destination) goes to a discard buffer, allocated once.
+final class WeightGradients {
+    /// The primitive's weight-gradient memory, in its chosen layout.
+    let weights: LayoutBridge
+    /// The primitive's bias-gradient memory, nil without a bias.
+    let bias: Memory?
+    private let weightShape: Shape
+    private let biasShape: Shape
+    private let weightTarget = RequestTarget(), biasTarget = RequestTarget()
+    private lazy var discardedWeights = Tensor(shape: weightShape)
+    private lazy var discardedBias = Tensor(shape: biasShape)
+
+    init(weights: LayoutBridge, weightShape: Shape, bias: Memory?, biasShape: Shape) {
+        self.weights = weights
+        self.weightShape = weightShape
+        self.bias = bias
+        self.biasShape = biasShape
+    }
+
+    /// Requests of the weight and bias gradients (arguments 1 and 2).
+    private func requests(_ call: BackwardCall) -> (weights: Request, bias: Request) {
+        (call.requests[1], bias == nil ? .skip : call.requests[2])
+    }
+
+    func isNeeded(_ call: BackwardCall) -> Bool {
+        let (weightRequest, biasRequest) = requests(call)
+        return weightRequest != .skip || biasRequest != .skip
+    }
+
+    /// Points the primitive's outputs at the gradients, runs `execute`, then reorders and
+    /// accumulates as the requests say.
+    func compute(_ call: BackwardCall, execute: () -> Void) {
+        let (weightRequest, biasRequest) = requests(call)
+        let weightGradient = weightRequest == .skip ? discardedWeights : call.argumentGradients[1] ?? discardedWeights
+        let weightPointer = weightTarget.pointer(for: weightGradient, request: weightRequest)
+        weights.prepareOutput(weightPointer)
+        var biasGradient: Tensor? = nil
+        if let bias {
+            let gradient = biasRequest == .skip ? discardedBias : call.argumentGradients[2] ?? discardedBias
+            biasGradient = gradient
+            bias.bind(biasTarget.pointer(for: gradient, request: biasRequest))
+        }
+        execute()
+        weights.finishOutput(weightPointer)
+        weightTarget.complete(weightGradient, request: weightRequest)
+        if let biasGradient { biasTarget.complete(biasGradient, request: biasRequest) }
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# End-to-end checks through the built binary: help texts and the JSON contract of
+# `gannet bench ops` on one operator.
+set -euo pipefail
+gannet="${1:-.build/release/gannet}"
+"$gannet" --help | grep -q "Example"
+"$gannet" bench ops --help | grep -q "gannet bench ops"
+if "$gannet" bench ops --runs 0 2>/dev/null; then echo "cli-smoke: --runs 0 was accepted" >&2; exit 1; fi
+"$gannet" bench ops --preset short --runs 2 --only alexnet.conv3 --json 2>/dev/null | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["roof-gflops"] > 0, report
+passes = {o["pass"] for o in report["operators"]}
+assert passes == {"forward", "backward-data", "backward-weights"}, passes
+for o in report["operators"]:
+    assert o["name"] == "alexnet.conv3" and o["op"] == "Convolution" and o["batch"] == 64, o
+    assert o["gflops"] > 0 and o["gbps"] is None and len(o["runs"]) == 2, o
+    assert o["implementation"] and o["format"], o
+print("cli-smoke: bench ops JSON ok (%.0f GFLOPS roof)" % report["roof-gflops"])
+'
