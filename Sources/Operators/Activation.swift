@@ -45,7 +45,9 @@ public struct Activation: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        try ActivationKernel(self, shapes: shapes, context: context)
+        try oneDNNOrReference(self, shapes: shapes, context: context) {
+            try ActivationKernel(self, shapes: shapes, context: context)
+        }
     }
 
     func apply<T: BinaryFloatingPoint>(_ x: T) -> T {

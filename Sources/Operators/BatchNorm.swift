@@ -62,7 +62,9 @@ public struct BatchNorm: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        try BatchNormKernel(self, shapes: shapes, context: context)
+        try oneDNNOrReference(self, shapes: shapes, context: context) {
+            try BatchNormKernel(self, shapes: shapes, context: context)
+        }
     }
 
     /// (channels, values per channel, spatial size) of the data shape.

@@ -83,7 +83,9 @@ public struct Convolution: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        try ConvolutionKernel(self, shapes: shapes, context: context)
+        try oneDNNOrReference(self, shapes: shapes, context: context) {
+            try ConvolutionKernel(self, shapes: shapes, context: context)
+        }
     }
 }
 

@@ -53,7 +53,9 @@ public struct FullyConnected: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        try FullyConnectedKernel(self, shapes: shapes, context: context)
+        try oneDNNOrReference(self, shapes: shapes, context: context) {
+            try FullyConnectedKernel(self, shapes: shapes, context: context)
+        }
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(

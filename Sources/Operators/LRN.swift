@@ -48,7 +48,9 @@ public struct LRN: OperatorDefinition {
             context.noteFallback(node: "LRN nsize \(size)", reason: "oneDNN centres only odd windows")
             return ReferenceKernel(self, shapes: shapes)
         }
-        return try LRNKernel(self, shapes: shapes, context: context)
+        return try oneDNNOrReference(self, shapes: shapes, context: context) {
+            try LRNKernel(self, shapes: shapes, context: context)
+        }
     }
 
     /// First channel of the window centred on `c` (MXNet pads nsize/2 before).

@@ -93,7 +93,9 @@ public struct Pooling: OperatorDefinition {
             context.noteFallback(node: "\(Self.mxnetName) \(shapes.arguments[0])", reason: reason)
             return ReferenceKernel(self, shapes: shapes)
         }
-        return try PoolingKernel(self, shapes: shapes, context: context)
+        return try oneDNNOrReference(self, shapes: shapes, context: context) {
+            try PoolingKernel(self, shapes: shapes, context: context)
+        }
     }
 
     /// Whether windows reach past the padded edge (only `full`/`same` can do that).

@@ -63,7 +63,9 @@ public struct SoftmaxOutput: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        try SoftmaxOutputKernel(self, shapes: shapes, context: context)
+        try oneDNNOrReference(self, shapes: shapes, context: context) {
+            try SoftmaxOutputKernel(self, shapes: shapes, context: context)
+        }
     }
 
     /// Rows that count for the gradient and the `valid` normalisation.

@@ -1,3 +1,4 @@
+import DNNL
 import TensorCore
 
 /// Runs an operator's plain Swift reference kernel in float32: the fallback where oneDNN
@@ -39,5 +40,18 @@ final class ReferenceKernel<Definition: OperatorDefinition>: OperatorKernel {
     private func write(_ values: [Float], to tensor: Tensor, request: Request) {
         let destination = tensor.floats
         for i in values.indices { store(request, destination, i, values[i]) }
+    }
+}
+
+/// Builds the oneDNN kernel, or, where oneDNN has no implementation for these shapes,
+/// logs it once for the node and returns the reference kernel.
+func oneDNNOrReference<Definition: OperatorDefinition>(
+    _ definition: Definition, shapes: NodeShapes, context: KernelContext, _ make: () throws -> any OperatorKernel
+) throws -> any OperatorKernel {
+    do {
+        return try make()
+    } catch let error as DNNLError {
+        context.noteFallback(node: "\(Definition.mxnetName) \(shapes.arguments[0])", reason: error.description)
+        return ReferenceKernel(definition, shapes: shapes)
     }
 }
