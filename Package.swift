@@ -7,6 +7,8 @@ let package = Package(
         .executable(name: "gannet", targets: ["gannet"]),
         .library(name: "Operators", targets: ["Operators"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "Graph", targets: ["Graph"]),
+        .library(name: "Models", targets: ["Models"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -16,14 +18,17 @@ let package = Package(
         .target(name: "DNNL", dependencies: ["CDNNL"]),
         .target(name: "TensorCore"),
         .target(name: "Operators", dependencies: ["DNNL", "TensorCore"]),
+        .target(name: "Graph", dependencies: ["Operators", "TensorCore"]),
+        .target(name: "Models", dependencies: ["Graph", "Operators"]),
         .executableTarget(
             name: "gannet",
             dependencies: [
-                "Operators", "TensorCore", "DNNL",
+                "Operators", "TensorCore", "DNNL", "Graph", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
