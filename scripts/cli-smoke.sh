@@ -6,6 +6,23 @@ gannet="${1:-.build/release/gannet}"
 "$gannet" --help | grep -q "Example"
 "$gannet" bench ops --help | grep -q "gannet bench ops"
 if "$gannet" bench ops --runs 0 2>/dev/null; then echo "cli-smoke: --runs 0 was accepted" >&2; exit 1; fi
+# Exit statuses: 2 for bad usage, 1 for a runtime failure.
+set +e
+"$gannet" export --network nope --output /tmp/x 2>/dev/null; usage=$?
+"$gannet" export --network inception-bn --pooling valid --output "${TMPDIR:-/tmp}/gannet-smoke-bad" 2>/dev/null; failure=$?
+set -e
+[ "$usage" -eq 2 ] || { echo "cli-smoke: bad usage exited $usage, expected 2" >&2; exit 1; }
+[ "$failure" -eq 1 ] || { echo "cli-smoke: runtime failure exited $failure, expected 1" >&2; exit 1; }
+out="$(mktemp -d)"
+"$gannet" export --network inception-bn --output "$out/inception-bn" --json | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["arguments"] == 280 and report["auxiliary"] == 138, report
+symbol = json.load(open(report["symbol"]))
+assert symbol["attrs"]["mxnet_version"] == ["int", 10901] and len(symbol["node_row_ptr"]) == len(symbol["nodes"]) + 1
+print("cli-smoke: export ok")
+'
+rm -rf "$out"
 "$gannet" bench ops --preset short --runs 2 --only alexnet.conv3 --json 2>/dev/null | python3 -c '
 import json, sys
 report = json.load(sys.stdin)

@@ -37,7 +37,7 @@ public enum SymbolJSON {
             "heads": symbol.outputs.map { [graph.index(of: $0.node), $0.index, 0] },
             "attrs": ["mxnet_version": ["int", writtenVersion]],
         ]
-        let data = try! JSONSerialization.data(withJSONObject: top, options: [.prettyPrinted, .sortedKeys])
+        let data = try! JSONSerialization.data(withJSONObject: top, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 

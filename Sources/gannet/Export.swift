@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Graph
+import Models
+import TensorCore
+
+/// `gannet export`: writes a built-in network as MXNet symbol JSON.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a built-in network as MXNet symbol JSON (PREFIX-symbol.json).",
+        discussion: """
+            The file is MXNet 1.x's JSON dialect: mx.sym.load (MXNet 1.9.1) reads it, and so does
+            `gannet plan --network PREFIX-symbol.json`. Shapes are checked for the data shape first.
+
+            Example:
+              gannet export --network inception-bn --output model/inception-bn
+              gannet export --network alexnet --num-classes 10 --pooling valid --output alexnet10
+            """)
+
+    @Option(help: "alexnet, inception-bn, inception-bn-full or inception-bn-small.")
+    var network: NetworkName
+
+    @Option(help: "Number of classes (default: 1000; 21841 for inception-bn-full; 10 for inception-bn-small).")
+    var numClasses: Int?
+
+    @Option(help: "Input shape C,H,W used to check the network (default 3,224,224; 3,28,28 for inception-bn-small).")
+    var dataShape: DataShape?
+
+    @Option(help: "Pooling rounding: full (MXNet 2015, default), valid, or valid-padded.")
+    var pooling: PoolingRounding = .full
+
+    @Option(help: "Output prefix: writes PREFIX-symbol.json.")
+    var output: String
+
+    @Flag(help: "Print one JSON object on standard output.")
+    var json = false
+
+    mutating func validate() throws {
+        if let numClasses, numClasses < 1 { throw ValidationError("--num-classes must be at least 1") }
+    }
+
+    func run() throws {
+        let symbol = try network.symbol(classCount: numClasses, pooling: pooling)
+        let shape = dataShape?.dimensions ?? network.dataShape
+        let graph = Graph(symbol)
+        do {
+            _ = try graph.inferShapes(["data": Shape([1] + shape)])
+        } catch {
+            throw RuntimeFailure("\(network.rawValue) does not fit data shape \(shape): \(error)")
+        }
+        let path = "\(output)-symbol.json"
+        try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: path)
+        if json {
+            printJSON(["symbol": path, "network": network.rawValue, "arguments": graph.argumentNodes.count,
+                       "auxiliary": graph.auxiliaryNodes.count])
+        } else {
+            print("wrote \(path) (\(graph.argumentNodes.count) arguments, \(graph.auxiliaryNodes.count) auxiliary states)")
+        }
+    }
+}
+
+extension NetworkName: ExpressibleByArgument {}
+extension PoolingRounding: ExpressibleByArgument {}
+
+/// `C,H,W` on the command line.
+struct DataShape: ExpressibleByArgument {
+    var dimensions: [Int]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        dimensions = parts.map { $0! }
+    }
+}
+
+/// A failure at run time (exit status 1); the message names what is at fault.
+struct RuntimeFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func printJSON(_ object: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+}
