@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .target(name: "DNNL", dependencies: ["CDNNL"]),
         .target(name: "TensorCore"),
+        .target(name: "CHeapStatistics"),
         .target(name: "Operators", dependencies: ["DNNL", "TensorCore"]),
         .target(name: "Graph", dependencies: ["Operators", "TensorCore"]),
         .target(name: "Models", dependencies: ["Graph", "Operators"]),
@@ -28,7 +29,7 @@ let package = Package(
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -172,6 +172,11 @@ final class ConvolutionKernel: OperatorKernel {
 
     var implementation: String { primitives.forward.implementationName }
 
+    var workspaceBytes: Int {
+        [source, weights, destination, gradientOutput, weightsForData, gradientData, sourceForWeights,
+         gradientOutputForWeights, weightGradients.weights].reduce(0) { $0 + $1.bufferBytes }
+    }
+
     init(_ definition: Convolution, shapes: NodeShapes, context: KernelContext) throws {
         self.context = context
         hasBias = definition.hasBias

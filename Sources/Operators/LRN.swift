@@ -121,6 +121,7 @@ final class LRNKernel: OperatorKernel {
     private let trainingArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
 
     var implementation: String { trainingPrimitive.descriptor.implementationName }
+    var workspaceBytes: Int { ownWorkspace?.byteCount ?? 0 }
 
     init(_ definition: LRN, shapes: NodeShapes, context: KernelContext) throws {
         self.context = context

@@ -213,6 +213,7 @@ final class PoolingKernel: OperatorKernel {
     private let forwardArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
 
     var implementation: String { forwardPrimitive.descriptor.implementationName }
+    var workspaceBytes: Int { workspaceBuffer?.byteCount ?? 0 }
 
     init(_ definition: Pooling, shapes: NodeShapes, context: KernelContext) throws {
         self.context = context

@@ -15,6 +15,8 @@ final class LayoutBridge {
     private let toPlain: Reorder?
 
     var needsReorder: Bool { buffer != nil }
+    /// Bytes of the buffer in the chosen layout (0 when the layouts agree).
+    var bufferBytes: Int { buffer?.byteCount ?? 0 }
 
     private let stream: Stream
 

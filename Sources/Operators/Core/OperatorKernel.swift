@@ -53,6 +53,12 @@ public protocol OperatorKernel: AnyObject {
     var implementation: String { get }
     func forward(_ call: ForwardCall)
     func backward(_ call: BackwardCall)
+    /// Bytes the kernel keeps for itself (layout-conversion buffers, oneDNN workspaces).
+    var workspaceBytes: Int { get }
+}
+
+extension OperatorKernel {
+    public var workspaceBytes: Int { 0 }
 }
 
 /// Shared by all kernels of one executor: the engine and one scratchpad sized for the

@@ -1,0 +1,261 @@
+import Operators
+import TensorCore
+
+/// A bound network: shapes inferred, the gradient pass built, memory planned into one
+/// arena, kernels created. `forward` and `backward` then run without allocating.
+///
+/// ```swift
+/// let executor = try Executor(symbol, inputShapes: ["data": [64, 3, 224, 224]], isTraining: true)
+/// executor.argument("data")!.copy(from: batch)
+/// executor.forward(isTraining: true)
+/// executor.backward()
+/// let g = executor.gradient("fc1_weight")
+/// ```
+public final class Executor {
+    public let graph: Graph
+    public let shapes: Graph.Shapes
+    public let context: KernelContext
+    /// Sizes of the plan in bytes.
+    public let memory: MemorySummary
+    private let arena: Tensor
+    private let weightArena: Tensor
+    private let kernels: [(any OperatorKernel)?]
+    private var forwardCalls: [(Int, ForwardCall)]
+    private let backwardCalls: [(Int, BackwardCall)]
+    private let argumentTensors: [String: Tensor]
+    private let gradientTensors: [String: Tensor]
+    private let auxiliaryTensors: [String: Tensor]
+    /// The graph's outputs (for a classifier: the probabilities).
+    public let outputs: [Tensor]
+    /// Zero-filled gradients of outputs nobody consumes, cleared once at bind time.
+    private let zeroGradients: [Tensor]
+
+    public struct MemorySummary: Sendable {
+        public var weightBytes: Int
+        public var gradientBytes: Int
+        public var activationBytes: Int
+        public var workspaceBytes: Int
+        public var inPlaceCount: Int
+        public var totalBytes: Int { weightBytes + gradientBytes + activationBytes + workspaceBytes }
+    }
+
+    /// Binds `symbol` for the given input shapes (`data`, and labels if known). With
+    /// `isTraining` the gradient pass is built: learnable arguments get gradients, inputs
+    /// (`data`, names ending in `label`) do not. `planMemory: false` gives every tensor its
+    /// own memory (for checking the planner).
+    public init(_ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
+                inputs: Set<String>? = nil, context: KernelContext = KernelContext()) throws {
+        let graph = Graph(symbol)
+        let shapes = try graph.inferShapes(inputShapes)
+        let nodes = graph.nodes
+        let inputNames = inputs ?? Set(graph.argumentNames.filter { $0 == "data" || $0.hasSuffix("label") })
+            .union(inputShapes.keys)
+
+        // Tensor slots: every node output, then the gradients.
+        var slotShape: [Shape] = []
+        var outputSlot: [[Int]] = []
+        for (position, node) in nodes.enumerated() {
+            outputSlot.append(shapes.outputs[position].map { shape in slotShape.append(shape); return slotShape.count - 1 })
+            _ = node
+        }
+        func slot(_ entry: Entry) -> Int { outputSlot[graph.index(of: entry.node)][entry.index] }
+        let learnable = Set(graph.argumentNodes.filter { !inputNames.contains($0.name) }.map { graph.index(of: $0) })
+        let auxiliary = Set(graph.auxiliaryNodes.map { graph.index(of: $0) })
+
+        // Which entries need a gradient: those that depend on a learnable argument.
+        var needsGradient = [Bool](repeating: false, count: nodes.count)
+        for (position, node) in nodes.enumerated() {
+            needsGradient[position] = learnable.contains(position)
+                || node.inputs.contains { needsGradient[graph.index(of: $0.node)] }
+        }
+        if isTraining {
+            for output in symbol.outputs where output.node.definition?.backwardDependencies.readsOutputGradients != false {
+                throw OperatorError(node: output.node.name, "training needs a loss head (SoftmaxOutput) as the output")
+            }
+        }
+
+        var gradientSlot: [Entry: Int] = [:]
+        var steps: [MemoryPlanner.Step] = []
+        var forwardPlan: [(node: Int, requests: [Request])] = []
+        for (position, node) in nodes.enumerated() {
+            guard let definition = node.definition else { continue }
+            let reads = node.inputs.map(slot)
+            let writes = outputSlot[position]
+            var inPlace: [(read: Int, write: Int)] = []
+            for option in definition.inPlaceOptions {
+                inPlace.append((slot(node.inputs[option.argument]), outputSlot[position][option.output]))
+            }
+            steps.append(MemoryPlanner.Step(reads: reads, writes: writes, inPlace: inPlace))
+            forwardPlan.append((position, writes.map { _ in .write }))
+        }
+        // Backward: consumers before producers; the first contribution to a gradient writes,
+        // the later ones add.
+        var backwardPlan: [(node: Int, gradientRequests: [Request], gradientSlots: [Int?], outputGradientSlots: [Int])] = []
+        var contributed = Set<Int>()
+        if isTraining {
+            for position in nodes.indices.reversed() {
+                let node = nodes[position]
+                guard let definition = node.definition, needsGradient[position] else { continue }
+                let dependencies = definition.backwardDependencies
+                var reads: [Int] = []
+                var outputGradientSlots: [Int] = []
+                if dependencies.readsOutputGradients {
+                    for index in 0..<definition.visibleOutputCount {
+                        let entry = Entry(node, index)
+                        if gradientSlot[entry] == nil {
+                            // An output nobody consumes: its gradient is zero.
+                            slotShape.append(shapes.outputs[position][index])
+                            gradientSlot[entry] = slotShape.count - 1
+                        }
+                        outputGradientSlots.append(gradientSlot[entry]!)
+                    }
+                    reads += outputGradientSlots
+                }
+                reads += dependencies.inputs.map { slot(node.inputs[$0]) }
+                reads += dependencies.outputs.map { outputSlot[position][$0] }
+                reads += node.inputs.dropFirst(definition.argumentNames.count).map(slot)  // auxiliary
+                var writes: [Int] = []
+                var requests: [Request] = []
+                var gradientSlots: [Int?] = []
+                for entry in node.inputs.prefix(definition.argumentNames.count) {
+                    let source = graph.index(of: entry.node)
+                    guard needsGradient[source], !auxiliary.contains(source) else {
+                        requests.append(.skip)
+                        gradientSlots.append(nil)
+                        continue
+                    }
+                    let gradient: Int
+                    if let existing = gradientSlot[entry] {
+                        gradient = existing
+                    } else {
+                        slotShape.append(shapes.outputs[source][entry.index])
+                        gradient = slotShape.count - 1
+                        gradientSlot[entry] = gradient
+                    }
+                    requests.append(contributed.contains(gradient) ? .add : .write)
+                    contributed.insert(gradient)
+                    writes.append(gradient)
+                    gradientSlots.append(gradient)
+                }
+                steps.append(MemoryPlanner.Step(reads: reads, writes: writes))
+                backwardPlan.append((position, requests, gradientSlots, outputGradientSlots))
+            }
+        }
+
+        // Pinned: weights and auxiliary states live in their own arena; inputs, outputs and
+        // parameter gradients keep their blocks.
+        var pinned = Set<Int>()
+        var weightSlots = Set<Int>()
+        for position in learnable.union(auxiliary) { weightSlots.insert(outputSlot[position][0]) }
+        for node in graph.argumentNodes where inputNames.contains(node.name) { pinned.insert(outputSlot[graph.index(of: node)][0]) }
+        for output in symbol.outputs { pinned.insert(slot(output)) }
+        var parameterGradientSlots = Set<Int>()
+        for position in learnable {
+            if let gradient = gradientSlot[Entry(nodes[position])] { parameterGradientSlots.insert(gradient) }
+        }
+        pinned.formUnion(parameterGradientSlots)
+        // Gradients of outputs nobody consumes are read but never written: zeros, kept apart.
+        for plan in backwardPlan { pinned.formUnion(plan.outputGradientSlots.filter { !contributed.contains($0) }) }
+        let sizes = slotShape.map { $0.elementCount * 4 }
+        var activationSizes = sizes
+        for weight in weightSlots { activationSizes[weight] = 0 }
+        // Weights are read by every step that uses them; keep them out of the activation plan.
+        let activationPlan = MemoryPlanner.plan(sizes: activationSizes, pinned: pinned.union(weightSlots),
+                                                steps: steps, reuse: planMemory)
+        var weightOffsets: [Int: Int] = [:]
+        var weightBytes = 0
+        for weight in weightSlots.sorted() {
+            weightOffsets[weight] = weightBytes
+            weightBytes += (sizes[weight] + 63) / 64 * 64
+        }
+        let arena = Tensor(shape: [max(activationPlan.arenaBytes / 4, 1)])
+        let weightArena = Tensor(shape: [max(weightBytes / 4, 1)])
+        let tensors: [Tensor] = slotShape.indices.map { index in
+            if let offset = weightOffsets[index] {
+                return Tensor(viewing: weightArena.rawPointer + offset, shape: slotShape[index], owner: weightArena)
+            }
+            return Tensor(viewing: arena.rawPointer + activationPlan.offsets[index], shape: slotShape[index], owner: arena)
+        }
+
+        // Kernels, created once, and the prepared calls.
+        var kernels = [(any OperatorKernel)?](repeating: nil, count: nodes.count)
+        for (position, node) in nodes.enumerated() {
+            guard let definition = node.definition, let nodeShapes = shapes.nodeShapes[position] else { continue }
+            kernels[position] = try definition.makeKernel(shapes: nodeShapes, context: context)
+        }
+        var forwardCalls: [(Int, ForwardCall)] = []
+        var backwardCalls: [(Int, BackwardCall)] = []
+        var zeroGradients: [Tensor] = []
+        for (position, requests) in forwardPlan {
+            let node = nodes[position]
+            let definition = node.definition!
+            let argumentCount = definition.argumentNames.count
+            var outputRequests = requests
+            for option in definition.inPlaceOptions
+            where tensors[slot(node.inputs[option.argument])].rawPointer == tensors[outputSlot[position][option.output]].rawPointer {
+                outputRequests[option.output] = .inPlace
+            }
+            forwardCalls.append((position, ForwardCall(
+                isTraining: isTraining, arguments: node.inputs.prefix(argumentCount).map { tensors[slot($0)] },
+                outputs: outputSlot[position].map { tensors[$0] }, requests: outputRequests,
+                auxiliary: node.inputs.dropFirst(argumentCount).map { tensors[slot($0)] })))
+        }
+        for plan in backwardPlan {
+            let node = nodes[plan.node]
+            let argumentCount = node.definition!.argumentNames.count
+            backwardCalls.append((plan.node, BackwardCall(
+                outputGradients: plan.outputGradientSlots.map { tensors[$0] },
+                arguments: node.inputs.prefix(argumentCount).map { tensors[slot($0)] },
+                outputs: outputSlot[plan.node].map { tensors[$0] },
+                auxiliary: node.inputs.dropFirst(argumentCount).map { tensors[slot($0)] },
+                argumentGradients: plan.gradientSlots.map { $0.map { tensors[$0] } }, requests: plan.gradientRequests)))
+            for gradient in plan.outputGradientSlots where !contributed.contains(gradient) {
+                zeroGradients.append(tensors[gradient])
+            }
+        }
+        var argumentTensors: [String: Tensor] = [:], auxiliaryTensors: [String: Tensor] = [:]
+        var gradientTensors: [String: Tensor] = [:]
+        for node in graph.argumentNodes { argumentTensors[node.name] = tensors[outputSlot[graph.index(of: node)][0]] }
+        for node in graph.auxiliaryNodes { auxiliaryTensors[node.name] = tensors[outputSlot[graph.index(of: node)][0]] }
+        for position in learnable {
+            if let gradient = gradientSlot[Entry(nodes[position])] { gradientTensors[nodes[position].name] = tensors[gradient] }
+        }
+        let gradientBytes = parameterGradientSlots.reduce(0) { $0 + (sizes[$1] + 63) / 64 * 64 }
+        self.graph = graph
+        self.shapes = shapes
+        self.context = context
+        self.arena = arena
+        self.weightArena = weightArena
+        self.kernels = kernels
+        self.forwardCalls = forwardCalls
+        self.backwardCalls = backwardCalls
+        self.zeroGradients = zeroGradients
+        self.argumentTensors = argumentTensors
+        self.auxiliaryTensors = auxiliaryTensors
+        self.gradientTensors = gradientTensors
+        self.outputs = symbol.outputs.map { tensors[slot($0)] }
+        memory = MemorySummary(weightBytes: weightBytes, gradientBytes: gradientBytes,
+                               activationBytes: activationPlan.arenaBytes - gradientBytes,
+                               workspaceBytes: context.scratchpadBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
+                               inPlaceCount: activationPlan.inPlaceCount)
+        for tensor in zeroGradients { tensor.fill(0) }
+    }
+
+    public func argument(_ name: String) -> Tensor? { argumentTensors[name] }
+    public func gradient(_ name: String) -> Tensor? { gradientTensors[name] }
+    public func auxiliary(_ name: String) -> Tensor? { auxiliaryTensors[name] }
+
+    /// Runs every node forward; `isTraining` selects batch statistics and dropout.
+    public func forward(isTraining: Bool) {
+        for index in forwardCalls.indices {
+            forwardCalls[index].1.isTraining = isTraining
+            let (position, call) = forwardCalls[index]
+            kernels[position]!.forward(call)
+        }
+    }
+
+    /// Runs the gradient pass (after a training forward).
+    public func backward() {
+        for (position, call) in backwardCalls { kernels[position]!.backward(call) }
+    }
+}

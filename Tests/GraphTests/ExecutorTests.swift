@@ -1,0 +1,193 @@
+import CHeapStatistics
+import Graph
+import Operators
+import TensorCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small network with every operator: fan-out (gradient `add`), in-place ReLU, `full`
+/// pooling, LRN, Concat, elemwise_add, Dropout, Flatten, FullyConnected, SoftmaxOutput.
+func everyOperatorNetwork(dropout: Bool = true) throws -> Symbol {
+    let b = SymbolBuilder()
+    let data = b.variable("data")
+    let c1 = try b.convolution(data, name: "c1", kernel: [3, 3], filterCount: 4, pad: [1, 1])
+    let r1 = try b.activation(b.batchNorm(c1, name: "bn1", fixGamma: false), name: "r1", kind: .relu)
+    let p1 = try b.pooling(r1, name: "p1", kind: .max, kernel: [3, 3], stride: [2, 2], convention: .full)
+    let l1 = try b.lrn(p1, name: "l1", size: 3, alpha: 0.1, beta: 0.75, knorm: 2)
+    let c2 = try b.convolution(p1, name: "c2", kernel: [1, 1], filterCount: 4)
+    let sum = try b.elementwiseAdd(l1, c2, name: "sum")
+    let joined = try b.activation(b.concat([sum, c2], name: "cat"), name: "t1", kind: .tanh)
+    let p2 = try b.pooling(joined, name: "p2", kind: .avg, kernel: [2, 2], stride: [2, 2])
+    var x = try b.flatten(p2, name: "flat")
+    if dropout { x = try b.dropout(x, name: "drop", probability: 0.3) }
+    return try b.softmaxOutput(b.fullyConnected(x, name: "fc", hiddenCount: 5), name: "softmax")
+}
+
+/// Fills data, parameters, labels and auxiliary states of an executor deterministically.
+func fill(_ executor: Executor, seed: UInt64 = 3) {
+    var generator = SeededGenerator(seed: seed)
+    for name in executor.graph.argumentNames {
+        let tensor = executor.argument(name)!
+        if name.hasSuffix("label") {
+            tensor.copy(from: (0..<tensor.elementCount).map { Float($0 % 5) })
+        } else if name.hasSuffix("gamma") {
+            tensor.copy(from: (0..<tensor.elementCount).map { _ in 0.5 + generator.nextUnitFloat() })
+        } else {
+            tensor.fillUniform(-1...1, using: &generator)
+        }
+    }
+    for name in executor.graph.auxiliaryNames {
+        executor.auxiliary(name)!.fill(name.hasSuffix("var") ? 1 : 0)
+    }
+}
+
+@Suite struct ExecutorTests {
+    let inputShapes: [String: Shape] = ["data": [2, 3, 9, 9]]
+
+    @Test func plannedAndUnplannedRunsAreBitIdentical() throws {
+        let symbol = try everyOperatorNetwork()
+        let planned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: true)
+        let unplanned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: false)
+        #expect(planned.memory.activationBytes < unplanned.memory.activationBytes)
+        #expect(planned.memory.inPlaceCount > 0)
+        for executor in [planned, unplanned] {
+            fill(executor)
+            for _ in 0..<2 {
+                executor.forward(isTraining: true)
+                executor.backward()
+            }
+        }
+        #expect(planned.outputs[0].toArray() == unplanned.outputs[0].toArray())
+        for name in planned.graph.argumentNames {
+            #expect(planned.gradient(name)?.toArray() == unplanned.gradient(name)?.toArray(), "gradient of \(name)")
+        }
+        for name in planned.graph.auxiliaryNames {
+            #expect(planned.auxiliary(name)!.toArray() == unplanned.auxiliary(name)!.toArray(), "\(name)")
+        }
+        #expect(planned.gradient("data") == nil && planned.gradient("softmax_label") == nil)
+    }
+
+    /// The executor (oneDNN kernels, planned memory, `add` at fan-out) against the graph
+    /// evaluated with the reference kernels in Double.
+    @Test func executorMatchesReferenceGraph() throws {
+        let symbol = try everyOperatorNetwork(dropout: false)
+        let executor = try Executor(symbol, inputShapes: inputShapes, isTraining: true)
+        fill(executor)
+        var variables: [String: [Double]] = [:]
+        for name in executor.graph.argumentNames { variables[name] = executor.argument(name)!.toArray().map(Double.init) }
+        for name in executor.graph.auxiliaryNames { variables[name] = executor.auxiliary(name)!.toArray().map(Double.init) }
+        executor.forward(isTraining: true)
+        executor.backward()
+        let reference = ReferenceGraph(graph: executor.graph, shapes: executor.shapes, variables: variables)
+        let values = reference.forward(isTraining: true)
+        let learnable = Set(executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") })
+        let gradients = reference.backward(values, learnable: learnable)
+        expectClose(executor.outputs[0].toArray(), values.last![0].map(Float.init), tolerance: 1e-5, "probabilities")
+        for name in learnable.sorted() {
+            expectClose(executor.gradient(name)!.toArray(), gradients[name]!.map(Float.init), tolerance: 1e-4,
+                        "gradient of \(name)")
+        }
+    }
+
+    /// Whole-graph finite differences of the cross-entropy through the reference path
+    /// (Double), against its backward: proves the gradient pass and the fan-out sums.
+    @Test func wholeGraphGradientMatchesFiniteDifferences() throws {
+        let symbol = try everyOperatorNetwork()
+        let executor = try Executor(symbol, inputShapes: inputShapes, isTraining: true)
+        fill(executor)
+        var variables: [String: [Double]] = [:]
+        for name in executor.graph.argumentNames { variables[name] = executor.argument(name)!.toArray().map(Double.init) }
+        for name in executor.graph.auxiliaryNames { variables[name] = executor.auxiliary(name)!.toArray().map(Double.init) }
+        let labels = variables["softmax_label"]!.map { Int($0) }
+        func loss(_ values: [String: [Double]]) -> Double {
+            let probabilities = ReferenceGraph(graph: executor.graph, shapes: executor.shapes, variables: values)
+                .forward(isTraining: true).last![0]
+            return labels.enumerated().reduce(0) { $0 - log(probabilities[$1.offset * 5 + $1.element]) }
+        }
+        let reference = ReferenceGraph(graph: executor.graph, shapes: executor.shapes, variables: variables)
+        let learnable = Set(executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") })
+        let gradients = reference.backward(reference.forward(isTraining: true), learnable: learnable)
+        var generator = SeededGenerator(seed: 11)
+        for name in learnable.sorted() {
+            for _ in 0..<3 {
+                let position = Int(generator.next() % UInt64(variables[name]!.count))
+                var plus = variables, minus = variables
+                plus[name]![position] += 1e-6
+                minus[name]![position] -= 1e-6
+                let numeric = (loss(plus) - loss(minus)) / 2e-6
+                let analytic = gradients[name]![position]
+                #expect(abs(numeric - analytic) < 1e-5 * max(1, abs(numeric)),
+                        "d loss / d \(name)[\(position)]: numeric \(numeric), analytic \(analytic)")
+            }
+        }
+    }
+
+    /// A few dozen SGD steps fit a tiny batch through the executor.
+    @Test func fitsATinyBatch() throws {
+        let b = SymbolBuilder()
+        let conv = try b.convolution(b.variable("data"), name: "conv", kernel: [3, 3], filterCount: 8, pad: [1, 1])
+        let features = try b.pooling(b.activation(b.batchNorm(conv, name: "bn", fixGamma: false), kind: .relu),
+                                     kind: .max, kernel: [2, 2], stride: [2, 2])
+        let symbol = try b.softmaxOutput(b.fullyConnected(b.flatten(features), name: "fc", hiddenCount: 4), name: "softmax")
+        let executor = try Executor(symbol, inputShapes: ["data": [8, 3, 8, 8]], isTraining: true)
+        fill(executor)
+        executor.argument("softmax_label")!.copy(from: [0, 1, 2, 3, 3, 2, 1, 0])
+        for name in executor.graph.argumentNames where name.hasSuffix("weight") {
+            let tensor = executor.argument(name)!
+            tensor.copy(from: tensor.toArray().map { $0 * 0.3 })
+        }
+        let parameters = executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") }
+        var momentum: [String: [Float]] = [:]
+        for _ in 0..<40 {
+            executor.forward(isTraining: true)
+            executor.backward()
+            for name in parameters {
+                let weight = executor.argument(name)!, gradient = executor.gradient(name)!.toArray()
+                var velocity = momentum[name] ?? [Float](repeating: 0, count: gradient.count)
+                var values = weight.toArray()
+                for i in values.indices {
+                    velocity[i] = 0.9 * velocity[i] - 0.1 * gradient[i] / 8
+                    values[i] += velocity[i]
+                }
+                momentum[name] = velocity
+                weight.copy(from: values)
+            }
+        }
+        executor.forward(isTraining: false)
+        let probabilities = executor.outputs[0].toArray()
+        let predictions = (0..<8).map { row in (0..<4).max { probabilities[row * 4 + $0] < probabilities[row * 4 + $1] }! }
+        #expect(predictions == [0, 1, 2, 3, 3, 2, 1, 0])
+    }
+
+    /// Once bound, batches run without growing the heap. Other tests run in parallel in
+    /// this process and allocate, so a window of batches without any growth is searched
+    /// for: if the executor allocated per batch, no window would be clean.
+    @Test func batchesDoNotAllocate() throws {
+        let executor = try Executor(try everyOperatorNetwork(), inputShapes: inputShapes, isTraining: true)
+        fill(executor)
+        func step() {
+            executor.forward(isTraining: true)
+            executor.backward()
+        }
+        step()
+        step()
+        var cleanWindow = false
+        for _ in 0..<50 where !cleanWindow {
+            let before = gannet_heap_allocated_bytes()
+            for _ in 0..<3 { step() }
+            cleanWindow = gannet_heap_allocated_bytes() == before
+        }
+        #expect(cleanWindow, "every window of 3 batches grew the heap")
+    }
+}
+
+func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ what: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == expected.count, "\(what): sizes differ", sourceLocation: sourceLocation)
+    let scale = max(1, expected.reduce(0) { max($0, abs($1)) })
+    let worst = zip(actual, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1) / scale) }
+    #expect(worst <= tolerance, "\(what): max relative error \(worst)", sourceLocation: sourceLocation)
+}
