@@ -22,6 +22,15 @@ symbol = json.load(open(report["symbol"]))
 assert symbol["attrs"]["mxnet_version"] == ["int", 10901] and len(symbol["node_row_ptr"]) == len(symbol["nodes"]) + 1
 print("cli-smoke: export ok")
 '
+"$gannet" plan --network "$out/inception-bn-symbol.json" --batch-size 2 --json | python3 -c '
+import json, sys
+plan = json.load(sys.stdin)
+assert len(plan["arguments"]) == 280 and len(plan["auxiliary"]) == 138, plan.keys()
+assert plan["parameters"] == 11295240 and plan["output"] == [[2, 1000]], plan["parameters"]
+assert plan["arguments"][0] == {"name": "data", "shape": [2, 3, 224, 224]}, plan["arguments"][0]
+assert all(plan["plan"][k] > 0 for k in ("weights-mib", "gradients-mib", "activations-mib", "total-mib")), plan["plan"]
+print("cli-smoke: plan ok")
+'
 rm -rf "$out"
 "$gannet" bench ops --preset short --runs 2 --only alexnet.conv3 --json 2>/dev/null | python3 -c '
 import json, sys
