@@ -21,14 +21,16 @@ let package = Package(
         .target(name: "Operators", dependencies: ["DNNL", "TensorCore"]),
         .target(name: "Graph", dependencies: ["Operators", "TensorCore"]),
         .target(name: "Models", dependencies: ["Graph", "Operators"]),
+        .target(name: "Training", dependencies: ["Graph", "TensorCore"]),
         .executableTarget(
             name: "gannet",
             dependencies: [
-                "Operators", "TensorCore", "DNNL", "Graph", "Models",
+                "Operators", "TensorCore", "DNNL", "Graph", "Models", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Graph", "Operators", "TensorCore"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"]),
     ],
     swiftLanguageModes: [.v6]

@@ -32,6 +32,14 @@ assert all(plan["plan"][k] > 0 for k in ("weights-mib", "gradients-mib", "activa
 print("cli-smoke: plan ok")
 '
 rm -rf "$out"
+"$gannet" bench train --network inception-bn-small --batch-size 4 --iterations 1 --runs 2 --json 2>/dev/null | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["network"] == "inception-bn-small" and report["batch-size"] == 4 and report["mode"] == "train", report
+assert report["samples-per-second"] > 0 and len(report["runs"]) == 2 and report["peak-rss-mib"] > 0, report
+assert report["gflops"] > 0 and set(report["plan"]) == {"weights-mib", "activations-mib", "workspace-mib"}, report
+print("cli-smoke: bench train ok (%.1f img/s)" % report["samples-per-second"])
+'
 "$gannet" bench ops --preset short --runs 2 --only alexnet.conv3 --json 2>/dev/null | python3 -c '
 import json, sys
 report = json.load(sys.stdin)

@@ -1,0 +1,67 @@
+import Dispatch
+import Graph
+import TensorCore
+
+/// SGD with momentum and weight decay as MXNet defines it (f.2 of the format notes):
+///
+///     g' = rescale · g          (rescale = 1 / global batch: SoftmaxOutput sums over samples)
+///     g' = clip(g', ±clip)      (when clipping is on; after rescaling, as MXNet 1.9.1)
+///     m  = momentum · m − lr · (g' + wd · w)
+///     w  = w + m
+///
+/// Weight decay applies to `*_weight` and `*_gamma` only (MXNet 1.x's `wd_mult`); the
+/// momentum buffers are allocated once, at construction.
+public final class SGD {
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    public var rescale: Float
+    public var clip: Float?
+    /// Parameter name → (weight, gradient, momentum buffer, decays).
+    private let slots: [(name: String, weight: Tensor, gradient: Tensor, velocity: Tensor, decays: Bool)]
+
+    public init(executor: Executor, learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0.0001,
+                rescale: Float, clip: Float? = nil) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.rescale = rescale
+        self.clip = clip
+        slots = executor.graph.argumentNames.compactMap { name in
+            guard let gradient = executor.gradient(name), let weight = executor.argument(name) else { return nil }
+            return (name, weight, gradient, Tensor(shape: weight.shape),
+                    name.hasSuffix("_weight") || name.hasSuffix("_gamma"))
+        }
+    }
+
+    /// Names of the parameters it updates.
+    public var parameterNames: [String] { slots.map(\.name) }
+
+    /// Applies one update to every parameter, spread over the cores.
+    public func update() {
+        let chunk = 1 << 16
+        for slot in slots {
+            let count = slot.weight.elementCount
+            let buffers = Buffers(w: slot.weight.floats, g: slot.gradient.floats, m: slot.velocity.floats)
+            let decay = slot.decays ? weightDecay : 0
+            let (lr, mu, scale, limit) = (learningRate, momentum, rescale, clip)
+            let chunks = (count + chunk - 1) / chunk
+            let body: @Sendable (Int) -> Void = { index in
+                let (w, g, m) = (buffers.w, buffers.g, buffers.m)
+                let start = index * chunk, end = min(start + chunk, count)
+                for i in start..<end {
+                    var gradient = scale * g[i]
+                    if let limit { gradient = min(max(gradient, -limit), limit) }
+                    m[i] = mu * m[i] - lr * (gradient + decay * w[i])
+                    w[i] += m[i]
+                }
+            }
+            if chunks == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: body) }
+        }
+    }
+
+    /// The three arrays of one parameter; chunks touch disjoint ranges.
+    private struct Buffers: @unchecked Sendable {
+        let w, g, m: UnsafeMutablePointer<Float>
+    }
+}

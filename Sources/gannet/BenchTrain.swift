@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import Graph
+import Models
+import Operators
+import TensorCore
+import Training
+
+/// `gannet bench train`: img/s of training (forward + backward + SGD update) or inference
+/// on synthetic data, the seed README's table.
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training (or inference) img/s of a network on synthetic data.",
+        discussion: """
+            Random normal images and random labels; weights Xavier-initialised; SGD with momentum
+            0.9, lr 0.001, wd 1e-5 (the baselines' settings). One warm-up run, then several timed
+            runs of --iterations batches; the median is reported. The run fails if the loss is not
+            finite or the weights did not change. Threads: oneDNN uses all cores (OMP_NUM_THREADS).
+
+            Example:
+              gannet bench train --network inception-bn --batch-size 32
+              gannet bench train --network alexnet --batch-size 64 --mode inference --json
+            """)
+
+    @Option(help: "alexnet, inception-bn, inception-bn-full, inception-bn-small, or a symbol JSON file.")
+    var network: String
+
+    @Option(help: "Batch size.")
+    var batchSize = 32
+
+    @Option(help: "float32 (bfloat16 comes with the mixed-precision work).")
+    var dtype = "float32"
+
+    @Option(help: "Timed batches per run.")
+    var iterations = 5
+
+    @Option(help: "Timed runs.")
+    var runs = 3
+
+    @Option(help: "train (forward + backward + update) or inference (forward).")
+    var mode: Plan.Mode = .train
+
+    @Option(help: "Input shape C,H,W (default: the network's).")
+    var dataShape: DataShape?
+
+    @Flag(help: "Print one JSON object on standard output.")
+    var json = false
+
+    mutating func validate() throws {
+        guard dtype == "float32" else { throw ValidationError("--dtype \(dtype) is not supported yet (float32 only)") }
+        if batchSize < 1 || iterations < 1 || runs < 1 {
+            throw ValidationError("--batch-size, --iterations and --runs must be at least 1")
+        }
+    }
+
+    func run() throws {
+        let (symbol, defaultShape) = try loadNetwork(network, classCount: nil)
+        let isTraining = mode == .train
+        let dataDimensions = [batchSize] + (dataShape?.dimensions ?? defaultShape)
+        let executor = try Executor(symbol, inputShapes: ["data": Shape(dataDimensions)], isTraining: isTraining)
+        let classCount = executor.outputs[0].shape[1]
+        var generator = SeededGenerator(seed: 1)
+        initialise(executor, generator: &generator)
+        executor.argument("data")!.fillNormal(using: &generator)
+        if let label = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }).flatMap(executor.argument) {
+            label.copy(from: (0..<label.elementCount).map { _ in Float(generator.next() % UInt64(classCount)) })
+        }
+        let sgd = SGD(executor: executor, learningRate: 0.001, momentum: 0.9, weightDecay: 1e-5,
+                      rescale: 1 / Float(batchSize))
+        let watched = sgd.parameterNames.first.flatMap(executor.argument)
+        let before = watched?.toArray()
+        func step() {
+            executor.forward(isTraining: isTraining)
+            if isTraining {
+                executor.backward()
+                sgd.update()
+            }
+        }
+        let forwardFlops = flopsPerImage(executor)
+        let flopsPerStep = Double(batchSize) * forwardFlops * (isTraining ? 3 : 1)
+        log("\(network): batch \(batchSize), \(mode.rawValue), \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
+        let warmStart = now()
+        for _ in 0..<2 { step() }
+        log(String(format: "warm-up: %.2f s per batch", (now() - warmStart) / 2))
+        var rates: [Double] = []
+        for run in 0..<runs {
+            let start = now()
+            for _ in 0..<iterations { step() }
+            let rate = Double(batchSize * iterations) / (now() - start)
+            rates.append(rate)
+            log(String(format: "run %d: %.2f img/s", run + 1, rate))
+        }
+        let loss = crossEntropy(executor)
+        guard loss.isFinite else { throw RuntimeFailure("\(network): the loss is not finite (\(loss))") }
+        if isTraining, let before, let watched, watched.toArray() == before {
+            throw RuntimeFailure("\(network): the weights did not change; the benchmark skipped work")
+        }
+        let rate = median(rates)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakMiB = Double(usage.ru_maxrss) / 1024
+        let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
+        if json {
+            printJSON([
+                "network": network, "batch-size": batchSize, "dtype": dtype, "mode": mode.rawValue,
+                "samples-per-second": rate, "runs": rates, "gflops": rate / Double(batchSize) * flopsPerStep / 1e9,
+                "peak-rss-mib": peakMiB, "loss": loss, "threads": ProcessInfo.processInfo.activeProcessorCount,
+                "plan": ["weights-mib": mib(executor.memory.weightBytes),
+                         "activations-mib": mib(executor.memory.activationBytes + executor.memory.gradientBytes),
+                         "workspace-mib": mib(executor.memory.workspaceBytes)],
+            ])
+        } else {
+            print("| network | batch | mode | img/sec | GFLOPS | peak RSS |")
+            print("|---|---|---|---|---|---|")
+            print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.0f MiB |", network, batchSize, mode.rawValue, rate,
+                         rate / Double(batchSize) * flopsPerStep / 1e9, peakMiB))
+        }
+    }
+}
+
+/// Xavier (MXNet 1.x default: uniform, factor 'avg', magnitude 3) for weights, 0 for biases
+/// and betas, 1 for gammas; moving mean 0, moving variance 1.
+func initialise(_ executor: Executor, generator: inout SeededGenerator) {
+    for name in executor.graph.argumentNames where name != "data" && !name.hasSuffix("label") {
+        let tensor = executor.argument(name)!
+        if name.hasSuffix("weight") {
+            let shape = tensor.shape
+            let receptive = shape.dimensions.dropFirst(2).reduce(1, *)
+            let fanIn = Double(shape.rank > 1 ? shape[1] * receptive : shape[0])
+            let fanOut = Double(shape[0] * receptive)
+            let scale = Float((3 / ((fanIn + fanOut) / 2)).squareRoot())
+            tensor.fillUniform(-scale...scale, using: &generator)
+        } else {
+            tensor.fill(name.hasSuffix("gamma") ? 1 : 0)
+        }
+    }
+    for name in executor.graph.auxiliaryNames { executor.auxiliary(name)!.fill(name.hasSuffix("moving_var") ? 1 : 0) }
+}
+
+/// Forward multiply-add FLOPs (×2) of the Convolution and FullyConnected nodes, per image.
+func flopsPerImage(_ executor: Executor) -> Double {
+    var total = 0.0
+    for (position, node) in executor.graph.nodes.enumerated() {
+        guard let shapes = executor.shapes.nodeShapes[position] else { continue }
+        let batch = Double(shapes.arguments[0][0])
+        switch node.definition {
+        case is Convolution, is FullyConnected:
+            let weight = shapes.arguments[1]
+            let perOutput = Double(weight.elementCount / weight[0])
+            total += 2 * perOutput * Double(shapes.outputs[0].elementCount) / batch
+        default: break
+        }
+    }
+    return total
+}
+
+/// Mean cross-entropy of the current probabilities against the labels.
+func crossEntropy(_ executor: Executor) -> Double {
+    guard let labelName = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }),
+          let labels = executor.argument(labelName)?.toArray() else { return .nan }
+    let probabilities = executor.outputs[0].toArray()
+    let classes = probabilities.count / labels.count
+    var total = 0.0
+    for (row, label) in labels.enumerated() {
+        total -= log(max(Double(probabilities[row * classes + Int(label)]), 1e-30))
+    }
+    return total / Double(labels.count)
+}
