@@ -37,6 +37,7 @@ import json, sys
 report = json.load(sys.stdin)
 assert report["network"] == "inception-bn-small" and report["batch-size"] == 4 and report["mode"] == "train", report
 assert report["samples-per-second"] > 0 and len(report["runs"]) == 2 and report["peak-rss-mib"] > 0, report
+assert report["layout"] == "blocked", report
 assert report["gflops"] > 0 and set(report["plan"]) == {"weights-mib", "activations-mib", "workspace-mib"}, report
 print("cli-smoke: bench train ok (%.1f img/s)" % report["samples-per-second"])
 '

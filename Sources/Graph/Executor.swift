@@ -44,9 +44,24 @@ public final class Executor {
     /// (`data`, names ending in `label`) do not. `planMemory: false` gives every tensor its
     /// own memory (for checking the planner).
     public init(_ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
-                inputs: Set<String>? = nil, context: KernelContext = KernelContext()) throws {
+                layout: LayoutPolicy = .automatic, inputs: Set<String>? = nil,
+                context: KernelContext = KernelContext()) throws {
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)
+        let block = TensorLayout.preferredBlock
+        let useBlocked = layout != .plain && Self.canUseBlockedLayout(graph, shapes, block: block)
+        if layout == .blocked && !useBlocked {
+            throw OperatorError(node: graph.nodes.last?.name ?? "graph",
+                                "the blocked layout needs 4-D activations with channels divisible by \(block), "
+                                + "consumed only by Convolution, BatchNorm, Pooling, LRN, Activation, Concat (dim 1), "
+                                + "elemwise_add, Dropout and Flatten")
+        }
+        /// Physical layout of each node output.
+        func entryLayout(_ entry: Entry) -> TensorLayout {
+            guard useBlocked, !entry.node.isVariable,
+                  shapes.outputs[graph.index(of: entry.node)][entry.index].rank == 4 else { return .plain }
+            return .blocked(block)
+        }
         let nodes = graph.nodes
         let inputNames = inputs ?? Set(graph.argumentNames.filter { $0 == "data" || $0.hasSuffix("label") })
             .union(inputShapes.keys)
@@ -82,7 +97,8 @@ public final class Executor {
             let reads = node.inputs.map(slot)
             let writes = outputSlot[position]
             var inPlace: [(read: Int, write: Int)] = []
-            for option in definition.inPlaceOptions {
+            for option in definition.inPlaceOptions
+            where entryLayout(node.inputs[option.argument]) == entryLayout(Entry(node, option.output)) {
                 inPlace.append((slot(node.inputs[option.argument]), outputSlot[position][option.output]))
             }
             steps.append(MemoryPlanner.Step(reads: reads, writes: writes, inPlace: inPlace))
@@ -180,8 +196,16 @@ public final class Executor {
         // Kernels, created once, and the prepared calls.
         var kernels = [(any OperatorKernel)?](repeating: nil, count: nodes.count)
         for (position, node) in nodes.enumerated() {
-            guard let definition = node.definition, let nodeShapes = shapes.nodeShapes[position] else { continue }
+            guard let definition = node.definition, var nodeShapes = shapes.nodeShapes[position] else { continue }
+            if useBlocked {
+                nodeShapes.argumentLayouts = node.inputs.prefix(definition.argumentNames.count).map(entryLayout)
+                nodeShapes.outputLayouts = definition.outputNames.indices.map { entryLayout(Entry(node, $0)) }
+            }  // Plain: tensors stay NCHW and each kernel reorders to what its primitive prefers.
             kernels[position] = try definition.makeKernel(shapes: nodeShapes, context: context)
+            if useBlocked && kernels[position]!.implementation == "reference" {
+                // The reference kernels compute in plain NCHW only.
+                throw OperatorError(node: node.name, "has no oneDNN kernel for these shapes; bind with the plain layout")
+            }
         }
         var forwardCalls: [(Int, ForwardCall)] = []
         var backwardCalls: [(Int, BackwardCall)] = []
@@ -223,6 +247,7 @@ public final class Executor {
         let gradientBytes = parameterGradientSlots.reduce(0) { $0 + (sizes[$1] + 63) / 64 * 64 }
         self.graph = graph
         self.shapes = shapes
+        self.isBlocked = useBlocked
         self.context = context
         self.arena = arena
         self.weightArena = weightArena
@@ -239,6 +264,48 @@ public final class Executor {
                                workspaceBytes: context.scratchpadBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
                                inPlaceCount: activationPlan.inPlaceCount)
         for tensor in zeroGradients { tensor.fill(0) }
+    }
+
+    /// Whether activations are kept in oneDNN's blocked layout between operators.
+    public let isBlocked: Bool
+
+    /// How the executor lays out activations between operators.
+    public enum LayoutPolicy: String, Sendable, CaseIterable {
+        /// Blocked where the network allows it (see `canUseBlockedLayout`), else plain.
+        case automatic
+        /// MXNet's NCHW everywhere (each oneDNN kernel reorders to its preferred layout).
+        case plain
+        /// oneDNN's blocked layout, or an error naming why not.
+        case blocked
+    }
+
+    /// The blocked layout is used when every 4-D activation has a channel count divisible by
+    /// the block and is consumed by operators with blocked kernels; network inputs stay
+    /// plain and may feed only convolutions.
+    static func canUseBlockedLayout(_ graph: Graph, _ shapes: Graph.Shapes, block: Int) -> Bool {
+        let blockedConsumers: Set<String> = ["Convolution", "BatchNorm", "Pooling", "LRN", "Activation", "Concat",
+                                             "elemwise_add", "_Plus", "_plus", "Dropout", "Flatten"]
+        var hasBlocked = false
+        for (position, node) in graph.nodes.enumerated() {
+            guard let definition = node.definition else { continue }
+            for (index, shape) in shapes.outputs[position].enumerated() where shape.rank == 4 {
+                guard index < definition.visibleOutputCount || shape == shapes.outputs[position][0] else { continue }
+                if shape[1] % block != 0 { return false }
+                hasBlocked = true
+            }
+            for entry in node.inputs.prefix(definition.argumentNames.count) {
+                let shape = shapes.outputs[graph.index(of: entry.node)][entry.index]
+                guard shape.rank == 4 else { continue }
+                if entry.node.isVariable && node.op != "Convolution" { return false }
+                if !blockedConsumers.contains(node.op) { return false }
+                if let concat = definition as? Concat, concat.axis != 1 { return false }
+                if let pooling = definition as? Pooling, pooling.oneDNNMismatch(shapes.nodeShapes[position]!) != nil {
+                    return false
+                }
+                if let lrn = definition as? LRN, lrn.size % 2 == 0 { return false }
+            }
+        }
+        return hasBlocked
     }
 
     public func argument(_ name: String) -> Tensor? { argumentTensors[name] }

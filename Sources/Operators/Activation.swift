@@ -101,7 +101,7 @@ final class ActivationKernel: OperatorKernel {
     init(_ definition: Activation, shapes: NodeShapes, context: KernelContext) throws {
         self.context = context
         self.definition = definition
-        let plain = try MemoryDescriptor.plain(shapes.arguments[0].dimensions)
+        let plain = try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
         source = try Memory(plain)
         destination = try Memory(plain)
         gradientDestination = try Memory(plain)

@@ -179,7 +179,7 @@ final class BatchNormKernel: OperatorKernel {
         let data = shapes.arguments[0]
         channels = data[1]
         dataShape = data
-        var md = try MemoryDescriptor.plain(data.dimensions).raw
+        var md = try shapes.layout(ofArgument: 0).descriptor(data).raw
         let epsilon = Float(definition.epsilon)
         let affine = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
         let global = dnnl_use_global_stats.rawValue

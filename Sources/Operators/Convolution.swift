@@ -105,14 +105,18 @@ public final class ConvolutionPrimitives {
     /// default oneDNN picks.
     public init(_ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true,
                 activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws {
+        let givenLayouts = !shapes.argumentLayouts.isEmpty
         let data = shapes.arguments[0].dimensions, output = shapes.outputs[0].dimensions
         let groups = definition.groupCount
         let weightDims = groups == 1 ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
-        var src = try MemoryDescriptor(data, activationLayout).raw
+        // Layouts fixed by the executor are honoured; otherwise oneDNN chooses.
+        var src = givenLayouts ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]).raw
+            : try MemoryDescriptor(data, activationLayout).raw
         var weights = try MemoryDescriptor.any(weightDims).raw
         var bias = try MemoryDescriptor.plain([definition.filterCount]).raw
-        var dst = try MemoryDescriptor(output, activationLayout).raw
+        var dst = givenLayouts ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]).raw
+            : try MemoryDescriptor(output, activationLayout).raw
         let strides = definition.stride.map { dnnl_dim_t($0) }
         let dilation = definition.dilate.map { dnnl_dim_t($0 - 1) }
         let padLeft = definition.pad.map { dnnl_dim_t($0) }
@@ -184,9 +188,9 @@ final class ConvolutionKernel: OperatorKernel {
         let groups = definition.groupCount
         let weightDims = groups == 1 ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
-        let plainData = try MemoryDescriptor.plain(shapes.arguments[0].dimensions)
+        let plainData = try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
         let plainWeights = try MemoryDescriptor(weightDims, groups == 1 ? dnnl_oihw : dnnl_goihw)
-        let plainOutput = try MemoryDescriptor.plain(shapes.outputs[0].dimensions)
+        let plainOutput = try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0])
         let fwd = primitives.forward, bwdData = primitives.backwardData, bwdWeights = primitives.backwardWeights
         source = try context.bridge(plain: plainData, chosen: fwd.memoryDescriptor(dnnl_query_src_md))
         weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(dnnl_query_weights_md))

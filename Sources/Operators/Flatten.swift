@@ -1,3 +1,4 @@
+import DNNL
 import TensorCore
 
 /// MXNet's `Flatten`: `(N, d1, d2, …)` → `(N, d1·d2·…)`, row-major, so the element order is
@@ -20,7 +21,10 @@ public struct Flatten: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        CopyKernel()
+        if shapes.layout(ofArgument: 0) != .plain {
+            return try UnblockingKernel(data: shapes.arguments[0], layout: shapes.layout(ofArgument: 0), context: context)
+        }
+        return CopyKernel()
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
@@ -47,6 +51,41 @@ final class CopyKernel: OperatorKernel {
     func backward(_ call: BackwardCall) {
         guard let gradient = call.argumentGradients[0] else { return }
         copyElements(call.outputGradients[0], to: gradient, request: call.requests[0])
+    }
+}
+
+/// Flatten of a blocked activation: the edge where the executor's blocked layout returns
+/// to MXNet's NCHW order (so fully-connected weights keep MXNet's layout). Forward
+/// reorders blocked → plain, backward plain → blocked.
+final class UnblockingKernel: OperatorKernel {
+    private let context: KernelContext
+    private let toPlain: Reorder
+    private let toBlocked: Reorder
+    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+
+    var implementation: String { "reorder" }
+
+    init(data: Shape, layout: TensorLayout, context: KernelContext) throws {
+        self.context = context
+        let blocked = try layout.descriptor(data), plain = try TensorLayout.plain.descriptor(data)
+        toPlain = try Reorder(from: blocked, to: plain)
+        toBlocked = try Reorder(from: plain, to: blocked)
+    }
+
+    func forward(_ call: ForwardCall) {
+        let request = call.requests[0]
+        guard request != .skip else { return }
+        let target = outputTarget.pointer(for: call.outputs[0], request: request)
+        toPlain.run(from: call.arguments[0].rawPointer, to: target, on: context.stream)
+        outputTarget.complete(call.outputs[0], request: request)
+    }
+
+    func backward(_ call: BackwardCall) {
+        let request = call.requests[0]
+        guard request != .skip, let gradient = call.argumentGradients[0] else { return }
+        let target = dataTarget.pointer(for: gradient, request: request)
+        toBlocked.run(from: call.outputGradients[0].rawPointer, to: target, on: context.stream)
+        dataTarget.complete(gradient, request: request)
     }
 }
 

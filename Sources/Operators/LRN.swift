@@ -126,7 +126,7 @@ final class LRNKernel: OperatorKernel {
     init(_ definition: LRN, shapes: NodeShapes, context: KernelContext) throws {
         self.context = context
         let data = shapes.arguments[0]
-        var md = try MemoryDescriptor.plain(data.dimensions).raw
+        var md = try shapes.layout(ofArgument: 0).descriptor(data).raw
         let attributes = try PrimitiveAttributes()
         let (alpha, beta, k) = (Float(definition.alpha), Float(definition.beta), Float(definition.knorm))
         func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {

@@ -108,7 +108,7 @@ public struct Pooling: OperatorDefinition {
     }
 
     /// Why oneDNN cannot reproduce MXNet here, or nil when it can.
-    func oneDNNMismatch(_ shapes: NodeShapes) -> String? {
+    public func oneDNNMismatch(_ shapes: NodeShapes) -> String? {
         if kind == .sum { return "sum pooling has no oneDNN algorithm" }
         let hasPad = pad.contains { $0 > 0 } && !isGlobal
         if kind == .avg && countIncludesPad && hasPad && overhangs(shapes) {
@@ -228,8 +228,8 @@ final class PoolingKernel: OperatorKernel {
             ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding
         case .sum: fatalError("sum pooling is handled by the reference kernel")
         }
-        var src = try MemoryDescriptor.plain(data.dimensions).raw
-        var dst = try MemoryDescriptor.plain(output.dimensions).raw
+        var src = try shapes.layout(ofArgument: 0).descriptor(data).raw
+        var dst = try shapes.layout(ofOutput: 0).descriptor(output).raw
         let strides = w.stride.map { dnnl_dim_t($0) }, kernel = w.kernel.map { dnnl_dim_t($0) }
         let dilation: [dnnl_dim_t] = [0, 0]
         let padLeft = w.pad.map { dnnl_dim_t($0) }

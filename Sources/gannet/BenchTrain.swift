@@ -44,6 +44,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Input shape C,H,W (default: the network's).")
     var dataShape: DataShape?
 
+    @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
+    var layout: Executor.LayoutPolicy = .automatic
+
     @Flag(help: "Print one JSON object on standard output.")
     var json = false
 
@@ -58,7 +61,7 @@ struct BenchTrain: ParsableCommand {
         let (symbol, defaultShape) = try loadNetwork(network, classCount: nil)
         let isTraining = mode == .train
         let dataDimensions = [batchSize] + (dataShape?.dimensions ?? defaultShape)
-        let executor = try Executor(symbol, inputShapes: ["data": Shape(dataDimensions)], isTraining: isTraining)
+        let executor = try Executor(symbol, inputShapes: ["data": Shape(dataDimensions)], isTraining: isTraining, layout: layout)
         let classCount = executor.outputs[0].shape[1]
         var generator = SeededGenerator(seed: 1)
         initialise(executor, generator: &generator)
@@ -79,7 +82,7 @@ struct BenchTrain: ParsableCommand {
         }
         let forwardFlops = flopsPerImage(executor)
         let flopsPerStep = Double(batchSize) * forwardFlops * (isTraining ? 3 : 1)
-        log("\(network): batch \(batchSize), \(mode.rawValue), \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
+        log("\(network): batch \(batchSize), \(mode.rawValue), \(executor.isBlocked ? "blocked" : "plain") layout, \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
         let warmStart = now()
         for _ in 0..<2 { step() }
         log(String(format: "warm-up: %.2f s per batch", (now() - warmStart) / 2))
@@ -105,7 +108,7 @@ struct BenchTrain: ParsableCommand {
             printJSON([
                 "network": network, "batch-size": batchSize, "dtype": dtype, "mode": mode.rawValue,
                 "samples-per-second": rate, "runs": rates, "gflops": rate / Double(batchSize) * flopsPerStep / 1e9,
-                "peak-rss-mib": peakMiB, "loss": loss, "threads": ProcessInfo.processInfo.activeProcessorCount,
+                "peak-rss-mib": peakMiB, "loss": loss, "layout": executor.isBlocked ? "blocked" : "plain", "threads": ProcessInfo.processInfo.activeProcessorCount,
                 "plan": ["weights-mib": mib(executor.memory.weightBytes),
                          "activations-mib": mib(executor.memory.activationBytes + executor.memory.gradientBytes),
                          "workspace-mib": mib(executor.memory.workspaceBytes)],

@@ -61,6 +61,7 @@ struct Export: ParsableCommand {
 
 extension NetworkName: ExpressibleByArgument {}
 extension PoolingRounding: ExpressibleByArgument {}
+extension Executor.LayoutPolicy: ExpressibleByArgument {}
 
 /// `C,H,W` on the command line.
 struct DataShape: ExpressibleByArgument {

@@ -36,6 +36,9 @@ struct Plan: ParsableCommand {
     @Flag(help: "Give every tensor its own memory (to see what planning saves).")
     var noPlanning = false
 
+    @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
+    var layout: Executor.LayoutPolicy = .automatic
+
     @Flag(help: "Print one JSON object on standard output.")
     var json = false
 
@@ -51,7 +54,7 @@ struct Plan: ParsableCommand {
         let executor: Executor
         do {
             executor = try Executor(symbol, inputShapes: ["data": Shape(shape)], isTraining: mode == .train,
-                                    planMemory: !noPlanning)
+                                    planMemory: !noPlanning, layout: layout)
         } catch {
             throw RuntimeFailure("\(network): \(error)")
         }

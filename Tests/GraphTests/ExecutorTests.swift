@@ -10,14 +10,14 @@ import Glibc
 
 /// A small network with every operator: fan-out (gradient `add`), in-place ReLU, `full`
 /// pooling, LRN, Concat, elemwise_add, Dropout, Flatten, FullyConnected, SoftmaxOutput.
-func everyOperatorNetwork(dropout: Bool = true) throws -> Symbol {
+func everyOperatorNetwork(dropout: Bool = true, filters: Int = 16) throws -> Symbol {
     let b = SymbolBuilder()
     let data = b.variable("data")
-    let c1 = try b.convolution(data, name: "c1", kernel: [3, 3], filterCount: 4, pad: [1, 1])
+    let c1 = try b.convolution(data, name: "c1", kernel: [3, 3], filterCount: filters, pad: [1, 1])
     let r1 = try b.activation(b.batchNorm(c1, name: "bn1", fixGamma: false), name: "r1", kind: .relu)
     let p1 = try b.pooling(r1, name: "p1", kind: .max, kernel: [3, 3], stride: [2, 2], convention: .full)
     let l1 = try b.lrn(p1, name: "l1", size: 3, alpha: 0.1, beta: 0.75, knorm: 2)
-    let c2 = try b.convolution(p1, name: "c2", kernel: [1, 1], filterCount: 4)
+    let c2 = try b.convolution(p1, name: "c2", kernel: [1, 1], filterCount: filters)
     let sum = try b.elementwiseAdd(l1, c2, name: "sum")
     let joined = try b.activation(b.concat([sum, c2], name: "cat"), name: "t1", kind: .tanh)
     let p2 = try b.pooling(joined, name: "p2", kind: .avg, kernel: [2, 2], stride: [2, 2])
@@ -47,10 +47,12 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
 @Suite struct ExecutorTests {
     let inputShapes: [String: Shape] = ["data": [2, 3, 9, 9]]
 
-    @Test func plannedAndUnplannedRunsAreBitIdentical() throws {
+    @Test(arguments: [Executor.LayoutPolicy.plain, .blocked])
+    func plannedAndUnplannedRunsAreBitIdentical(_ layout: Executor.LayoutPolicy) throws {
         let symbol = try everyOperatorNetwork()
-        let planned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: true)
-        let unplanned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: false)
+        let planned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: true, layout: layout)
+        let unplanned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: false, layout: layout)
+        #expect(planned.isBlocked == (layout == .blocked))
         #expect(planned.memory.activationBytes < unplanned.memory.activationBytes)
         #expect(planned.memory.inPlaceCount > 0)
         for executor in [planned, unplanned] {
@@ -72,9 +74,10 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
 
     /// The executor (oneDNN kernels, planned memory, `add` at fan-out) against the graph
     /// evaluated with the reference kernels in Double.
-    @Test func executorMatchesReferenceGraph() throws {
+    @Test(arguments: [Executor.LayoutPolicy.plain, .blocked])
+    func executorMatchesReferenceGraph(_ layout: Executor.LayoutPolicy) throws {
         let symbol = try everyOperatorNetwork(dropout: false)
-        let executor = try Executor(symbol, inputShapes: inputShapes, isTraining: true)
+        let executor = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout)
         fill(executor)
         var variables: [String: [Double]] = [:]
         for name in executor.graph.argumentNames { variables[name] = executor.argument(name)!.toArray().map(Double.init) }
@@ -160,6 +163,17 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         let probabilities = executor.outputs[0].toArray()
         let predictions = (0..<8).map { row in (0..<4).max { probabilities[row * 4 + $0] < probabilities[row * 4 + $1] }! }
         #expect(predictions == [0, 1, 2, 3, 3, 2, 1, 0])
+    }
+
+    /// Channel counts that do not divide into blocks keep the plain layout automatically and
+    /// make an explicit request for the blocked one fail with a reason.
+    @Test func layoutChoice() throws {
+        let odd = try everyOperatorNetwork(filters: 4)
+        #expect(try !Executor(odd, inputShapes: inputShapes, isTraining: true).isBlocked)
+        #expect(throws: OperatorError.self) {
+            try Executor(odd, inputShapes: inputShapes, isTraining: true, layout: .blocked)
+        }
+        #expect(try Executor(everyOperatorNetwork(), inputShapes: inputShapes, isTraining: true).isBlocked)
     }
 
     /// Once bound, batches run without growing the heap. Other tests run in parallel in

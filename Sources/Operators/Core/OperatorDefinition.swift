@@ -34,6 +34,9 @@ public struct NodeShapes: Sendable, Equatable {
     public var outputs: [Shape]
     /// In `auxiliaryNames` order.
     public var auxiliary: [Shape]
+    /// Physical layouts the kernel receives (empty: all plain). Set by the executor.
+    public var argumentLayouts: [TensorLayout] = []
+    public var outputLayouts: [TensorLayout] = []
 
     public init(arguments: [Shape], outputs: [Shape], auxiliary: [Shape] = []) {
         self.arguments = arguments

@@ -1,0 +1,53 @@
+import CDNNL
+import DNNL
+import TensorCore
+
+/// The physical layout of a tensor between operators. The logical order is always MXNet's
+/// NCHW; `blocked(b)` stores 4-D activations as oneDNN's `nChw{b}c` (channels in groups
+/// of b innermost, b = the SIMD width: 8 with AVX2, 16 with AVX-512), which the
+/// convolutions run fastest on and the pooling, BatchNorm and LRN kernels need to be fast
+/// at all (see docs/layout.md). Blocked tensors have channel counts divisible by b, so
+/// they occupy exactly the bytes of their plain form.
+public enum TensorLayout: Sendable, Equatable, CustomStringConvertible {
+    case plain
+    case blocked(Int)
+
+    /// The oneDNN descriptor of a tensor of `shape` in this layout.
+    public func descriptor(_ shape: Shape) throws -> MemoryDescriptor {
+        switch self {
+        case .plain: return try MemoryDescriptor.plain(shape.dimensions)
+        case .blocked(let size):
+            precondition(shape.rank == 4, "blocked layout of a rank-\(shape.rank) tensor")
+            return try MemoryDescriptor(shape.dimensions, size == 16 ? dnnl_aBcd16b : dnnl_aBcd8b)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .plain: "plain"
+        case .blocked(let size): "nChw\(size)c"
+        }
+    }
+
+    /// The block size oneDNN's convolutions pick on this machine (8 with AVX2, 16 with
+    /// AVX-512), found by asking for a small convolution's preferred layout.
+    public static let preferredBlock: Int = {
+        let probe = Convolution(kernel: [3, 3], filterCount: 32, pad: [1, 1])
+        guard let shapes = try? probe.inferShapes([[2, 32, 8, 8]], node: "probe"),
+              let primitives = try? ConvolutionPrimitives(probe, shapes: shapes) else { return 8 }
+        let name = primitives.forward.memoryDescriptor(dnnl_query_dst_md).formatName
+        return name.hasSuffix("16b") ? 16 : 8
+    }()
+}
+
+extension NodeShapes {
+    /// Layout of argument `index` (plain unless the executor chose otherwise).
+    public func layout(ofArgument index: Int) -> TensorLayout {
+        index < argumentLayouts.count ? argumentLayouts[index] : .plain
+    }
+
+    /// Layout of output `index`.
+    public func layout(ofOutput index: Int) -> TensorLayout {
+        index < outputLayouts.count ? outputLayouts[index] : .plain
+    }
+}
