@@ -36,6 +36,8 @@ public final class Executor {
         public var activationBytes: Int
         public var workspaceBytes: Int
         public var inPlaceCount: Int
+        /// The most activation bytes live at once (the arena's lower bound).
+        public var peakLiveBytes: Int
         public var totalBytes: Int { weightBytes + gradientBytes + activationBytes + workspaceBytes }
     }
 
@@ -262,7 +264,7 @@ public final class Executor {
         memory = MemorySummary(weightBytes: weightBytes, gradientBytes: gradientBytes,
                                activationBytes: activationPlan.arenaBytes - gradientBytes,
                                workspaceBytes: context.scratchpadBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
-                               inPlaceCount: activationPlan.inPlaceCount)
+                               inPlaceCount: activationPlan.inPlaceCount, peakLiveBytes: activationPlan.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
     }
 

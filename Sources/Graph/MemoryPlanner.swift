@@ -24,6 +24,8 @@ public struct MemoryPlanner {
         public var arenaBytes: Int
         /// Tensors that took over another's block in place.
         public var inPlaceCount: Int
+        /// The most bytes live at once: the arena can be no smaller than this.
+        public var peakLiveBytes: Int = 0
     }
 
     public static let alignment = 64
@@ -44,23 +46,18 @@ public struct MemoryPlanner {
         }
         var remainingReads = [Int](repeating: 0, count: sizes.count)
         for step in steps { for tensor in step.reads { remainingReads[tensor] += 1 } }
-        // Free blocks: (offset, size); best fit, never split (as MXNet's pool).
-        var free: [(offset: Int, size: Int)] = []
-        var blockSize = [Int](repeating: 0, count: sizes.count)
+        var free = FreeList()
         var inPlaceCount = 0
-        func take(_ tensor: Int) {
-            let need = max(aligned[tensor], alignment)
-            if let best = free.indices.filter({ free[$0].size >= need }).min(by: { free[$0].size < free[$1].size }) {
-                offsets[tensor] = free[best].offset
-                blockSize[tensor] = free[best].size
-                free.remove(at: best)
-            } else {
-                offsets[tensor] = end
-                blockSize[tensor] = need
-                end += need
-            }
+        var live = 0, peak = 0
+        func need(_ tensor: Int) -> Int { max(aligned[tensor], alignment) }
+        func release(_ tensor: Int) {
+            free.release(offset: offsets[tensor], size: need(tensor), arenaEnd: &end)
+            live -= need(tensor)
         }
-        for tensor in pinned.sorted() { allocate(tensor); blockSize[tensor] = aligned[tensor] }
+        for tensor in pinned.sorted() {
+            allocate(tensor)
+            live += need(tensor)
+        }
         var released = Set<Int>()
         for step in steps {
             for tensor in step.writes where offsets[tensor] < 0 {
@@ -71,27 +68,69 @@ public struct MemoryPlanner {
                 }
                 if let donor {
                     offsets[tensor] = offsets[donor.read]
-                    blockSize[tensor] = blockSize[donor.read]
                     released.insert(donor.read)  // its block now belongs to `tensor`
+                    live -= need(donor.read)
                     inPlaceCount += 1
                 } else {
-                    take(tensor)
+                    offsets[tensor] = free.take(need(tensor), arenaEnd: &end)
                 }
+                live += need(tensor)
             }
+            peak = max(peak, live)
             for tensor in step.reads {
                 remainingReads[tensor] -= 1
                 if remainingReads[tensor] == 0 && !pinned.contains(tensor) && !released.contains(tensor) {
-                    free.append((offsets[tensor], blockSize[tensor]))
+                    release(tensor)
                     released.insert(tensor)
                 }
             }
             // Written and never read (hidden outputs nobody needs): free at once.
             for tensor in step.writes where remainingReads[tensor] == 0 && !pinned.contains(tensor)
                 && !released.contains(tensor) {
-                free.append((offsets[tensor], blockSize[tensor]))
+                release(tensor)
                 released.insert(tensor)
             }
         }
-        return Plan(offsets: offsets, arenaBytes: end, inPlaceCount: inPlaceCount)
+        return Plan(offsets: offsets, arenaBytes: end, inPlaceCount: inPlaceCount, peakLiveBytes: peak)
+    }
+}
+
+/// Free byte ranges of the arena, sorted by offset and coalesced: best fit with the
+/// remainder kept free, and a request that fits nowhere grows the arena from a free
+/// range that touches its end.
+struct FreeList {
+    private var ranges: [(offset: Int, size: Int)] = []
+
+    mutating func take(_ size: Int, arenaEnd end: inout Int) -> Int {
+        if let best = ranges.indices.filter({ ranges[$0].size >= size }).min(by: { ranges[$0].size < ranges[$1].size }) {
+            let offset = ranges[best].offset
+            if ranges[best].size == size {
+                ranges.remove(at: best)
+            } else {
+                ranges[best] = (offset + size, ranges[best].size - size)
+            }
+            return offset
+        }
+        if let last = ranges.last, last.offset + last.size == end {
+            ranges.removeLast()
+            end = last.offset + size
+            return last.offset
+        }
+        defer { end += size }
+        return end
+    }
+
+    mutating func release(offset: Int, size: Int, arenaEnd end: inout Int) {
+        let index = ranges.firstIndex { $0.offset > offset } ?? ranges.count
+        ranges.insert((offset, size), at: index)
+        // Merge with the following and the preceding range when they touch.
+        if index + 1 < ranges.count, ranges[index].offset + ranges[index].size == ranges[index + 1].offset {
+            ranges[index].size += ranges[index + 1].size
+            ranges.remove(at: index + 1)
+        }
+        if index > 0, ranges[index - 1].offset + ranges[index - 1].size == ranges[index].offset {
+            ranges[index - 1].size += ranges[index].size
+            ranges.remove(at: index)
+        }
     }
 }

@@ -82,9 +82,10 @@ struct Plan: ParsableCommand {
         for node in graph.auxiliaryNodes { print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])") }
         print("output: \(executor.outputs.map { $0.shape.description }.joined(separator: ", "))")
         print("parameters: \(parameters)")
-        print(String(format: "memory plan (%@, batch %d): weights %.1f MiB, gradients %.1f MiB, activations %.1f MiB, workspace %.1f MiB, total %.1f MiB (%d tensors in place)",
+        print(String(format: "memory plan (%@, batch %d): weights %.1f MiB, gradients %.1f MiB, activations %.1f MiB, workspace %.1f MiB, total %.1f MiB (%d tensors in place; %.1f MiB live at the peak)",
                      mode.rawValue, batchSize, mib(memory.weightBytes), mib(memory.gradientBytes),
-                     mib(memory.activationBytes), mib(memory.workspaceBytes), mib(memory.totalBytes), memory.inPlaceCount))
+                     mib(memory.activationBytes), mib(memory.workspaceBytes), mib(memory.totalBytes), memory.inPlaceCount,
+                     mib(memory.peakLiveBytes)))
     }
 }
 

@@ -205,3 +205,32 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ wha
     let worst = zip(actual, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1) / scale) }
     #expect(worst <= tolerance, "\(what): max relative error \(worst)", sourceLocation: sourceLocation)
 }
+
+@Suite struct MemoryPlannerTests {
+    /// Freed ranges are split and coalesced, so the arena reaches the live-bytes bound on a
+    /// chain where each step frees its input.
+    @Test func arenaReachesThePeakOfLiveBytes() {
+        // t0 (pinned input) → t1 (64 B) → t2 (128 B) → t3 (64 B) → t4 (192 B, pinned output).
+        let sizes = [64, 64, 128, 64, 192]
+        let steps = [MemoryPlanner.Step(reads: [0], writes: [1]), MemoryPlanner.Step(reads: [1], writes: [2]),
+                     MemoryPlanner.Step(reads: [2], writes: [3]), MemoryPlanner.Step(reads: [3], writes: [4])]
+        let plan = MemoryPlanner.plan(sizes: sizes, pinned: [0, 4], steps: steps)
+        #expect(plan.arenaBytes == plan.peakLiveBytes)
+        #expect(plan.arenaBytes < sizes.reduce(0, +))
+        let unplanned = MemoryPlanner.plan(sizes: sizes, pinned: [0, 4], steps: steps, reuse: false)
+        #expect(unplanned.arenaBytes == sizes.reduce(0, +))
+        // Live tensors never overlap.
+        for (a, b) in [(1, 2), (2, 3), (3, 4), (0, 1), (0, 4)] {
+            let disjoint = plan.offsets[a] + sizes[a] <= plan.offsets[b] || plan.offsets[b] + sizes[b] <= plan.offsets[a]
+            #expect(disjoint, "tensors \(a) and \(b) overlap while both live")
+        }
+    }
+
+    @Test func inPlaceTakesOverTheInputBlock() {
+        let steps = [MemoryPlanner.Step(reads: [0], writes: [1]),
+                     MemoryPlanner.Step(reads: [1], writes: [2], inPlace: [(read: 1, write: 2)]),
+                     MemoryPlanner.Step(reads: [2], writes: [3])]
+        let plan = MemoryPlanner.plan(sizes: [64, 128, 128, 64], pinned: [0, 3], steps: steps)
+        #expect(plan.offsets[2] == plan.offsets[1] && plan.inPlaceCount == 1)
+    }
+}
