@@ -209,6 +209,12 @@ public final class Executor {
                 throw OperatorError(node: node.name, "has no oneDNN kernel for these shapes; bind with the plain layout")
             }
         }
+        // Size the shared scratch of `add` requests now, so that no batch allocates.
+        for plan in backwardPlan {
+            for (index, request) in plan.gradientRequests.enumerated() where request == .add {
+                _ = context.sharedScratch(slot: min(index, 2), bytes: sizes[plan.gradientSlots[index]!])
+            }
+        }
         var forwardCalls: [(Int, ForwardCall)] = []
         var backwardCalls: [(Int, BackwardCall)] = []
         var zeroGradients: [Tensor] = []
@@ -263,7 +269,7 @@ public final class Executor {
         self.outputs = symbol.outputs.map { tensors[slot($0)] }
         memory = MemorySummary(weightBytes: weightBytes, gradientBytes: gradientBytes,
                                activationBytes: activationPlan.arenaBytes - gradientBytes,
-                               workspaceBytes: context.scratchpadBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
+                               workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
                                inPlaceCount: activationPlan.inPlaceCount, peakLiveBytes: activationPlan.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
     }

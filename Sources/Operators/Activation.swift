@@ -93,7 +93,7 @@ final class ActivationKernel: OperatorKernel {
     private let definition: Activation
     private let forwardPrimitive, backwardPrimitive: Primitive?
     private let source, destination, gradientDestination, gradientSource: Memory
-    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private let forwardArguments, backwardArguments: [dnnl_exec_arg_t]
 
     var implementation: String { forwardPrimitive?.descriptor.implementationName ?? "swift" }
@@ -142,7 +142,7 @@ final class ActivationKernel: OperatorKernel {
         let request = call.requests[0]
         guard request != .skip else { return }
         let input = call.arguments[0], output = call.outputs[0]
-        let target = outputTarget.pointer(for: output, request: request)
+        let target = outputTarget.pointer(for: output, request: request, in: context)
         if let forwardPrimitive {
             source.bind(input.rawPointer)
             destination.bind(target)
@@ -151,13 +151,13 @@ final class ActivationKernel: OperatorKernel {
             let x = input.floats, y = target.assumingMemoryBound(to: Float.self)
             for i in 0..<input.elementCount { y[i] = definition.apply(x[i]) }
         }
-        outputTarget.complete(output, request: request)
+        outputTarget.complete(output, request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {
         let request = call.requests[0]
         guard request != .skip, let gradient = call.argumentGradients[0] else { return }
-        let target = dataTarget.pointer(for: gradient, request: request)
+        let target = dataTarget.pointer(for: gradient, request: request, in: context)
         if let backwardPrimitive {
             source.bind(definition.backwardUsesOutput ? call.outputs[0].rawPointer : call.arguments[0].rawPointer)
             gradientDestination.bind(call.outputGradients[0].rawPointer)
@@ -168,6 +168,6 @@ final class ActivationKernel: OperatorKernel {
             let dx = target.assumingMemoryBound(to: Float.self)
             for i in 0..<gradient.elementCount { dx[i] = dy[i] * definition.derivative(input: x[i], output: y[i]) }
         }
-        dataTarget.complete(gradient, request: request)
+        dataTarget.complete(gradient, request: request, in: context)
     }
 }

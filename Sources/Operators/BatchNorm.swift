@@ -167,8 +167,8 @@ final class BatchNormKernel: OperatorKernel {
     private lazy var discardedDataGradient = Tensor(shape: dataShape)
     private lazy var discardedShiftGradient = Tensor(shape: [channels])
     private let dataShape: Shape
-    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
-    private let gammaTarget = RequestTarget(), betaTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
+    private let gammaTarget = RequestTarget(slot: 1), betaTarget = RequestTarget(slot: 2)
     private let trainingArguments, statisticsArguments, backwardArguments: [dnnl_exec_arg_t]
 
     var implementation: String { trainingPrimitive.descriptor.implementationName }
@@ -245,7 +245,7 @@ final class BatchNormKernel: OperatorKernel {
         source.bind(call.arguments[0].rawPointer)
         scale.bind(definition.fixGamma ? ones.rawPointer : call.arguments[1].rawPointer)
         shift.bind(call.arguments[2].rawPointer)
-        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
         let useBatch = call.isTraining && !definition.useGlobalStats
         bindStatistics(call.outputs, call.auxiliary, useBatch: useBatch)
         if useBatch {
@@ -258,7 +258,7 @@ final class BatchNormKernel: OperatorKernel {
                 call.outputs[2].floats.update(from: call.auxiliary[1].floats, count: channels)
             }
         }
-        outputTarget.complete(call.outputs[0], request: request)
+        outputTarget.complete(call.outputs[0], request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {
@@ -271,25 +271,25 @@ final class BatchNormKernel: OperatorKernel {
         gradientDestination.bind(call.outputGradients[0].rawPointer)
         let dataRequest = call.requests[0], gammaRequest = call.requests[1], betaRequest = call.requests[2]
         let dataGradient = dataRequest == .skip ? discardedDataGradient : call.argumentGradients[0] ?? discardedDataGradient
-        gradientSource.bind(dataTarget.pointer(for: dataGradient, request: dataRequest))
+        gradientSource.bind(dataTarget.pointer(for: dataGradient, request: dataRequest, in: context))
         let gammaGradient = call.argumentGradients[1]
         if definition.fixGamma || gammaGradient == nil || gammaRequest == .skip {
             gradientScale.bind(discardedScaleGradient.rawPointer)
         } else {
-            gradientScale.bind(gammaTarget.pointer(for: gammaGradient!, request: gammaRequest))
+            gradientScale.bind(gammaTarget.pointer(for: gammaGradient!, request: gammaRequest, in: context))
         }
         let betaGradient = betaRequest == .skip ? discardedShiftGradient : call.argumentGradients[2] ?? discardedShiftGradient
-        gradientShift.bind(betaTarget.pointer(for: betaGradient, request: betaRequest))
+        gradientShift.bind(betaTarget.pointer(for: betaGradient, request: betaRequest, in: context))
         backwardPrimitive.execute(backwardArguments, on: context.stream)
-        if dataRequest != .skip { dataTarget.complete(dataGradient, request: dataRequest) }
+        if dataRequest != .skip { dataTarget.complete(dataGradient, request: dataRequest, in: context) }
         if let gammaGradient, gammaRequest != .skip {
             if definition.fixGamma {
                 if gammaRequest != .add { gammaGradient.fill(0) }
             } else {
-                gammaTarget.complete(gammaGradient, request: gammaRequest)
+                gammaTarget.complete(gammaGradient, request: gammaRequest, in: context)
             }
         }
-        if betaRequest != .skip { betaTarget.complete(betaGradient, request: betaRequest) }
+        if betaRequest != .skip { betaTarget.complete(betaGradient, request: betaRequest, in: context) }
         if useBatch { updateMovingStatistics(call) }
     }
 

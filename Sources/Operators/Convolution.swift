@@ -169,7 +169,7 @@ final class ConvolutionKernel: OperatorKernel {
     private let sourceForWeights, gradientOutputForWeights: LayoutBridge
     private let weightGradients: WeightGradients
     private let scratchpad: Memory
-    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private var forwardArguments: [dnnl_exec_arg_t] = []
     private var backwardDataArguments: [dnnl_exec_arg_t] = []
     private var backwardWeightsArguments: [dnnl_exec_arg_t] = []
@@ -206,7 +206,7 @@ final class ConvolutionKernel: OperatorKernel {
             weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md)),
             weightShape: shapes.arguments[1],
             bias: hasBias ? try Memory(MemoryDescriptor.plain([definition.filterCount])) : nil,
-            biasShape: [definition.filterCount])
+            biasShape: [definition.filterCount], context: context)
         context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwdData.scratchpadBytes, bwdWeights.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         forwardPrimitive = try Primitive(fwd)
@@ -234,11 +234,11 @@ final class ConvolutionKernel: OperatorKernel {
         weights.input(call.arguments[1].rawPointer)
         if hasBias { bias.bind(call.arguments[2].rawPointer) }
         let output = call.outputs[0]
-        let target = outputTarget.pointer(for: output, request: request)
+        let target = outputTarget.pointer(for: output, request: request, in: context)
         destination.prepareOutput(target)
         forwardPrimitive.execute(forwardArguments, on: context.stream)
         destination.finishOutput(target)
-        outputTarget.complete(output, request: request)
+        outputTarget.complete(output, request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {
@@ -247,11 +247,11 @@ final class ConvolutionKernel: OperatorKernel {
         if call.requests[0] != .skip, let dataGradient = call.argumentGradients[0] {
             gradientOutput.input(outputGradient)
             weightsForData.input(call.arguments[1].rawPointer)
-            let target = dataTarget.pointer(for: dataGradient, request: call.requests[0])
+            let target = dataTarget.pointer(for: dataGradient, request: call.requests[0], in: context)
             gradientData.prepareOutput(target)
             backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
             gradientData.finishOutput(target)
-            dataTarget.complete(dataGradient, request: call.requests[0])
+            dataTarget.complete(dataGradient, request: call.requests[0], in: context)
         }
         guard weightGradients.isNeeded(call) else { return }
         sourceForWeights.input(call.arguments[0].rawPointer)

@@ -61,7 +61,7 @@ final class UnblockingKernel: OperatorKernel {
     private let context: KernelContext
     private let toPlain: Reorder
     private let toBlocked: Reorder
-    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
 
     var implementation: String { "reorder" }
 
@@ -75,17 +75,17 @@ final class UnblockingKernel: OperatorKernel {
     func forward(_ call: ForwardCall) {
         let request = call.requests[0]
         guard request != .skip else { return }
-        let target = outputTarget.pointer(for: call.outputs[0], request: request)
+        let target = outputTarget.pointer(for: call.outputs[0], request: request, in: context)
         toPlain.run(from: call.arguments[0].rawPointer, to: target, on: context.stream)
-        outputTarget.complete(call.outputs[0], request: request)
+        outputTarget.complete(call.outputs[0], request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {
         let request = call.requests[0]
         guard request != .skip, let gradient = call.argumentGradients[0] else { return }
-        let target = dataTarget.pointer(for: gradient, request: request)
+        let target = dataTarget.pointer(for: gradient, request: request, in: context)
         toBlocked.run(from: call.outputGradients[0].rawPointer, to: target, on: context.stream)
-        dataTarget.complete(gradient, request: request)
+        dataTarget.complete(gradient, request: request, in: context)
     }
 }
 

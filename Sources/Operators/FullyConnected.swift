@@ -102,7 +102,7 @@ final class FullyConnectedKernel: OperatorKernel {
     private let source, output, bias, gradientSource, gradientOutput, scratchpad: Memory
     private let weights, weightsForData: LayoutBridge
     private let weightGradients: WeightGradients
-    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private let forwardArguments, backwardDataArguments, backwardWeightsArguments: [dnnl_exec_arg_t]
 
     var implementation: String { forwardPrimitive.descriptor.implementationName }
@@ -150,7 +150,7 @@ final class FullyConnectedKernel: OperatorKernel {
         weightGradients = WeightGradients(
             weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md)),
             weightShape: [hidden, inputs], bias: hasBias ? try Memory(MemoryDescriptor(raw: biasDesc)) : nil,
-            biasShape: [hidden])
+            biasShape: [hidden], context: context)
         context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwdData.scratchpadBytes, bwdWeights.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         forwardPrimitive = try Primitive(fwd)
@@ -178,9 +178,9 @@ final class FullyConnectedKernel: OperatorKernel {
         source.bind(call.arguments[0].rawPointer)
         weights.input(call.arguments[1].rawPointer)
         if hasBias { bias.bind(call.arguments[2].rawPointer) }
-        output.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        output.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
         forwardPrimitive.execute(forwardArguments, on: context.stream)
-        outputTarget.complete(call.outputs[0], request: request)
+        outputTarget.complete(call.outputs[0], request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {
@@ -188,9 +188,9 @@ final class FullyConnectedKernel: OperatorKernel {
         gradientOutput.bind(call.outputGradients[0].rawPointer)
         if call.requests[0] != .skip, let dataGradient = call.argumentGradients[0] {
             weightsForData.input(call.arguments[1].rawPointer)
-            gradientSource.bind(dataTarget.pointer(for: dataGradient, request: call.requests[0]))
+            gradientSource.bind(dataTarget.pointer(for: dataGradient, request: call.requests[0], in: context))
             backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
-            dataTarget.complete(dataGradient, request: call.requests[0])
+            dataTarget.complete(dataGradient, request: call.requests[0], in: context)
         }
         guard weightGradients.isNeeded(call) else { return }
         source.bind(call.arguments[0].rawPointer)

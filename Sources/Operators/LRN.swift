@@ -117,7 +117,7 @@ final class LRNKernel: OperatorKernel {
     private let trainingPrimitive, inferencePrimitive, backwardPrimitive: Primitive
     private let source, destination, gradientDestination, gradientSource, workspace, scratchpad: Memory
     private let ownWorkspace: Tensor?
-    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private let trainingArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
 
     var implementation: String { trainingPrimitive.descriptor.implementationName }
@@ -172,14 +172,14 @@ final class LRNKernel: OperatorKernel {
         guard request != .skip else { return }
         scratchpad.bind(context.scratchpadPointer)
         source.bind(call.arguments[0].rawPointer)
-        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
         if call.isTraining {
             bindWorkspace(call.outputs)
             trainingPrimitive.execute(trainingArguments, on: context.stream)
         } else {
             inferencePrimitive.execute(inferenceArguments, on: context.stream)
         }
-        outputTarget.complete(call.outputs[0], request: request)
+        outputTarget.complete(call.outputs[0], request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {
@@ -189,8 +189,8 @@ final class LRNKernel: OperatorKernel {
         source.bind(call.arguments[0].rawPointer)
         bindWorkspace(call.outputs)
         gradientDestination.bind(call.outputGradients[0].rawPointer)
-        gradientSource.bind(dataTarget.pointer(for: gradient, request: request))
+        gradientSource.bind(dataTarget.pointer(for: gradient, request: request, in: context))
         backwardPrimitive.execute(backwardArguments, on: context.stream)
-        dataTarget.complete(gradient, request: request)
+        dataTarget.complete(gradient, request: request, in: context)
     }
 }

@@ -209,7 +209,7 @@ final class PoolingKernel: OperatorKernel {
     private let source, destination, gradientDestination, gradientSource, scratchpad: Memory
     private let workspace: Memory?
     private let workspaceBuffer: Tensor?
-    private let outputTarget = RequestTarget(), dataTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private let forwardArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
 
     var implementation: String { forwardPrimitive.descriptor.implementationName }
@@ -287,13 +287,13 @@ final class PoolingKernel: OperatorKernel {
         guard request != .skip else { return }
         scratchpad.bind(context.scratchpadPointer)
         source.bind(call.arguments[0].rawPointer)
-        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
         if call.isTraining {
             forwardPrimitive.execute(forwardArguments, on: context.stream)
         } else {
             inferencePrimitive.execute(inferenceArguments, on: context.stream)
         }
-        outputTarget.complete(call.outputs[0], request: request)
+        outputTarget.complete(call.outputs[0], request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {
@@ -301,8 +301,8 @@ final class PoolingKernel: OperatorKernel {
         guard request != .skip, let gradient = call.argumentGradients[0] else { return }
         scratchpad.bind(context.scratchpadPointer)
         gradientDestination.bind(call.outputGradients[0].rawPointer)
-        gradientSource.bind(dataTarget.pointer(for: gradient, request: request))
+        gradientSource.bind(dataTarget.pointer(for: gradient, request: request, in: context))
         backwardPrimitive.execute(backwardArguments, on: context.stream)
-        dataTarget.complete(gradient, request: request)
+        dataTarget.complete(gradient, request: request, in: context)
     }
 }

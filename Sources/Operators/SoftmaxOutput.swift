@@ -120,7 +120,7 @@ final class SoftmaxOutputKernel: OperatorKernel {
     private let rows, classes: Int
     private let primitive: Primitive
     private let source, destination: Memory
-    private let outputTarget = RequestTarget()
+    private let outputTarget = RequestTarget(slot: 0)
     private let arguments: [dnnl_exec_arg_t]
 
     var implementation: String { primitive.descriptor.implementationName }
@@ -143,9 +143,9 @@ final class SoftmaxOutputKernel: OperatorKernel {
         let request = call.requests[0]
         guard request != .skip else { return }
         source.bind(call.arguments[0].rawPointer)
-        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request))
+        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
         primitive.execute(arguments, on: context.stream)
-        outputTarget.complete(call.outputs[0], request: request)
+        outputTarget.complete(call.outputs[0], request: request, in: context)
     }
 
     func backward(_ call: BackwardCall) {

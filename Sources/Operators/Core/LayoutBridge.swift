@@ -59,23 +59,24 @@ final class LayoutBridge {
 }
 
 /// Where a kernel writes a result under a request: into the destination itself for
-/// `write`/`inPlace`, or into a scratch buffer that is then added for `add`.
-/// The scratch is allocated the first time an `add` is asked for and reused after.
-final class RequestTarget {
-    private var scratch: Tensor?
+/// `write`/`inPlace`, or into scratch memory that is then added for `add`. The scratch is
+/// one of the context's shared buffers (`slot` 0 for data/output, 1 for weights, 2 for
+/// biases, so the gradients of one call do not collide): kernels run one at a time, so
+/// one buffer per slot serves the whole network instead of one per kernel.
+struct RequestTarget {
+    let slot: Int
 
-    func pointer(for destination: Tensor, request: Request) -> UnsafeMutableRawPointer {
+    func pointer(for destination: Tensor, request: Request, in context: KernelContext) -> UnsafeMutableRawPointer {
         guard request == .add else { return destination.rawPointer }
-        if scratch == nil || scratch!.elementCount < destination.elementCount {
-            scratch = Tensor(shape: [destination.elementCount])
-        }
-        return scratch!.rawPointer
+        return context.sharedScratch(slot: slot, bytes: destination.byteCount)
     }
 
     /// Adds the scratch into the destination when the request was `add`.
-    func complete(_ destination: Tensor, request: Request) {
-        guard request == .add, let scratch else { return }
-        accumulate(into: destination.floats, from: scratch.floats, count: destination.elementCount)
+    func complete(_ destination: Tensor, request: Request, in context: KernelContext) {
+        guard request == .add else { return }
+        let scratch = context.sharedScratch(slot: slot, bytes: destination.byteCount)
+        accumulate(into: destination.floats, from: scratch.assumingMemoryBound(to: Float.self),
+                   count: destination.elementCount)
     }
 }
 
@@ -101,11 +102,14 @@ final class WeightGradients {
     let bias: Memory?
     private let weightShape: Shape
     private let biasShape: Shape
-    private let weightTarget = RequestTarget(), biasTarget = RequestTarget()
+    private let weightTarget = RequestTarget(slot: 1), biasTarget = RequestTarget(slot: 2)
     private lazy var discardedWeights = Tensor(shape: weightShape)
     private lazy var discardedBias = Tensor(shape: biasShape)
 
-    init(weights: LayoutBridge, weightShape: Shape, bias: Memory?, biasShape: Shape) {
+    private let context: KernelContext
+
+    init(weights: LayoutBridge, weightShape: Shape, bias: Memory?, biasShape: Shape, context: KernelContext) {
+        self.context = context
         self.weights = weights
         self.weightShape = weightShape
         self.bias = bias
@@ -127,17 +131,17 @@ final class WeightGradients {
     func compute(_ call: BackwardCall, execute: () -> Void) {
         let (weightRequest, biasRequest) = requests(call)
         let weightGradient = weightRequest == .skip ? discardedWeights : call.argumentGradients[1] ?? discardedWeights
-        let weightPointer = weightTarget.pointer(for: weightGradient, request: weightRequest)
+        let weightPointer = weightTarget.pointer(for: weightGradient, request: weightRequest, in: context)
         weights.prepareOutput(weightPointer)
         var biasGradient: Tensor? = nil
         if let bias {
             let gradient = biasRequest == .skip ? discardedBias : call.argumentGradients[2] ?? discardedBias
             biasGradient = gradient
-            bias.bind(biasTarget.pointer(for: gradient, request: biasRequest))
+            bias.bind(biasTarget.pointer(for: gradient, request: biasRequest, in: context))
         }
         execute()
         weights.finishOutput(weightPointer)
-        weightTarget.complete(weightGradient, request: weightRequest)
-        if let biasGradient { biasTarget.complete(biasGradient, request: biasRequest) }
+        weightTarget.complete(weightGradient, request: weightRequest, in: context)
+        if let biasGradient { biasTarget.complete(biasGradient, request: biasRequest, in: context) }
     }
 }

@@ -86,6 +86,19 @@ public final class KernelContext {
         }
     }
 
+    private var scratchSlots: [Tensor] = []
+
+    /// Shared scratch memory for `add` requests, at least `bytes` long; grows on first use
+    /// (the first batch), then is reused by every kernel.
+    public func sharedScratch(slot: Int, bytes: Int) -> UnsafeMutableRawPointer {
+        while scratchSlots.count <= slot { scratchSlots.append(Tensor(shape: [0])) }
+        if scratchSlots[slot].byteCount < bytes { scratchSlots[slot] = Tensor(shape: [(bytes + 3) / 4]) }
+        return scratchSlots[slot].rawPointer
+    }
+
+    /// Bytes of the shared `add` scratch buffers.
+    public var sharedScratchBytes: Int { scratchSlots.reduce(0) { $0 + $1.byteCount } }
+
     /// A bridge between MXNet's plain layout and the layout a primitive chose.
     func bridge(plain: MemoryDescriptor, chosen: MemoryDescriptor) throws -> LayoutBridge {
         try LayoutBridge(plain: plain, chosen: chosen, stream: stream)
