@@ -41,6 +41,14 @@ assert report["layout"] == "blocked", report
 assert report["gflops"] > 0 and set(report["plan"]) == {"weights-mib", "activations-mib", "workspace-mib"}, report
 print("cli-smoke: bench train ok (%.1f img/s)" % report["samples-per-second"])
 '
+"$gannet" bench memory --network inception-bn-small --budget-gib 0.4 --batches 4,8,512 --json 2>/dev/null | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["largest-batch"] == 8, report
+assert [p["batch-size"] for p in report["probes"]] == [4, 8, 512], report
+assert report["probes"][2]["peak-rss-mib"] is None or report["probes"][2]["peak-rss-mib"] > 0.4 * 1024, report
+print("cli-smoke: bench memory ok")
+'
 "$gannet" bench ops --preset short --runs 2 --only alexnet.conv3 --json 2>/dev/null | python3 -c '
 import json, sys
 report = json.load(sys.stdin)
