@@ -70,9 +70,14 @@ public final class Executor {
 
         // Tensor slots: every node output, then the gradients.
         var slotShape: [Shape] = []
+        var slotName: [String] = []
         var outputSlot: [[Int]] = []
         for (position, node) in nodes.enumerated() {
-            outputSlot.append(shapes.outputs[position].map { shape in slotShape.append(shape); return slotShape.count - 1 })
+            outputSlot.append(shapes.outputs[position].enumerated().map { index, shape in
+                slotShape.append(shape)
+                slotName.append(node.definition.map { "\(node.name)_\($0.outputNames[index])" } ?? node.name)
+                return slotShape.count - 1
+            })
             _ = node
         }
         func slot(_ entry: Entry) -> Int { outputSlot[graph.index(of: entry.node)][entry.index] }
@@ -123,6 +128,7 @@ public final class Executor {
                         if gradientSlot[entry] == nil {
                             // An output nobody consumes: its gradient is zero.
                             slotShape.append(shapes.outputs[position][index])
+                            slotName.append("\(slotName[outputSlot[position][index]])_grad")
                             gradientSlot[entry] = slotShape.count - 1
                         }
                         outputGradientSlots.append(gradientSlot[entry]!)
@@ -147,6 +153,7 @@ public final class Executor {
                         gradient = existing
                     } else {
                         slotShape.append(shapes.outputs[source][entry.index])
+                        slotName.append("\(slotName[outputSlot[source][entry.index]])_grad")
                         gradient = slotShape.count - 1
                         gradientSlot[entry] = gradient
                     }
@@ -253,6 +260,11 @@ public final class Executor {
             if let gradient = gradientSlot[Entry(nodes[position])] { gradientTensors[nodes[position].name] = tensors[gradient] }
         }
         let gradientBytes = parameterGradientSlots.reduce(0) { $0 + (sizes[$1] + 63) / 64 * 64 }
+        self.buffers = slotShape.indices.map { index in
+            Buffer(name: slotName[index], shape: slotShape[index], bytes: sizes[index],
+                   region: weightOffsets[index] != nil ? .weights : .arena,
+                   offset: weightOffsets[index] ?? activationPlan.offsets[index])
+        }
         self.graph = graph
         self.shapes = shapes
         self.isBlocked = useBlocked
@@ -273,6 +285,22 @@ public final class Executor {
                                inPlaceCount: activationPlan.inPlaceCount, peakLiveBytes: activationPlan.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
     }
+
+    /// One tensor of the plan: where it lives and how big it is.
+    public struct Buffer: Sendable {
+        public enum Region: String, Sendable { case weights, arena }
+        /// MXNet-style name: `conv1_weight`, `conv1_output`, `conv1_output_grad`.
+        public var name: String
+        public var shape: Shape
+        public var bytes: Int
+        public var region: Region
+        /// Byte offset in its region; tensors of the arena share offsets when their lifetimes
+        /// do not overlap.
+        public var offset: Int
+    }
+
+    /// Every tensor of the plan, in creation order (forward outputs, then gradients).
+    public let buffers: [Buffer]
 
     /// Whether activations are kept in oneDNN's blocked layout between operators.
     public let isBlocked: Bool

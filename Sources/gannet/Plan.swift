@@ -39,6 +39,9 @@ struct Plan: ParsableCommand {
     @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
+    @Flag(help: "Also print every buffer of the plan: name, shape, region, offset and size.")
+    var buffers = false
+
     @Flag(help: "Print one JSON object on standard output.")
     var json = false
 
@@ -66,14 +69,20 @@ struct Plan: ParsableCommand {
             .reduce(0) { $0 + executor.shapes.outputs[graph.index(of: $1)][0].elementCount }
         let memory = executor.memory
         let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
+        let bufferList: [[String: Any]] = executor.buffers.map {
+            ["name": $0.name, "shape": $0.shape.dimensions, "region": $0.region.rawValue, "offset": $0.offset,
+             "bytes": $0.bytes]
+        }
         if json {
-            printJSON([
+            var object: [String: Any] = [
                 "arguments": describe(graph.argumentNodes), "auxiliary": describe(graph.auxiliaryNodes),
                 "output": executor.outputs.map { $0.shape.dimensions }, "parameters": parameters,
                 "plan": ["weights-mib": mib(memory.weightBytes), "gradients-mib": mib(memory.gradientBytes),
                          "activations-mib": mib(memory.activationBytes), "workspace-mib": mib(memory.workspaceBytes),
                          "total-mib": mib(memory.totalBytes)],
-            ])
+            ]
+            if buffers { object["buffers"] = bufferList }
+            printJSON(object)
             return
         }
         print("arguments (\(graph.argumentNodes.count)):")
@@ -82,6 +91,13 @@ struct Plan: ParsableCommand {
         for node in graph.auxiliaryNodes { print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])") }
         print("output: \(executor.outputs.map { $0.shape.description }.joined(separator: ", "))")
         print("parameters: \(parameters)")
+        if buffers {
+            print("buffers (region, offset, MiB):")
+            for buffer in executor.buffers {
+                print(String(format: "  %@  %@  %@ @ %d  %.2f", buffer.name, buffer.shape.description,
+                             buffer.region.rawValue, buffer.offset, Double(buffer.bytes) / 1_048_576))
+            }
+        }
         print(String(format: "memory plan (%@, batch %d): weights %.1f MiB, gradients %.1f MiB, activations %.1f MiB, workspace %.1f MiB, total %.1f MiB (%d tensors in place; %.1f MiB live at the peak)",
                      mode.rawValue, batchSize, mib(memory.weightBytes), mib(memory.gradientBytes),
                      mib(memory.activationBytes), mib(memory.workspaceBytes), mib(memory.totalBytes), memory.inPlaceCount,
