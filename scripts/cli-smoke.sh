@@ -14,12 +14,14 @@ set -e
 [ "$usage" -eq 2 ] || { echo "cli-smoke: bad usage exited $usage, expected 2" >&2; exit 1; }
 [ "$failure" -eq 1 ] || { echo "cli-smoke: runtime failure exited $failure, expected 1" >&2; exit 1; }
 out="$(mktemp -d)"
-"$gannet" export --network inception-bn --output "$out/inception-bn" --json | python3 -c '
+"$gannet" export --network inception-bn --init --seed 1 --output "$out/inception-bn" --json | python3 -c '
 import json, sys
 report = json.load(sys.stdin)
 assert report["arguments"] == 280 and report["auxiliary"] == 138, report
 symbol = json.load(open(report["symbol"]))
 assert symbol["attrs"]["mxnet_version"] == ["int", 10901] and len(symbol["node_row_ptr"]) == len(symbol["nodes"]) + 1
+params = open(report["parameters"], "rb").read()
+assert params[:8] == bytes.fromhex("1201000000000000") and b"arg:fc1_weight" in params and b"aux:bn_conv1_moving_var" in params
 print("cli-smoke: export ok")
 '
 "$gannet" plan --network "$out/inception-bn-symbol.json" --batch-size 2 --json | python3 -c '

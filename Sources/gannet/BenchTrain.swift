@@ -64,7 +64,7 @@ struct BenchTrain: ParsableCommand {
         let executor = try Executor(symbol, inputShapes: ["data": Shape(dataDimensions)], isTraining: isTraining, layout: layout)
         let classCount = executor.outputs[0].shape[1]
         var generator = SeededGenerator(seed: 1)
-        initialise(executor, generator: &generator)
+        Initializer.xavier.initialise(executor, seed: 2)
         executor.argument("data")!.fillNormal(using: &generator)
         if let label = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }).flatMap(executor.argument) {
             label.copy(from: (0..<label.elementCount).map { _ in Float(generator.next() % UInt64(classCount)) })
@@ -120,25 +120,6 @@ struct BenchTrain: ParsableCommand {
                          rate / Double(batchSize) * flopsPerStep / 1e9, peakMiB))
         }
     }
-}
-
-/// Xavier (MXNet 1.x default: uniform, factor 'avg', magnitude 3) for weights, 0 for biases
-/// and betas, 1 for gammas; moving mean 0, moving variance 1.
-func initialise(_ executor: Executor, generator: inout SeededGenerator) {
-    for name in executor.graph.argumentNames where name != "data" && !name.hasSuffix("label") {
-        let tensor = executor.argument(name)!
-        if name.hasSuffix("weight") {
-            let shape = tensor.shape
-            let receptive = shape.dimensions.dropFirst(2).reduce(1, *)
-            let fanIn = Double(shape.rank > 1 ? shape[1] * receptive : shape[0])
-            let fanOut = Double(shape[0] * receptive)
-            let scale = Float((3 / ((fanIn + fanOut) / 2)).squareRoot())
-            tensor.fillUniform(-scale...scale, using: &generator)
-        } else {
-            tensor.fill(name.hasSuffix("gamma") ? 1 : 0)
-        }
-    }
-    for name in executor.graph.auxiliaryNames { executor.auxiliary(name)!.fill(name.hasSuffix("moving_var") ? 1 : 0) }
 }
 
 /// Forward multiply-add FLOPs (×2) of the Convolution and FullyConnected nodes, per image.

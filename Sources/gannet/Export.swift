@@ -3,6 +3,7 @@ import Foundation
 import Graph
 import Models
 import TensorCore
+import Training
 
 /// `gannet export`: writes a built-in network as MXNet symbol JSON.
 struct Export: ParsableCommand {
@@ -15,6 +16,7 @@ struct Export: ParsableCommand {
             Example:
               gannet export --network inception-bn --output model/inception-bn
               gannet export --network alexnet --num-classes 10 --pooling valid --output alexnet10
+              gannet export --network inception-bn-small --init --seed 1 --output small
             """)
 
     @Option(help: "alexnet, inception-bn, inception-bn-full or inception-bn-small.")
@@ -31,6 +33,13 @@ struct Export: ParsableCommand {
 
     @Option(help: "Output prefix: writes PREFIX-symbol.json.")
     var output: String
+
+    @Flag(name: .customLong("init"),
+          help: "Also write PREFIX-0000.params initialised as training would (Xavier weights, zero biases).")
+    var initialize = false
+
+    @Option(help: "Seed of the initial weights.")
+    var seed: UInt64 = 0
 
     @Flag(help: "Print one JSON object on standard output.")
     var json = false
@@ -50,11 +59,21 @@ struct Export: ParsableCommand {
         }
         let path = "\(output)-symbol.json"
         try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: path)
+        var parametersPath: String? = nil
+        if initialize {
+            let executor = try Executor(symbol, inputShapes: ["data": Shape([1] + shape)], isTraining: false)
+            Initializer.xavier.initialise(executor, seed: seed)
+            parametersPath = "\(output)-0000.params"
+            try NDArrayFile.write(checkpointEntries(executor), to: parametersPath!)
+        }
         if json {
-            printJSON(["symbol": path, "network": network.rawValue, "arguments": graph.argumentNodes.count,
-                       "auxiliary": graph.auxiliaryNodes.count])
+            var object: [String: Any] = ["symbol": path, "network": network.rawValue,
+                                         "arguments": graph.argumentNodes.count, "auxiliary": graph.auxiliaryNodes.count]
+            if let parametersPath { object["parameters"] = parametersPath }
+            printJSON(object)
         } else {
             print("wrote \(path) (\(graph.argumentNodes.count) arguments, \(graph.auxiliaryNodes.count) auxiliary states)")
+            if let parametersPath { print("wrote \(parametersPath)") }
         }
     }
 }

@@ -36,3 +36,30 @@ import Training
         #expect(Set(sgd.parameterNames) == ["fc_weight", "fc_bias"])
     }
 }
+
+@Suite struct InitializerTests {
+    /// f.3: weights from the scheme, biases and betas 0, gammas 1, moving mean 0, moving var 1;
+    /// checkpoint keys `arg:`/`aux:` without the inputs.
+    @Test func dispatchesByRoleAndNamesCheckpointEntries() throws {
+        let b = SymbolBuilder()
+        let conv = try b.convolution(b.variable("data"), name: "conv", kernel: [3, 3], filterCount: 8)
+        let symbol = try b.softmaxOutput(b.fullyConnected(b.flatten(b.batchNorm(conv, name: "bn", fixGamma: false)),
+                                                          name: "fc", hiddenCount: 4), name: "softmax")
+        let executor = try Executor(symbol, inputShapes: ["data": [2, 3, 6, 6]], isTraining: false)
+        Initializer.xavier.initialise(executor, seed: 1)
+        let weight = executor.argument("conv_weight")!.toArray()
+        let limit = Float((3.0 / ((27.0 + 72.0) / 2)).squareRoot())
+        #expect(weight.allSatisfy { abs($0) <= limit } && weight.contains { $0 != 0 })
+        #expect(executor.argument("conv_bias")!.toArray().allSatisfy { $0 == 0 })
+        #expect(executor.argument("bn_gamma")!.toArray().allSatisfy { $0 == 1 })
+        #expect(executor.argument("bn_beta")!.toArray().allSatisfy { $0 == 0 })
+        #expect(executor.auxiliary("bn_moving_var")!.toArray().allSatisfy { $0 == 1 })
+        let names = checkpointEntries(executor).map(\.name)
+        #expect(names == ["arg:conv_weight", "arg:conv_bias", "arg:bn_gamma", "arg:bn_beta", "arg:fc_weight", "arg:fc_bias",
+                          "aux:bn_moving_mean", "aux:bn_moving_var"])
+        // Same seed, same weights.
+        let again = try Executor(symbol, inputShapes: ["data": [2, 3, 6, 6]], isTraining: false)
+        Initializer.xavier.initialise(again, seed: 1)
+        #expect(again.argument("conv_weight")!.toArray() == weight)
+    }
+}
