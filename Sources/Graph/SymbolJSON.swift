@@ -57,7 +57,8 @@ public enum SymbolJSON {
     /// without `pooling_convention` is read as `full` (MXNet rounded up until July 2016;
     /// the caller may re-resolve against the parameter shapes), and a `param`-dialect
     /// BatchNorm without `fix_gamma` learns gamma (the field did not exist yet).
-    public static func decode(_ text: String, file: String = "symbol JSON") throws -> (Symbol, Notes) {
+    public static func decode(_ text: String, file: String = "symbol JSON",
+                              legacyPooling: Pooling.Convention = .full) throws -> (Symbol, Notes) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
               let top = object as? [String: Any] else {
             throw SymbolFileError("\(file): not a JSON object")
@@ -93,7 +94,7 @@ public enum SymbolJSON {
             }
             if op == "Pooling" && notes.isLegacy && attributes["pooling_convention"] == nil
                 && (attributes["global_pool"].map { $0.lowercased() != "true" } ?? true) {
-                attributes["pooling_convention"] = "full"
+                attributes["pooling_convention"] = legacyPooling.rawValue
                 notes.legacyPooling.append(name)
             }
             if op == "BatchNorm" && isParamDialect && attributes["fix_gamma"] == nil {
@@ -134,5 +135,29 @@ public enum SymbolJSON {
             return Entry(built[source], output)
         }
         return (Symbol(outputs), notes)
+    }
+
+    /// Reads a pre-0.9 symbol file whose Pooling nodes carry no `pooling_convention`, choosing
+    /// the rounding that agrees with the checkpoint: shapes are inferred with the parameter
+    /// shapes of its `.params` under `full` (MXNet ≤ July 2016) and then `valid` (later), and
+    /// the first that fits every parameter and Concat is taken. Files with no such node are
+    /// read as they are.
+    public static func decodeLegacy(_ text: String, file: String, dataShape: Shape,
+                                    parameterShapes: [String: Shape]) throws -> (Symbol, Notes, Pooling.Convention?) {
+        let (symbol, notes) = try decode(text, file: file)
+        guard !notes.legacyPooling.isEmpty else { return (symbol, notes, nil) }
+        var known = parameterShapes
+        known["data"] = dataShape
+        var failures: [String] = []
+        for convention in [Pooling.Convention.full, .valid] {
+            let (candidate, candidateNotes) = try decode(text, file: file, legacyPooling: convention)
+            do {
+                _ = try Graph(candidate).inferShapes(known)
+                return (candidate, candidateNotes, convention)
+            } catch {
+                failures.append("\(convention.rawValue): \(error)")
+            }
+        }
+        throw SymbolFileError("\(file): its parameters fit neither pooling rounding (\(failures.joined(separator: "; ")))")
     }
 }

@@ -120,3 +120,38 @@ import Testing
         }
     }
 }
+
+@Suite struct LegacyPoolingTests {
+    /// A 2015-dialect file: pool 3/2 on 8×8 then a fully-connected layer whose weight shape
+    /// tells the rounding (4·4·4 = 64 inputs under `full`, 3·3·4 = 36 under `valid`).
+    let legacy = """
+    {"nodes": [
+      {"op": "null", "param": {}, "name": "data", "inputs": [], "backward_source_id": -1},
+      {"op": "Pooling", "param": {"kernel": "(3,3)", "pool_type": "max", "stride": "(2,2)", "pad": "(0,0)"},
+         "name": "pool", "inputs": [[0, 0]], "backward_source_id": -1},
+      {"op": "Flatten", "param": {}, "name": "flatten", "inputs": [[1, 0]], "backward_source_id": -1},
+      {"op": "null", "param": {}, "name": "fc_weight", "inputs": [], "backward_source_id": -1},
+      {"op": "null", "param": {}, "name": "fc_bias", "inputs": [], "backward_source_id": -1},
+      {"op": "FullyConnected", "param": {"no_bias": "False", "num_hidden": "3"}, "name": "fc",
+         "inputs": [[2, 0], [3, 0], [4, 0]], "backward_source_id": -1}],
+     "arg_nodes": [0, 3, 4], "heads": [[5, 0]]}
+    """
+
+    @Test func parameterShapesChooseTheRounding() throws {
+        let (_, _, full) = try SymbolJSON.decodeLegacy(legacy, file: "old-symbol.json", dataShape: [1, 4, 8, 8],
+                                                       parameterShapes: ["fc_weight": [3, 64], "fc_bias": [3]])
+        #expect(full == .full)
+        let (symbol, _, valid) = try SymbolJSON.decodeLegacy(legacy, file: "old-symbol.json", dataShape: [1, 4, 8, 8],
+                                                             parameterShapes: ["fc_weight": [3, 36], "fc_bias": [3]])
+        #expect(valid == .valid)
+        let pool = Graph(symbol).nodes.first { $0.name == "pool" }!.definition as! Pooling
+        #expect(pool.convention == .valid)
+        do {
+            _ = try SymbolJSON.decodeLegacy(legacy, file: "old-symbol.json", dataShape: [1, 4, 8, 8],
+                                            parameterShapes: ["fc_weight": [3, 50], "fc_bias": [3]])
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("old-symbol.json") && "\(error)".contains("node 'fc'") && "\(error)".contains("(3, 50)"))
+        }
+    }
+}
