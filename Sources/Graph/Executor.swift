@@ -1,6 +1,17 @@
 import Operators
 import TensorCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
+
 /// A bound network: shapes inferred, the gradient pass built, memory planned into one
 /// arena, kernels created. `forward` and `backward` then run without allocating.
 ///
@@ -348,17 +359,55 @@ public final class Executor {
     public func gradient(_ name: String) -> Tensor? { gradientTensors[name] }
     public func auxiliary(_ name: String) -> Tensor? { auxiliaryTensors[name] }
 
+    /// When on, every kernel call is timed into `profile` (seconds per node, summed).
+    public var isProfiling = false {
+        didSet { if isProfiling && forwardSeconds.isEmpty { resetProfile() } }
+    }
+    private var forwardSeconds: [Double] = []
+    private var backwardSeconds: [Double] = []
+
+    public func resetProfile() {
+        forwardSeconds = [Double](repeating: 0, count: graph.nodes.count)
+        backwardSeconds = [Double](repeating: 0, count: graph.nodes.count)
+    }
+
+    /// Time per operator type since the last reset: (op, forward seconds, backward seconds),
+    /// slowest first.
+    public var profile: [(op: String, forward: Double, backward: Double)] {
+        var byOp: [String: (Double, Double)] = [:]
+        for (position, node) in graph.nodes.enumerated() where !node.isVariable && position < forwardSeconds.count {
+            let current = byOp[node.op, default: (0, 0)]
+            byOp[node.op] = (current.0 + forwardSeconds[position], current.1 + backwardSeconds[position])
+        }
+        return byOp.map { (op: $0.key, forward: $0.value.0, backward: $0.value.1) }
+            .sorted { $0.forward + $0.backward > $1.forward + $1.backward }
+    }
+
     /// Runs every node forward; `isTraining` selects batch statistics and dropout.
     public func forward(isTraining: Bool) {
         for index in forwardCalls.indices {
             forwardCalls[index].1.isTraining = isTraining
             let (position, call) = forwardCalls[index]
-            kernels[position]!.forward(call)
+            if isProfiling {
+                let start = monotonicSeconds()
+                kernels[position]!.forward(call)
+                forwardSeconds[position] += monotonicSeconds() - start
+            } else {
+                kernels[position]!.forward(call)
+            }
         }
     }
 
     /// Runs the gradient pass (after a training forward).
     public func backward() {
-        for (position, call) in backwardCalls { kernels[position]!.backward(call) }
+        for (position, call) in backwardCalls {
+            if isProfiling {
+                let start = monotonicSeconds()
+                kernels[position]!.backward(call)
+                backwardSeconds[position] += monotonicSeconds() - start
+            } else {
+                kernels[position]!.backward(call)
+            }
+        }
     }
 }

@@ -47,6 +47,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
+    @Flag(help: "Print where the time goes, per operator type, to standard error.")
+    var profile = false
+
     @Flag(help: "Print one JSON object on standard output.")
     var json = false
 
@@ -86,6 +89,8 @@ struct BenchTrain: ParsableCommand {
         let warmStart = now()
         for _ in 0..<2 { step() }
         log(String(format: "warm-up: %.2f s per batch", (now() - warmStart) / 2))
+        executor.isProfiling = profile
+        executor.resetProfile()
         var rates: [Double] = []
         for run in 0..<runs {
             let start = now()
@@ -93,6 +98,17 @@ struct BenchTrain: ParsableCommand {
             let rate = Double(batchSize * iterations) / (now() - start)
             rates.append(rate)
             log(String(format: "run %d: %.2f img/s", run + 1, rate))
+        }
+        if profile {
+            let total = executor.profile.reduce(0) { $0 + $1.forward + $1.backward }
+            log("time per batch by operator (forward + backward), over \(runs * iterations) batches:")
+            for entry in executor.profile {
+                let perBatch = (entry.forward + entry.backward) / Double(runs * iterations)
+                log("  " + entry.op.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + String(format: "%8.1f ms  (forward %7.1f, backward %7.1f)  %4.1f%%", perBatch * 1000,
+                           entry.forward / Double(runs * iterations) * 1000, entry.backward / Double(runs * iterations) * 1000,
+                           100 * (entry.forward + entry.backward) / total))
+            }
         }
         let loss = crossEntropy(executor)
         guard loss.isFinite else { throw RuntimeFailure("\(network): the loss is not finite (\(loss))") }

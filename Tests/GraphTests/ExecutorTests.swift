@@ -165,6 +165,17 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         #expect(predictions == [0, 1, 2, 3, 3, 2, 1, 0])
     }
 
+    @Test func profileAttributesTimeToOperators() throws {
+        let executor = try Executor(try everyOperatorNetwork(), inputShapes: inputShapes, isTraining: true)
+        fill(executor)
+        executor.isProfiling = true
+        executor.forward(isTraining: true)
+        executor.backward()
+        let convolution = executor.profile.first { $0.op == "Convolution" }
+        #expect(convolution != nil && convolution!.forward > 0 && convolution!.backward > 0)
+        #expect(Set(executor.profile.map(\.op)).isSuperset(of: ["BatchNorm", "Pooling", "LRN", "Concat", "SoftmaxOutput"]))
+    }
+
     /// Channel counts that do not divide into blocks keep the plain layout automatically and
     /// make an explicit request for the blocked one fail with a reason.
     @Test func layoutChoice() throws {
