@@ -162,7 +162,14 @@ private func label(_ argument: Int32) -> String {
 func benchKernel<Definition: OperatorDefinition>(
     name: String, _ definition: Definition, data: Shape, flops: Double?, runs: Int, runSeconds: Double
 ) throws -> [OperatorResult] {
-    let shapes = try definition.inferShapes([data], node: name)
+    var shapes = try definition.inferShapes([data], node: name)
+    // 4-D activations in the layout the executor keeps them in (blocked when the channels divide).
+    let block = TensorLayout.preferredBlock
+    let layout: TensorLayout = data.rank == 4 && data[1] % block == 0 ? .blocked(block) : .plain
+    if layout != .plain {
+        shapes.argumentLayouts = shapes.arguments.map { $0.rank == 4 ? layout : .plain }
+        shapes.outputLayouts = shapes.outputs.map { $0.rank == 4 ? layout : .plain }
+    }
     let context = KernelContext()
     let kernel = try definition.makeKernel(shapes: shapes, context: context)
     var generator = SeededGenerator(seed: 2)
@@ -199,7 +206,7 @@ func benchKernel<Definition: OperatorDefinition>(
             name: name, op: op, pass: pass, batch: data[0],
             gflops: passFlops.map { $0 / middle / 1e9 }, gbps: flops == nil ? bytes / middle / 1e9 : nil,
             runs: seconds.map { time in passFlops.map { $0 / time / 1e9 } ?? bytes / time / 1e9 },
-            implementation: kernel.implementation, format: "plain", seconds: middle, reorderShare: nil)
+            implementation: kernel.implementation, format: layout.description, seconds: middle, reorderShare: nil)
     }
     // Bytes: forward reads data and writes output; backward reads data (or output) and the
     // output gradient, and writes the data gradient. BatchNorm reads data twice (statistics).
