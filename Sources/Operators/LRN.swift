@@ -49,7 +49,7 @@ public struct LRN: OperatorDefinition {
             return ReferenceKernel(self, shapes: shapes)
         }
         return try oneDNNOrReference(self, shapes: shapes, context: context) {
-            try LRNKernel(self, shapes: shapes, context: context)
+            try makeLRNKernel(self, shapes: shapes, context: context)
         }
     }
 
@@ -111,86 +111,24 @@ public struct LRN: OperatorDefinition {
 }
 
 /// oneDNN LRN across channels; the workspace lives in the hidden `tmp_norm` output when it
-/// fits there (it does for plain layouts), otherwise in a kernel-owned buffer.
-final class LRNKernel: OperatorKernel {
-    private let context: KernelContext
-    private let trainingPrimitive, inferencePrimitive, backwardPrimitive: Primitive
-    private let source, destination, gradientDestination, gradientSource, workspace, scratchpad: Memory
-    private let ownWorkspace: Tensor?
-    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-    private let trainingArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
-
-    var implementation: String { trainingPrimitive.descriptor.implementationName }
-    var workspaceBytes: Int { ownWorkspace?.byteCount ?? 0 }
-
-    init(_ definition: LRN, shapes: NodeShapes, context: KernelContext) throws {
-        self.context = context
-        let data = shapes.arguments[0]
-        var md = try shapes.layout(ofArgument: 0).descriptor(data).raw
-        let attributes = try PrimitiveAttributes()
-        let (alpha, beta, k) = (Float(definition.alpha), Float(definition.beta), Float(definition.knorm))
-        func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {
-            var desc = dnnl_lrn_desc_t()
-            try check(dnnl_lrn_forward_desc_init(&desc, kind, dnnl_lrn_across_channels, &md, dnnl_dim_t(definition.size),
-                                                 alpha, beta, k), "LRN forward descriptor")
-            return try PrimitiveDescriptor(&desc, attributes: attributes, what: "LRN forward \(data)")
-        }
-        let training = try forwardDescriptor(dnnl_forward_training)
-        let inference = try forwardDescriptor(dnnl_forward_inference)
-        var backwardDesc = dnnl_lrn_desc_t()
-        try check(dnnl_lrn_backward_desc_init(&backwardDesc, dnnl_lrn_across_channels, &md, &md,
-                                              dnnl_dim_t(definition.size), alpha, beta, k), "LRN backward descriptor")
-        let backward = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: training, what: "LRN backward")
-        let plain = MemoryDescriptor(raw: md)
-        source = try Memory(plain)
-        destination = try Memory(plain)
-        gradientDestination = try Memory(plain)
-        gradientSource = try Memory(plain)
-        let workspaceDescriptor = training.memoryDescriptor(dnnl_query_workspace_md)
-        workspace = try Memory(workspaceDescriptor)
-        ownWorkspace = workspaceDescriptor.byteCount > plain.byteCount
-            ? Tensor(shape: [(workspaceDescriptor.byteCount + 3) / 4]) : nil
-        context.reserveScratchpad(bytes: max(training.scratchpadBytes, inference.scratchpadBytes, backward.scratchpadBytes))
-        scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
-        trainingPrimitive = try Primitive(training)
-        inferencePrimitive = try Primitive(inference)
-        backwardPrimitive = try Primitive(backward)
-        inferenceArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination),
-                              argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        trainingArguments = inferenceArguments + (workspaceDescriptor.byteCount > 0 ? [argument(DNNL_ARG_WORKSPACE, workspace)] : [])
-        backwardArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DIFF_DST, gradientDestination),
-                             argument(DNNL_ARG_DIFF_SRC, gradientSource), argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-            + (workspaceDescriptor.byteCount > 0 ? [argument(DNNL_ARG_WORKSPACE, workspace)] : [])
+/// fits there, otherwise in a kernel-owned buffer.
+func makeLRNKernel(_ definition: LRN, shapes: NodeShapes, context: KernelContext) throws -> WorkspaceKernel {
+    let data = shapes.arguments[0]
+    var md = try shapes.layout(ofArgument: 0).descriptor(data).raw
+    let attributes = try PrimitiveAttributes()
+    let (alpha, beta, k) = (Float(definition.alpha), Float(definition.beta), Float(definition.knorm))
+    func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {
+        var desc = dnnl_lrn_desc_t()
+        try check(dnnl_lrn_forward_desc_init(&desc, kind, dnnl_lrn_across_channels, &md, dnnl_dim_t(definition.size),
+                                             alpha, beta, k), "LRN forward descriptor")
+        return try PrimitiveDescriptor(&desc, attributes: attributes, what: "LRN forward \(data)")
     }
-
-    private func bindWorkspace(_ outputs: [Tensor]) {
-        workspace.bind(ownWorkspace?.rawPointer ?? outputs[1].rawPointer)
-    }
-
-    func forward(_ call: ForwardCall) {
-        let request = call.requests[0]
-        guard request != .skip else { return }
-        scratchpad.bind(context.scratchpadPointer)
-        source.bind(call.arguments[0].rawPointer)
-        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
-        if call.isTraining {
-            bindWorkspace(call.outputs)
-            trainingPrimitive.execute(trainingArguments, on: context.stream)
-        } else {
-            inferencePrimitive.execute(inferenceArguments, on: context.stream)
-        }
-        outputTarget.complete(call.outputs[0], request: request, in: context)
-    }
-
-    func backward(_ call: BackwardCall) {
-        let request = call.requests[0]
-        guard request != .skip, let gradient = call.argumentGradients[0] else { return }
-        scratchpad.bind(context.scratchpadPointer)
-        source.bind(call.arguments[0].rawPointer)
-        bindWorkspace(call.outputs)
-        gradientDestination.bind(call.outputGradients[0].rawPointer)
-        gradientSource.bind(dataTarget.pointer(for: gradient, request: request, in: context))
-        backwardPrimitive.execute(backwardArguments, on: context.stream)
-        dataTarget.complete(gradient, request: request, in: context)
-    }
+    let training = try forwardDescriptor(dnnl_forward_training)
+    var backwardDesc = dnnl_lrn_desc_t()
+    try check(dnnl_lrn_backward_desc_init(&backwardDesc, dnnl_lrn_across_channels, &md, &md,
+                                          dnnl_dim_t(definition.size), alpha, beta, k), "LRN backward descriptor")
+    let backward = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: training, what: "LRN backward")
+    return try WorkspaceKernel(training: training, inference: forwardDescriptor(dnnl_forward_inference), backward: backward,
+                               backwardReadsSource: true, hiddenOutput: (1, shapes.outputs[1].elementCount * 4),
+                               context: context)
 }

@@ -94,7 +94,7 @@ public struct Pooling: OperatorDefinition {
             return ReferenceKernel(self, shapes: shapes)
         }
         return try oneDNNOrReference(self, shapes: shapes, context: context) {
-            try PoolingKernel(self, shapes: shapes, context: context)
+            try makePoolingKernel(self, shapes: shapes, context: context)
         }
     }
 
@@ -201,108 +201,42 @@ public struct Pooling: OperatorDefinition {
     }
 }
 
-/// oneDNN pooling (v2) forward and backward; max pooling keeps oneDNN's workspace (the
-/// argmax) from forward to backward in a kernel-owned buffer.
-final class PoolingKernel: OperatorKernel {
-    private let context: KernelContext
-    private let forwardPrimitive, backwardPrimitive, inferencePrimitive: Primitive
-    private let source, destination, gradientDestination, gradientSource, scratchpad: Memory
-    private let workspace: Memory?
-    private let workspaceBuffer: Tensor?
-    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-    private let forwardArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
-
-    var implementation: String { forwardPrimitive.descriptor.implementationName }
-    var workspaceBytes: Int { workspaceBuffer?.byteCount ?? 0 }
-
-    init(_ definition: Pooling, shapes: NodeShapes, context: KernelContext) throws {
-        self.context = context
-        let data = shapes.arguments[0], output = shapes.outputs[0]
-        let w = definition.window(height: data[2], width: data[3])
-        let overhang = definition.overhangs(shapes)
-        let algorithm: dnnl_alg_kind_t = switch definition.kind {
-        case .max: dnnl_pooling_max
-        // Where windows overhang, MXNet's divisor equals oneDNN's "exclude padding" count
-        // (the mismatching case was sent to the reference kernel).
-        case .avg: definition.countIncludesPad && !overhang && !definition.isGlobal
-            ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding
-        case .sum: fatalError("sum pooling is handled by the reference kernel")
-        }
-        var src = try shapes.layout(ofArgument: 0).descriptor(data).raw
-        var dst = try shapes.layout(ofOutput: 0).descriptor(output).raw
-        let strides = w.stride.map { dnnl_dim_t($0) }, kernel = w.kernel.map { dnnl_dim_t($0) }
-        let dilation: [dnnl_dim_t] = [0, 0]
-        let padLeft = w.pad.map { dnnl_dim_t($0) }
-        var padRight: [dnnl_dim_t] = []
-        for axis in 0..<2 {
-            let reach = (output[2 + axis] - 1) * w.stride[axis] + w.kernel[axis]
-            padRight.append(dnnl_dim_t(max(w.pad[axis], reach - data[2 + axis] - w.pad[axis])))
-        }
-        let attributes = try PrimitiveAttributes()
-        func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {
-            var desc = dnnl_pooling_v2_desc_t()
-            try check(dnnl_pooling_v2_forward_desc_init(&desc, kind, algorithm, &src, &dst, strides, kernel, dilation,
-                                                        padLeft, padRight), "pooling forward descriptor")
-            return try PrimitiveDescriptor(&desc, attributes: attributes, what: "pooling forward \(data)")
-        }
-        let fwd = try forwardDescriptor(dnnl_forward_training)
-        let inference = try forwardDescriptor(dnnl_forward_inference)
-        var backwardDesc = dnnl_pooling_v2_desc_t()
-        try check(dnnl_pooling_v2_backward_desc_init(&backwardDesc, algorithm, &src, &dst, strides, kernel, dilation,
-                                                     padLeft, padRight), "pooling backward descriptor")
-        let bwd = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: fwd, what: "pooling backward")
-        source = try Memory(MemoryDescriptor(raw: src))
-        destination = try Memory(MemoryDescriptor(raw: dst))
-        gradientSource = try Memory(MemoryDescriptor(raw: src))
-        gradientDestination = try Memory(MemoryDescriptor(raw: dst))
-        context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwd.scratchpadBytes, inference.scratchpadBytes))
-        scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
-        let workspaceDescriptor = fwd.memoryDescriptor(dnnl_query_workspace_md)
-        if workspaceDescriptor.byteCount > 0 {
-            let buffer = Tensor(shape: [(workspaceDescriptor.byteCount + 3) / 4])
-            workspaceBuffer = buffer
-            workspace = try Memory(workspaceDescriptor, pointer: buffer.rawPointer)
-        } else {
-            workspaceBuffer = nil
-            workspace = nil
-        }
-        forwardPrimitive = try Primitive(fwd)
-        inferencePrimitive = try Primitive(inference)
-        backwardPrimitive = try Primitive(bwd)
-        var forwardArgs = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination),
-                           argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        inferenceArguments = forwardArgs
-        var backwardArgs = [argument(DNNL_ARG_DIFF_DST, gradientDestination), argument(DNNL_ARG_DIFF_SRC, gradientSource),
-                            argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if let workspace {
-            forwardArgs.append(argument(DNNL_ARG_WORKSPACE, workspace))
-            backwardArgs.append(argument(DNNL_ARG_WORKSPACE, workspace))
-        }
-        forwardArguments = forwardArgs
-        backwardArguments = backwardArgs
+/// oneDNN pooling (v2): training, inference and backward primitives; max pooling keeps
+/// oneDNN's workspace (the argmax) from forward to backward in a kernel-owned buffer.
+func makePoolingKernel(_ definition: Pooling, shapes: NodeShapes, context: KernelContext) throws -> WorkspaceKernel {
+    let data = shapes.arguments[0], output = shapes.outputs[0]
+    let w = definition.window(height: data[2], width: data[3])
+    let overhang = definition.overhangs(shapes)
+    let algorithm: dnnl_alg_kind_t = switch definition.kind {
+    case .max: dnnl_pooling_max
+    // Where windows overhang, MXNet's divisor equals oneDNN's "exclude padding" count
+    // (the mismatching case was sent to the reference kernel).
+    case .avg: definition.countIncludesPad && !overhang && !definition.isGlobal
+        ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding
+    case .sum: fatalError("sum pooling is handled by the reference kernel")
     }
-
-    func forward(_ call: ForwardCall) {
-        let request = call.requests[0]
-        guard request != .skip else { return }
-        scratchpad.bind(context.scratchpadPointer)
-        source.bind(call.arguments[0].rawPointer)
-        destination.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
-        if call.isTraining {
-            forwardPrimitive.execute(forwardArguments, on: context.stream)
-        } else {
-            inferencePrimitive.execute(inferenceArguments, on: context.stream)
-        }
-        outputTarget.complete(call.outputs[0], request: request, in: context)
+    var src = try shapes.layout(ofArgument: 0).descriptor(data).raw
+    var dst = try shapes.layout(ofOutput: 0).descriptor(output).raw
+    let strides = w.stride.map { dnnl_dim_t($0) }, kernel = w.kernel.map { dnnl_dim_t($0) }
+    let dilation: [dnnl_dim_t] = [0, 0]
+    let padLeft = w.pad.map { dnnl_dim_t($0) }
+    var padRight: [dnnl_dim_t] = []
+    for axis in 0..<2 {
+        let reach = (output[2 + axis] - 1) * w.stride[axis] + w.kernel[axis]
+        padRight.append(dnnl_dim_t(max(w.pad[axis], reach - data[2 + axis] - w.pad[axis])))
     }
-
-    func backward(_ call: BackwardCall) {
-        let request = call.requests[0]
-        guard request != .skip, let gradient = call.argumentGradients[0] else { return }
-        scratchpad.bind(context.scratchpadPointer)
-        gradientDestination.bind(call.outputGradients[0].rawPointer)
-        gradientSource.bind(dataTarget.pointer(for: gradient, request: request, in: context))
-        backwardPrimitive.execute(backwardArguments, on: context.stream)
-        dataTarget.complete(gradient, request: request, in: context)
+    let attributes = try PrimitiveAttributes()
+    func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {
+        var desc = dnnl_pooling_v2_desc_t()
+        try check(dnnl_pooling_v2_forward_desc_init(&desc, kind, algorithm, &src, &dst, strides, kernel, dilation,
+                                                    padLeft, padRight), "pooling forward descriptor")
+        return try PrimitiveDescriptor(&desc, attributes: attributes, what: "pooling forward \(data)")
     }
+    let training = try forwardDescriptor(dnnl_forward_training)
+    var backwardDesc = dnnl_pooling_v2_desc_t()
+    try check(dnnl_pooling_v2_backward_desc_init(&backwardDesc, algorithm, &src, &dst, strides, kernel, dilation,
+                                                 padLeft, padRight), "pooling backward descriptor")
+    let backward = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: training, what: "pooling backward")
+    return try WorkspaceKernel(training: training, inference: forwardDescriptor(dnnl_forward_inference), backward: backward,
+                               backwardReadsSource: false, hiddenOutput: nil, context: context)
 }
