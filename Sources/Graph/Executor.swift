@@ -89,7 +89,6 @@ public final class Executor {
                 slotName.append(node.definition.map { "\(node.name)_\($0.outputNames[index])" } ?? node.name)
                 return slotShape.count - 1
             })
-            _ = node
         }
         func slot(_ entry: Entry) -> Int { outputSlot[graph.index(of: entry.node)][entry.index] }
         let learnable = Set(graph.argumentNodes.filter { !inputNames.contains($0.name) }.map { graph.index(of: $0) })

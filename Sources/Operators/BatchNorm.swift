@@ -76,7 +76,7 @@ public struct BatchNorm: OperatorDefinition {
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
         _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
         let data = shapes.arguments[0]
-        let (channels, perChannel, spatial) = Self.layout(data)
+        let (channels, perChannel, _) = Self.layout(data)
         let x = arguments[0]
         var mean = [T](repeating: 0, count: channels), variance = [T](repeating: 0, count: channels)
         let useBatch = isTraining && !useGlobalStats
@@ -94,7 +94,6 @@ public struct BatchNorm: OperatorDefinition {
                 variance[c] = auxiliary[1][c]
             }
         }
-        _ = spatial
         var y = [T](repeating: 0, count: x.count)
         for c in 0..<channels {
             let gamma = fixGamma ? 1 : arguments[1][c]

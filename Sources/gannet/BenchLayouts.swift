@@ -139,7 +139,7 @@ private func timePair(name: String, op: String, data: [Int], output: [Int], form
     let backwardSeconds = measure(runs: runs, runSeconds: runSeconds) { backwardPrimitive.execute(backwardArguments, on: stream) }
     let dataBytes = Double(data.reduce(1, *) * 4), outputBytes = Double(output.reduce(1, *) * 4)
     let forwardBytes = readsOfData * dataBytes + outputBytes, backwardBytes = 2 * dataBytes + outputBytes
-    _ = keep
+    withExtendedLifetime(keep) {}
     func result(_ pass: String, _ seconds: [Double], _ bytes: Double, _ descriptor: PrimitiveDescriptor) -> OperatorResult {
         let middle = median(seconds)
         return OperatorResult(name: name, op: op, pass: pass, batch: data[0], gflops: nil, gbps: bytes / middle / 1e9,
