@@ -102,37 +102,36 @@ final class ConcatKernel: OperatorKernel {
     func forward(_ call: ForwardCall) {
         let request = call.requests[0]
         guard request != .skip else { return }
-        let y = call.outputs[0].floats
         var offset = 0
         for (index, size) in inner.enumerated() {
-            let x = call.arguments[index].floats
-            for o in 0..<outer {
-                let destination = y + o * total + offset, source = x + o * size
-                if request == .add {
-                    accumulate(into: destination, from: source, count: size)
-                } else {
-                    memcpy(destination, source, size * 4)
-                }
-            }
+            // Input block o lands at output block o, shifted by the inputs before it.
+            copyBlocks(from: call.arguments[index].floats, sourceStride: size,
+                       to: call.outputs[0].floats + offset, destinationStride: total, size: size, request: request)
             offset += size
         }
     }
 
     func backward(_ call: BackwardCall) {
-        let dy = call.outputGradients[0].floats
         var offset = 0
         for (index, size) in inner.enumerated() {
             defer { offset += size }
             let request = call.requests[index]
             guard request != .skip, let gradient = call.argumentGradients[index] else { continue }
-            let dx = gradient.floats
-            for o in 0..<outer {
-                let source = dy + o * total + offset, destination = dx + o * size
-                if request == .add {
-                    accumulate(into: destination, from: source, count: size)
-                } else {
-                    memcpy(destination, source, size * 4)
-                }
+            copyBlocks(from: call.outputGradients[0].floats + offset, sourceStride: total,
+                       to: gradient.floats, destinationStride: size, size: size, request: request)
+        }
+    }
+
+    /// Copies (or adds) `outer` blocks of `size` elements between two strided sequences.
+    private func copyBlocks(from source: UnsafeMutablePointer<Float>, sourceStride: Int,
+                            to destination: UnsafeMutablePointer<Float>, destinationStride: Int,
+                            size: Int, request: Request) {
+        for o in 0..<outer {
+            let from = source + o * sourceStride, to = destination + o * destinationStride
+            if request == .add {
+                accumulate(into: to, from: from, count: size)
+            } else {
+                memcpy(to, from, size * 4)
             }
         }
     }

@@ -75,7 +75,11 @@ public struct SoftmaxOutput: OperatorDefinition {
         switch normalization {
         case .null: return 1
         case .batch: return Double(labels.count)
-        case .valid: return Double(max(1, labels.filter { !isIgnored(Double($0)) }.count))
+        case .valid:
+            // Counted in place: this runs every batch and must not allocate.
+            var valid = 0
+            for label in labels where !isIgnored(Double(label)) { valid += 1 }
+            return Double(max(1, valid))
         }
     }
 
