@@ -32,7 +32,7 @@ public final class Executor {
     private let weightArena: Tensor
     private let kernels: [(any OperatorKernel)?]
     private var forwardCalls: [(Int, ForwardCall)]
-    private let backwardCalls: [(Int, BackwardCall)]
+    private let backwardCalls: [GradientPassCall]
     private let argumentTensors: [String: Tensor]
     private let gradientTensors: [String: Tensor]
     private let auxiliaryTensors: [String: Tensor]
@@ -55,9 +55,12 @@ public final class Executor {
     /// Binds `symbol` for the given input shapes (`data`, and labels if known). With
     /// `isTraining` the gradient pass is built: learnable arguments get gradients, inputs
     /// (`data`, names ending in `label`) do not. `planMemory: false` gives every tensor its
-    /// own memory (for checking the planner).
+    /// own memory (for checking the planner). `mirror` is MXNet's memory mirror: outputs of
+    /// operators that are cheap to recompute (BatchNorm, Activation) are freed after their
+    /// forward consumers and computed again in the gradient pass, trading about one extra
+    /// BatchNorm+ReLU forward per layer for the memory of those outputs.
     public init(_ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
-                layout: LayoutPolicy = .automatic, inputs: Set<String>? = nil,
+                layout: LayoutPolicy = .automatic, mirror: Bool = false, inputs: Set<String>? = nil,
                 context: KernelContext = KernelContext()) throws {
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)
@@ -122,14 +125,48 @@ public final class Executor {
             forwardPlan.append((position, writes.map { _ in .write }))
         }
         // Backward: consumers before producers; the first contribution to a gradient writes,
-        // the later ones add.
-        var backwardPlan: [(node: Int, gradientRequests: [Request], gradientSlots: [Int?], outputGradientSlots: [Int])] = []
+        // the later ones add. With `mirror`, a recomputable node's outputs read here come from
+        // a second forward run of that node, planned just before the first step that reads them.
+        var backwardPlan: [PlannedGradientCall] = []
         var contributed = Set<Int>()
+        var recomputedSlots: [Int: [Int]] = [:]
+        let headNodes = Set(symbol.outputs.map { graph.index(of: $0.node) })
+        func isMirrored(_ position: Int) -> Bool {
+            mirror && nodes[position].definition?.isCheapToRecompute == true && !headNodes.contains(position)
+        }
+        /// The slots the gradient pass reads for the outputs of node `position`.
+        func gradientPassOutputs(_ position: Int) -> [Int] {
+            guard isMirrored(position) else { return outputSlot[position] }
+            if let slots = recomputedSlots[position] { return slots }
+            let node = nodes[position]
+            let definition = node.definition!
+            let argumentCount = definition.argumentNames.count
+            let arguments = node.inputs.prefix(argumentCount).map {
+                gradientPassOutputs(graph.index(of: $0.node))[$0.index]
+            }
+            let auxiliarySlots = node.inputs.dropFirst(argumentCount).map(slot)
+            let writes = shapes.outputs[position].indices.map { index in
+                slotShape.append(shapes.outputs[position][index])
+                slotName.append("\(slotName[outputSlot[position][index]])_recomputed")
+                return slotShape.count - 1
+            }
+            var inPlace: [(read: Int, write: Int)] = []
+            for option in definition.inPlaceOptions
+            where entryLayout(node.inputs[option.argument]) == entryLayout(Entry(node, option.output)) {
+                inPlace.append((arguments[option.argument], writes[option.output]))
+            }
+            steps.append(MemoryPlanner.Step(reads: arguments + auxiliarySlots, writes: writes, inPlace: inPlace))
+            backwardPlan.append(PlannedGradientCall(node: position, arguments: arguments, outputs: writes,
+                                                    auxiliary: auxiliarySlots, isRecompute: true))
+            recomputedSlots[position] = writes
+            return writes
+        }
         if isTraining {
             for position in nodes.indices.reversed() {
                 let node = nodes[position]
                 guard let definition = node.definition, needsGradient[position] else { continue }
                 let dependencies = definition.backwardDependencies
+                let argumentCount = definition.argumentNames.count
                 var reads: [Int] = []
                 var outputGradientSlots: [Int] = []
                 if dependencies.readsOutputGradients {
@@ -145,13 +182,20 @@ public final class Executor {
                     }
                     reads += outputGradientSlots
                 }
-                reads += dependencies.inputs.map { slot(node.inputs[$0]) }
-                reads += dependencies.outputs.map { outputSlot[position][$0] }
-                reads += node.inputs.dropFirst(definition.argumentNames.count).map(slot)  // auxiliary
+                // Tensors backward does not read keep their forward slots (never dereferenced).
+                let arguments = node.inputs.prefix(argumentCount).enumerated().map { index, entry in
+                    dependencies.inputs.contains(index)
+                        ? gradientPassOutputs(graph.index(of: entry.node))[entry.index] : slot(entry)
+                }
+                let outputs = dependencies.outputs.isEmpty ? outputSlot[position] : gradientPassOutputs(position)
+                reads += dependencies.inputs.map { arguments[$0] }
+                reads += dependencies.outputs.map { outputs[$0] }
+                let auxiliarySlots = node.inputs.dropFirst(argumentCount).map(slot)
+                reads += auxiliarySlots
                 var writes: [Int] = []
                 var requests: [Request] = []
                 var gradientSlots: [Int?] = []
-                for entry in node.inputs.prefix(definition.argumentNames.count) {
+                for entry in node.inputs.prefix(argumentCount) {
                     let source = graph.index(of: entry.node)
                     guard needsGradient[source], !auxiliary.contains(source) else {
                         requests.append(.skip)
@@ -173,7 +217,9 @@ public final class Executor {
                     gradientSlots.append(gradient)
                 }
                 steps.append(MemoryPlanner.Step(reads: reads, writes: writes))
-                backwardPlan.append((position, requests, gradientSlots, outputGradientSlots))
+                backwardPlan.append(PlannedGradientCall(
+                    node: position, arguments: arguments, outputs: outputs, auxiliary: auxiliarySlots,
+                    gradientRequests: requests, gradientSlots: gradientSlots, outputGradientSlots: outputGradientSlots))
             }
         }
 
@@ -233,7 +279,7 @@ public final class Executor {
             }
         }
         var forwardCalls: [(Int, ForwardCall)] = []
-        var backwardCalls: [(Int, BackwardCall)] = []
+        var backwardCalls: [GradientPassCall] = []
         var zeroGradients: [Tensor] = []
         for (position, requests) in forwardPlan {
             let node = nodes[position]
@@ -250,13 +296,22 @@ public final class Executor {
                 auxiliary: node.inputs.dropFirst(argumentCount).map { tensors[slot($0)] })))
         }
         for plan in backwardPlan {
-            let node = nodes[plan.node]
-            let argumentCount = node.definition!.argumentNames.count
-            backwardCalls.append((plan.node, BackwardCall(
+            if plan.isRecompute {
+                var requests = [Request](repeating: .write, count: plan.outputs.count)
+                for option in nodes[plan.node].definition!.inPlaceOptions
+                where tensors[plan.arguments[option.argument]].rawPointer == tensors[plan.outputs[option.output]].rawPointer {
+                    requests[option.output] = .inPlace
+                }
+                backwardCalls.append(.recompute(plan.node, ForwardCall(
+                    isTraining: true, arguments: plan.arguments.map { tensors[$0] },
+                    outputs: plan.outputs.map { tensors[$0] }, requests: requests,
+                    auxiliary: plan.auxiliary.map { tensors[$0] })))
+                continue
+            }
+            backwardCalls.append(.backward(plan.node, BackwardCall(
                 outputGradients: plan.outputGradientSlots.map { tensors[$0] },
-                arguments: node.inputs.prefix(argumentCount).map { tensors[slot($0)] },
-                outputs: outputSlot[plan.node].map { tensors[$0] },
-                auxiliary: node.inputs.dropFirst(argumentCount).map { tensors[slot($0)] },
+                arguments: plan.arguments.map { tensors[$0] }, outputs: plan.outputs.map { tensors[$0] },
+                auxiliary: plan.auxiliary.map { tensors[$0] },
                 argumentGradients: plan.gradientSlots.map { $0.map { tensors[$0] } }, requests: plan.gradientRequests)))
             for gradient in plan.outputGradientSlots where !contributed.contains(gradient) {
                 zeroGradients.append(tensors[gradient])
@@ -294,6 +349,25 @@ public final class Executor {
                                workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
                                inPlaceCount: activationPlan.inPlaceCount, peakLiveBytes: activationPlan.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
+    }
+
+    /// One kernel call of the gradient pass: a node's backward, or (mirroring) a node's
+    /// forward run again to recompute outputs that were not kept.
+    private enum GradientPassCall {
+        case backward(Int, BackwardCall)
+        case recompute(Int, ForwardCall)
+    }
+
+    /// A gradient-pass call with the slots it reads and writes resolved.
+    private struct PlannedGradientCall {
+        var node: Int
+        var arguments: [Int]
+        var outputs: [Int]
+        var auxiliary: [Int]
+        var isRecompute = false
+        var gradientRequests: [Request] = []
+        var gradientSlots: [Int?] = []
+        var outputGradientSlots: [Int] = []
     }
 
     /// One tensor of the plan: where it lives and how big it is.
@@ -399,14 +473,18 @@ public final class Executor {
 
     /// Runs the gradient pass (after a training forward).
     public func backward() {
-        for (position, call) in backwardCalls {
-            if isProfiling {
-                let start = monotonicSeconds()
-                kernels[position]!.backward(call)
-                backwardSeconds[position] += monotonicSeconds() - start
-            } else {
-                kernels[position]!.backward(call)
+        for call in backwardCalls {
+            let start = isProfiling ? monotonicSeconds() : 0
+            let position: Int
+            switch call {
+            case .backward(let node, let backwardCall):
+                position = node
+                kernels[node]!.backward(backwardCall)
+            case .recompute(let node, let forwardCall):
+                position = node
+                kernels[node]!.forward(forwardCall)
             }
+            if isProfiling { backwardSeconds[position] += monotonicSeconds() - start }
         }
     }
 }

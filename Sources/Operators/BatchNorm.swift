@@ -48,6 +48,10 @@ public struct BatchNorm: OperatorDefinition {
     public var outputNames: [String] { ["output", "mean", "var"] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1], outputs: [1, 2]) }
 
+    /// Forward in training recomputes the same batch statistics; moving statistics change
+    /// only in backward, so a second forward leaves them alone.
+    public var isCheapToRecompute: Bool { true }
+
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
         let data = try requireDataShape(arguments, node: node)
         guard data.rank == 2 || data.rank == 4 else {

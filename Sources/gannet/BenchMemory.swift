@@ -29,6 +29,9 @@ struct BenchMemory: ParsableCommand {
     @Option(help: "Activation layout: automatic, plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
+    @Flag(help: "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time.")
+    var mirror = false
+
     @Flag(help: "Print one JSON object on standard output.")
     var json = false
 
@@ -73,7 +76,7 @@ struct BenchMemory: ParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["bench", "train", "--network", network, "--batch-size", "\(batch)", "--iterations", "1",
-                             "--runs", "1", "--layout", layout.rawValue, "--json"]
+                             "--runs", "1", "--layout", layout.rawValue, "--json"] + (mirror ? ["--mirror"] : [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -47,6 +47,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
+    @Flag(help: "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time.")
+    var mirror = false
+
     @Flag(help: "Print where the time goes, per operator type, to standard error.")
     var profile = false
 
@@ -64,7 +67,8 @@ struct BenchTrain: ParsableCommand {
         let (symbol, defaultShape) = try loadNetwork(network, classCount: nil)
         let isTraining = mode == .train
         let dataDimensions = [batchSize] + (dataShape?.dimensions ?? defaultShape)
-        let executor = try Executor(symbol, inputShapes: ["data": Shape(dataDimensions)], isTraining: isTraining, layout: layout)
+        let executor = try Executor(symbol, inputShapes: ["data": Shape(dataDimensions)], isTraining: isTraining, layout: layout,
+                                    mirror: mirror)
         let classCount = executor.outputs[0].shape[1]
         var generator = SeededGenerator(seed: 1)
         Initializer.xavier.initialise(executor, seed: 2)
@@ -124,7 +128,7 @@ struct BenchTrain: ParsableCommand {
             printJSON([
                 "network": network, "batch-size": batchSize, "dtype": dtype, "mode": mode.rawValue,
                 "samples-per-second": rate, "runs": rates, "gflops": rate / Double(batchSize) * flopsPerStep / 1e9,
-                "peak-rss-mib": peakMiB, "loss": loss, "layout": executor.isBlocked ? "blocked" : "plain", "threads": ProcessInfo.processInfo.activeProcessorCount,
+                "peak-rss-mib": peakMiB, "loss": loss, "layout": executor.isBlocked ? "blocked" : "plain", "mirror": mirror, "threads": ProcessInfo.processInfo.activeProcessorCount,
                 "plan": ["weights-mib": mib(executor.memory.weightBytes),
                          "activations-mib": mib(executor.memory.activationBytes + executor.memory.gradientBytes),
                          "workspace-mib": mib(executor.memory.workspaceBytes)],

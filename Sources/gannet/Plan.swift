@@ -39,6 +39,9 @@ struct Plan: ParsableCommand {
     @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
+    @Flag(help: "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time.")
+    var mirror = false
+
     @Flag(help: "Also print every buffer of the plan: name, shape, region, offset and size.")
     var buffers = false
 
@@ -57,7 +60,7 @@ struct Plan: ParsableCommand {
         let executor: Executor
         do {
             executor = try Executor(symbol, inputShapes: ["data": Shape(shape)], isTraining: mode == .train,
-                                    planMemory: !noPlanning, layout: layout)
+                                    planMemory: !noPlanning, layout: layout, mirror: mirror)
         } catch {
             throw RuntimeFailure("\(network): \(error)")
         }

@@ -1,5 +1,6 @@
 import CHeapStatistics
 import Graph
+import Models
 import Operators
 import TensorCore
 import Testing
@@ -70,6 +71,41 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
             #expect(planned.auxiliary(name)!.toArray() == unplanned.auxiliary(name)!.toArray(), "\(name)")
         }
         #expect(planned.gradient("data") == nil && planned.gradient("softmax_label") == nil)
+    }
+
+    /// Mirroring recomputes BatchNorm and activation outputs in backward with the same
+    /// kernels, so results are bit-identical while fewer activations are kept.
+    @Test(arguments: [Executor.LayoutPolicy.plain, .blocked])
+    func mirroredRunsAreBitIdentical(_ layout: Executor.LayoutPolicy) throws {
+        let symbol = try everyOperatorNetwork()
+        let kept = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout)
+        let mirrored = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout, mirror: true)
+        #expect(mirrored.buffers.contains { $0.name == "r1_output_recomputed" })
+        #expect(mirrored.buffers.contains { $0.name == "bn1_output_recomputed" })
+        #expect(!kept.buffers.contains { $0.name.hasSuffix("_recomputed") })
+        for executor in [kept, mirrored] {
+            fill(executor)
+            for _ in 0..<2 {
+                executor.forward(isTraining: true)
+                executor.backward()
+            }
+        }
+        #expect(kept.outputs[0].toArray() == mirrored.outputs[0].toArray())
+        for name in kept.graph.argumentNames {
+            #expect(kept.gradient(name)?.toArray() == mirrored.gradient(name)?.toArray(), "gradient of \(name)")
+        }
+        for name in kept.graph.auxiliaryNames {
+            #expect(kept.auxiliary(name)!.toArray() == mirrored.auxiliary(name)!.toArray(), "\(name)")
+        }
+    }
+
+    @Test func mirrorKeepsFewerActivations() throws {
+        let symbol = try inceptionBNSmall(classCount: 10)
+        let shapes: [String: Shape] = ["data": [16, 3, 28, 28]]
+        let kept = try Executor(symbol, inputShapes: shapes, isTraining: true)
+        let mirrored = try Executor(symbol, inputShapes: shapes, isTraining: true, mirror: true)
+        #expect(Double(mirrored.memory.peakLiveBytes) < 0.8 * Double(kept.memory.peakLiveBytes))
+        #expect(mirrored.memory.activationBytes < kept.memory.activationBytes)
     }
 
     /// The executor (oneDNN kernels, planned memory, `add` at fan-out) against the graph

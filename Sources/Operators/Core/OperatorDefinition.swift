@@ -91,6 +91,10 @@ public protocol OperatorDefinition: Sendable {
     /// Pairs (argument, output) whose memory the output may reuse in the forward pass.
     var inPlaceOptions: [(argument: Int, output: Int)] { get }
 
+    /// Whether running forward again is cheap and gives the same outputs, so that the
+    /// executor's mirror may recompute them in the gradient pass instead of keeping them.
+    var isCheapToRecompute: Bool { get }
+
     /// Builds the kernel for these shapes (primitives are created here, once).
     func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel
 
@@ -111,6 +115,7 @@ extension OperatorDefinition {
     public var outputNames: [String] { ["output"] }
     public var visibleOutputCount: Int { 1 }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [] }
+    public var isCheapToRecompute: Bool { false }
 }
 
 /// Checks a known argument shape against the inferred one.
