@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "TensorCore", targets: ["TensorCore"]),
         .library(name: "Graph", targets: ["Graph"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "DataIO", targets: ["DataIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,6 +19,9 @@ let package = Package(
         .target(name: "DNNL", dependencies: ["CDNNL"]),
         .target(name: "TensorCore"),
         .target(name: "CHeapStatistics"),
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "DataIO", dependencies: ["CJPEG", "CPNG", "TensorCore"]),
         .target(name: "Operators", dependencies: ["DNNL", "TensorCore"]),
         .target(name: "Graph", dependencies: ["Operators", "TensorCore"]),
         .target(name: "Models", dependencies: ["Graph", "Operators"]),
@@ -25,10 +29,11 @@ let package = Package(
         .executableTarget(
             name: "gannet",
             dependencies: [
-                "Operators", "TensorCore", "DNNL", "Graph", "Models", "Training",
+                "Operators", "TensorCore", "DNNL", "Graph", "Models", "Training", "DataIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "DataIOTests", dependencies: ["DataIO", "TensorCore"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Graph", "Operators", "TensorCore"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"]),
