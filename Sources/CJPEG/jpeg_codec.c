@@ -107,10 +107,13 @@ int gannet_jpeg_decode_rgb(const unsigned char *data, size_t size, int scale_den
         return -1;
     }
     if (y > 0) jpeg_skip_scanlines(&decoder, (JDIMENSION)y);
+    /* RGB rows that need no cropping go straight into the output. */
+    int isDirect = channels == 3 && skip == 0 && (int)decoder.output_width == width;
     for (int r = 0; r < height; r++) {
-        JSAMPROW rows[1] = {row};
-        jpeg_read_scanlines(&decoder, rows, 1);
         unsigned char *target = output + (size_t)r * (size_t)width * 3;
+        JSAMPROW rows[1] = {isDirect ? target : row};
+        jpeg_read_scanlines(&decoder, rows, 1);
+        if (isDirect) continue;
         const unsigned char *source = row + (size_t)skip * (size_t)channels;
         if (channels == 3) {
             memcpy(target, source, (size_t)width * 3);

@@ -74,6 +74,13 @@ public enum ImageCodec {
         }
     }
 
+    /// Whether `bytes` is a JPEG with a single (grey) component.
+    public static func isGreyJPEG(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var info = gannet_jpeg_info()
+        var message = [CChar](repeating: 0, count: 256)
+        return gannet_jpeg_read_header(bytes.baseAddress, bytes.count, &info, &message, message.count) == 0 && info.components == 1
+    }
+
     /// Decodes the whole image. `strict` turns libjpeg's corrupt-data warnings into errors.
     public static func decode(_ bytes: UnsafeRawBufferPointer, strict: Bool = false) throws(ImageCodecError) -> RGBImage {
         let (_, width, height) = try info(bytes)

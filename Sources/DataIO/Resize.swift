@@ -4,8 +4,9 @@
 /// pixel centres aligned (OpenCV's `INTER_LINEAR`). im2rec's `INTER_LINEAR` instead samples
 /// 2×2 pixels whatever the scale, which aliases when shrinking by more than 2.
 ///
-/// Separable: the vertical pass runs first over whole rows (vectorised), the horizontal
-/// pass over the already-reduced rows. Scratch space is kept between calls.
+/// Separable: the vertical pass runs first over whole rows (vectorised), then the
+/// horizontal pass over the already-reduced rows, one RGB pixel per SIMD operation.
+/// Scratch space is kept between calls.
 public final class ImageResizer {
     private var rowWeights = ResampleAxis()
     private var columnWeights = ResampleAxis()
@@ -24,39 +25,39 @@ public final class ImageResizer {
         rowWeights.compute(input: height, output: outputHeight)
         columnWeights.compute(input: width, output: outputWidth)
         let rowLength = width * 3
-        if rowBuffer.count < rowLength { rowBuffer = [Float](repeating: 0, count: rowLength) }
-        rowBuffer.withUnsafeMutableBufferPointer { accumulator in
-            let row = accumulator.baseAddress!
-            for y in 0..<outputHeight {
-                // Vertical: a weighted sum of input rows.
-                let start = rowWeights.starts[y], taps = rowWeights.counts[y]
-                let weightBase = y * rowWeights.stride
-                do {
-                    let weight = rowWeights.weights[weightBase]
-                    let input = source + start * rowLength
-                    for i in 0..<rowLength { row[i] = weight * Float(input[i]) }
-                }
-                for tap in 1..<max(taps, 1) {
-                    let weight = rowWeights.weights[weightBase + tap]
-                    let input = source + (start + tap) * rowLength
-                    for i in 0..<rowLength { row[i] += weight * Float(input[i]) }
-                }
-                // Horizontal: a weighted sum of neighbouring pixels of the summed row.
-                let output = target + y * outputWidth * 3
-                for x in 0..<outputWidth {
-                    let first = columnWeights.starts[x], count = columnWeights.counts[x]
-                    let base = x * columnWeights.stride
-                    var red: Float = 0, green: Float = 0, blue: Float = 0
-                    for tap in 0..<count {
-                        let weight = columnWeights.weights[base + tap]
-                        let pixel = row + (first + tap) * 3
-                        red += weight * pixel[0]
-                        green += weight * pixel[1]
-                        blue += weight * pixel[2]
+        let taps = columnWeights.maximumCount
+        // Spare floats: the horizontal pass reads `taps` whole pixels and 4 floats per pixel.
+        let rowCapacity = rowLength + 3 * taps + 4
+        if rowBuffer.count < rowCapacity + outputWidth * 3 + 4 {
+            rowBuffer = [Float](repeating: 0, count: rowCapacity + outputWidth * 3 + 4)
+        }
+        rowBuffer.withUnsafeMutableBufferPointer { buffer in
+            rowWeights.withPointers { rowStarts, rowCounts, rowTaps, rowStride in
+                columnWeights.withPointers { columnStarts, _, columnTaps, columnStride in
+                    let row = buffer.baseAddress!
+                    let sums = UnsafeMutableRawPointer(row + rowCapacity)
+                    for y in 0..<outputHeight {
+                        sumRows(source, rowLength: rowLength, into: row, outputRow: y,
+                                starts: rowStarts, counts: rowCounts, weights: rowTaps, stride: rowStride)
+                        // Every pixel takes `taps` taps (zero weights past its own), so the loop is uniform.
+                        for x in 0..<outputWidth {
+                            let pixels = UnsafeRawPointer(row + columnStarts[x] * 3)
+                            let weights = columnTaps + x * columnStride
+                            var sum = weights[0] * pixels.loadUnaligned(as: SIMD4<Float>.self)
+                            for tap in 1..<taps {
+                                sum += weights[tap] * pixels.loadUnaligned(fromByteOffset: tap * 12, as: SIMD4<Float>.self)
+                            }
+                            sums.storeBytes(of: sum, toByteOffset: x * 12, as: SIMD4<Float>.self)
+                        }
+                        let values = sums.assumingMemoryBound(to: Float.self)
+                        let output = target + y * outputWidth * 3
+                        for i in 0..<(outputWidth * 3) {
+                            let value = values[i]
+                            let clamped = value < 0 ? 0 : (value > 255 ? 255 : value)
+                            // Adding 2^23 puts the rounded integer in the low mantissa bits.
+                            output[i] = UInt8(truncatingIfNeeded: (clamped + 8_388_608).bitPattern)
+                        }
                     }
-                    output[x * 3] = clampToByte(red)
-                    output[x * 3 + 1] = clampToByte(green)
-                    output[x * 3 + 2] = clampToByte(blue)
                 }
             }
         }
@@ -81,8 +82,19 @@ public final class ImageResizer {
     }
 }
 
-@inline(__always) private func clampToByte(_ value: Float) -> UInt8 {
-    UInt8(min(max(value + 0.5, 0), 255))
+/// Output row `outputRow` of the vertical pass: `Σ weights[r, t] · input row (starts[r] + t)`.
+@inline(__always)
+private func sumRows(_ input: UnsafePointer<UInt8>, rowLength: Int, into row: UnsafeMutablePointer<Float>, outputRow r: Int,
+                     starts: UnsafePointer<Int>, counts: UnsafePointer<Int>, weights: UnsafePointer<Float>, stride: Int) {
+    let taps = weights + r * stride
+    var source = input + starts[r] * rowLength
+    let weight = taps[0]
+    for i in 0..<rowLength { row[i] = weight * Float(source[i]) }
+    for tap in 1..<max(counts[r], 1) {
+        source += rowLength
+        let weight = taps[tap]
+        for i in 0..<rowLength { row[i] += weight * Float(source[i]) }
+    }
 }
 
 /// Filter taps of one axis: for output index `i`, input indices `starts[i] ..< starts[i] + counts[i]`
@@ -92,7 +104,20 @@ struct ResampleAxis {
     var counts: [Int] = []
     var weights: [Float] = []
     var stride = 0
+    /// The most taps of any output (weights past an output's own count are zero).
+    var maximumCount = 1
     private var key = (0, 0)
+
+    /// The tables as pointers, for loops without bounds checks.
+    func withPointers(_ body: (UnsafePointer<Int>, UnsafePointer<Int>, UnsafePointer<Float>, Int) -> Void) {
+        starts.withUnsafeBufferPointer { starts in
+            counts.withUnsafeBufferPointer { counts in
+                weights.withUnsafeBufferPointer { weights in
+                    body(starts.baseAddress!, counts.baseAddress!, weights.baseAddress!, stride)
+                }
+            }
+        }
+    }
 
     mutating func compute(input: Int, output: Int) {
         guard key != (input, output) else { return }
@@ -123,5 +148,6 @@ struct ResampleAxis {
             counts[index] = taps.count
             for (tap, weight) in taps.enumerated() { weights[index * stride + tap] = Float(weight / total) }
         }
+        maximumCount = counts.max() ?? 1
     }
 }

@@ -1,0 +1,142 @@
+import ArgumentParser
+import DataIO
+import Foundation
+import TensorCore
+
+/// `gannet list`: an MXNet `.lst` from an image folder, shuffled by default.
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write PREFIX.lst (index, label, path) for the images under ROOT, as im2rec --list does.",
+        discussion: """
+            With --recursive every subfolder of ROOT is a class (labels 0, 1, … in sorted folder
+            order; images in deeper folders belong to their top folder) and PREFIX.synset.txt
+            lists the folder names in label order. Without it, the images directly in ROOT get
+            label 0. The list is shuffled (seeded) unless --no-shuffle: a list sorted by class
+            makes whole batches of one class, and training then stays at chance accuracy.
+
+            Example:
+              gannet list data/train images/train --recursive
+              gannet list data/photos images --recursive --train-ratio 0.9    # photos_train.lst, photos_val.lst
+            """)
+
+    @Argument(help: "Output prefix: writes PREFIX.lst (or PREFIX_train.lst, … with ratios, PREFIX_N.lst with chunks).")
+    var prefix: String
+
+    @Argument(help: "The image folder.")
+    var root: String
+
+    @Flag(help: "Each subfolder of ROOT is a class.")
+    var recursive = false
+
+    @Option(help: "Accepted extensions, compared lower-cased.")
+    var exts = ".jpg,.jpeg,.png"
+
+    @Flag(help: "Keep the walk order (sorted) instead of shuffling.")
+    var noShuffle = false
+
+    @Option(help: "Shuffle seed.")
+    var seed: UInt64 = 100
+
+    @Option(help: "Fraction of each chunk for PREFIX_train.lst; the rest (after the test part) goes to PREFIX_val.lst.")
+    var trainRatio = 1.0
+
+    @Option(help: "Fraction of each chunk for PREFIX_test.lst (taken first).")
+    var testRatio = 0.0
+
+    @Option(help: "Split the list into this many chunks (PREFIX_0.lst, …).")
+    var chunks = 1
+
+    mutating func validate() throws {
+        guard (0...1).contains(trainRatio), (0...1).contains(testRatio), trainRatio + testRatio <= 1 + 1e-9 else {
+            throw ValidationError("--train-ratio and --test-ratio must lie in [0, 1] and sum to at most 1")
+        }
+        if chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+    }
+
+    func run() throws {
+        let extensions = Set(exts.split(separator: ",").map { $0.lowercased().trimmingCharacters(in: .whitespaces) })
+        let (paths, classes) = try walk(root: root, recursive: recursive, extensions: extensions)
+        guard !paths.isEmpty else { throw RuntimeFailure("\(root): no files with extensions \(exts)") }
+        var entries = paths.enumerated().map { ImageListEntry(index: UInt64($0.offset), labels: [Float($0.element.label)], path: $0.element.path) }
+        if !noShuffle {
+            var generator = SeededGenerator(seed: seed)
+            entries.shuffle(using: &generator)
+        }
+        if recursive {
+            let text = classes.joined(separator: "\n") + "\n"
+            try writeAtomically(text, to: prefix + ".synset.txt")
+            for (label, name) in classes.enumerated() { log("\(name) \(label)") }
+        }
+        // im2rec's split: per chunk, test first, then train, the rest validation.
+        let chunkSize = (entries.count + chunks - 1) / chunks
+        var written: [String] = []
+        for chunk in 0..<chunks {
+            let part = Array(entries[min(entries.count, chunk * chunkSize)..<min(entries.count, (chunk + 1) * chunkSize)])
+            let suffix = chunks > 1 ? "_\(chunk)" : ""
+            let trainCount = Int(Double(part.count) * trainRatio), testCount = Int(Double(part.count) * testRatio)
+            if trainRatio == 1 {
+                try writeList(part, prefix + suffix + ".lst", &written)
+            } else {
+                if testRatio > 0 { try writeList(Array(part[0..<testCount]), prefix + suffix + "_test.lst", &written) }
+                if trainRatio + testRatio < 1 {
+                    try writeList(Array(part[(testCount + trainCount)...]), prefix + suffix + "_val.lst", &written)
+                }
+                try writeList(Array(part[testCount..<(testCount + trainCount)]), prefix + suffix + "_train.lst", &written)
+            }
+        }
+        log("\(entries.count) images in \(max(classes.count, 1)) classes: \(written.joined(separator: ", "))")
+    }
+
+    private func writeList(_ entries: [ImageListEntry], _ path: String, _ written: inout [String]) throws {
+        try writeAtomically(ImageList.text(entries), to: path)
+        written.append("\(path) (\(entries.count))")
+    }
+
+    /// Files under `root` (sorted), with their class label.
+    func walk(root: String, recursive: Bool, extensions: Set<String>) throws -> ([(path: String, label: Int)], [String]) {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RuntimeFailure("\(root): not a folder")
+        }
+        func accepted(_ name: String) -> Bool {
+            guard let dot = name.lastIndex(of: ".") else { return false }
+            return extensions.contains(name[dot...].lowercased())
+        }
+        let top = try manager.contentsOfDirectory(atPath: root).sorted()
+        guard recursive else {
+            let files = top.filter { name in
+                var folder: ObjCBool = false
+                return manager.fileExists(atPath: root + "/" + name, isDirectory: &folder) && !folder.boolValue && accepted(name)
+            }
+            return (files.map { ($0, 0) }, [])
+        }
+        let classes = top.filter { name in
+            var folder: ObjCBool = false
+            return manager.fileExists(atPath: root + "/" + name, isDirectory: &folder) && folder.boolValue
+        }
+        var files: [(path: String, label: Int)] = []
+        for (label, name) in classes.enumerated() {
+            guard let enumerator = manager.enumerator(atPath: root + "/" + name) else { continue }
+            var inside: [String] = []
+            while let relative = enumerator.nextObject() as? String {
+                if accepted(relative) { inside.append(relative) }
+            }
+            for relative in inside.sorted() { files.append((name + "/" + relative, label)) }
+        }
+        return (files, classes)
+    }
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`.
+func writeAtomically(_ text: String, to path: String) throws {
+    let temporary = path + ".tmp-\(getpid())"
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+        if rename(temporary, path) != 0 { throw RuntimeFailure("\(path): cannot rename \(temporary): \(String(cString: strerror(errno)))") }
+    } catch let error as RuntimeFailure {
+        throw error
+    } catch {
+        throw RuntimeFailure("\(path): \(error.localizedDescription)")
+    }
+}
