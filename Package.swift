@@ -33,10 +33,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-        .testTarget(name: "DataIOTests", dependencies: ["DataIO", "TensorCore"]),
+        .testTarget(name: "DataIOTests", dependencies: ["DataIO", "TensorCore"], exclude: ["Fixtures"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Graph", "Operators", "TensorCore"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

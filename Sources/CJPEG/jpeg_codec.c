@@ -95,8 +95,13 @@ int gannet_jpeg_decode_rgb(const unsigned char *data, size_t size, int scale_den
         jpeg_destroy_decompress(&decoder);
         return -1;
     }
-    /* Horizontal crop: libjpeg widens the window to whole iMCUs and reports where it starts. */
-    JDIMENSION cropStart = (JDIMENSION)x, cropWidth = (JDIMENSION)width;
+    /* Horizontal crop: libjpeg widens the window to whole iMCUs and reports where it starts.
+     * Ask for 16 more pixels on each side: at the window's edges fancy upsampling would
+     * otherwise see an image edge and the pixels would differ from a full decode. */
+    int margin = 16;
+    int wideStart = x > margin ? x - margin : 0;
+    int wideEnd = x + width + margin < (int)decoder.output_width ? x + width + margin : (int)decoder.output_width;
+    JDIMENSION cropStart = (JDIMENSION)wideStart, cropWidth = (JDIMENSION)(wideEnd - wideStart);
     if (cropWidth < decoder.output_width) jpeg_crop_scanline(&decoder, &cropStart, &cropWidth);
     int skip = x - (int)cropStart;
     int channels = decoder.output_components;

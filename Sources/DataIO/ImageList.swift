@@ -20,8 +20,8 @@ public enum ImageList {
     public static func read(path: String) throws -> [ImageListEntry] {
         guard let text = readTextFile(path) else { throw ImageListError(path: path, line: 0, "cannot read: \(systemError())") }
         var entries: [ImageListEntry] = []
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        // `\r\n` is one Character in Swift, and a newline.
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
                 .map { $0.trimmingCharacters(in: .whitespaces) }

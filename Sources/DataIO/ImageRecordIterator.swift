@@ -51,12 +51,41 @@ public struct BadRecord: Error, CustomStringConvertible, Sendable {
 /// position in the epoch), so the same seed gives the same batches whatever the thread
 /// timing. A batch returned by `next()` stays valid until the following call.
 public final class ImageRecordIterator: @unchecked Sendable {
-    public let options: ImageIteratorOptions
-    public let reader: RecordReader
+    private let pipeline: RecordPipeline
+
+    public init(path: String, index: String? = nil, labels: String? = nil, options: ImageIteratorOptions,
+                warn: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        pipeline = try RecordPipeline(path: path, index: index, labels: labels, options: options, warn: warn)
+    }
+
+    /// Stops the decode threads; they finish the image in hand and exit.
+    deinit { pipeline.stop() }
+
+    public var options: ImageIteratorOptions { pipeline.options }
+    public var reader: RecordReader { pipeline.reader }
     /// Stream offsets of this part's records, in file order.
-    public let recordOffsets: [Int]
+    public var recordOffsets: [Int] { pipeline.recordOffsets }
     /// Whether the records came from an `.idx` (global shuffling is possible).
-    public let isIndexed: Bool
+    public var isIndexed: Bool { pipeline.isIndexed }
+    /// Batches in the current epoch.
+    public var batchesPerEpoch: Int { pipeline.batchesPerEpoch }
+    /// Records of this part.
+    public var recordCount: Int { pipeline.recordOffsets.count }
+    /// Records skipped in the current epoch (`badRecords: .skip`).
+    public var skippedRecords: [BadRecord] { pipeline.skippedRecords }
+
+    public func reset(epoch: Int) { pipeline.reset(epoch: epoch) }
+
+    public func next() throws -> ImageBatch? { try pipeline.next() }
+}
+
+/// The iterator's state, shared with its decode threads (which keep it alive until they
+/// have seen `stop()`).
+final class RecordPipeline: @unchecked Sendable {
+    let options: ImageIteratorOptions
+    let reader: RecordReader
+    let recordOffsets: [Int]
+    let isIndexed: Bool
     private let labelOverrides: [UInt64: [Float]]?
 
     private let condition = NSCondition()
@@ -71,7 +100,6 @@ public final class ImageRecordIterator: @unchecked Sendable {
     private var deliveredSlot: Int?
     private var generation = 0
     private var isStopping = false
-    private var threads: [Thread] = []
     private var skipped: [BadRecord] = []
 
     private struct Job { var slot: Int; var row: Int; var position: Int; var generation: Int }
@@ -85,10 +113,7 @@ public final class ImageRecordIterator: @unchecked Sendable {
         init(batch: ImageBatch) { self.batch = batch }
     }
 
-    /// Opens `path` (several files joined with `;` read as one stream). The index is `index`,
-    /// or `PREFIX.idx` beside a single `PREFIX.rec` when it exists; `labels` is an optional
-    /// `.lst` whose labels replace the packed ones (looked up by record id).
-    public init(path: String, index: String? = nil, labels: String? = nil, options: ImageIteratorOptions,
+    init(path: String, index: String? = nil, labels: String? = nil, options: ImageIteratorOptions,
                 warn: @escaping @Sendable (String) -> Void = { _ in }) throws {
         precondition(options.batchSize > 0 && options.partCount > 0 && (0..<options.partCount).contains(options.partIndex))
         guard options.dataShape.count == 3, [1, 3].contains(options.dataShape[0]), options.dataShape[1] > 0, options.dataShape[2] > 0 else {
@@ -137,43 +162,34 @@ public final class ImageRecordIterator: @unchecked Sendable {
         }
         slots = (0..<max(options.prefetchCount, 1)).map { _ in Slot(batch: ImageBatch(options: options)) }
         if let warning = sortedLabelWarning() { warn(warning) }
+        reset(epoch: 0)
         for thread in 0..<max(options.threadCount, 1) {
-            let worker = Thread { [unowned self] in self.work() }
+            let worker = Thread { self.work() }
             worker.name = "gannet-decode-\(thread)"
             worker.stackSize = 1 << 20
-            threads.append(worker)
+            worker.start()
         }
-        threads.forEach { $0.start() }
-        reset(epoch: 0)
     }
 
-    deinit {
+    func stop() {
         condition.lock()
         isStopping = true
         condition.broadcast()
         condition.unlock()
-        // Threads hold `unowned self`: wait until each has left `work()`.
-        while threads.contains(where: { !$0.isFinished }) { usleep(1000) }
     }
 
     /// Records in one window of the chunk-local shuffle (no `.idx`).
     static let shuffleWindow = 4096
 
-    /// Batches in the current epoch.
-    public var batchesPerEpoch: Int { batchCount }
-    /// Records of this part.
-    public var recordCount: Int { recordOffsets.count }
+    var batchesPerEpoch: Int { batchCount }
 
-    /// Records skipped in the current epoch (`badRecords: .skip`).
-    public var skippedRecords: [BadRecord] {
+    var skippedRecords: [BadRecord] {
         condition.lock()
         defer { condition.unlock() }
         return skipped
     }
 
-    /// Starts epoch `epoch` from its first batch (the order depends only on seed and epoch,
-    /// so resuming at an epoch repeats it exactly).
-    public func reset(epoch: Int) {
+    func reset(epoch: Int) {
         condition.lock()
         defer { condition.unlock() }
         generation += 1
@@ -205,9 +221,7 @@ public final class ImageRecordIterator: @unchecked Sendable {
         for index in slots.indices { schedule(into: index) }
     }
 
-    /// The next batch of the epoch, or nil at its end. Throws the first bad record when
-    /// `badRecords` is `.fail`.
-    public func next() throws -> ImageBatch? {
+    func next() throws -> ImageBatch? {
         condition.lock()
         defer { condition.unlock() }
         if let previous = deliveredSlot {

@@ -216,10 +216,11 @@ public final class RecordReader: @unchecked Sendable {
             let end = bases[file + 1] - bases[file]
             var position = 0
             var header = (UInt32(0), UInt32(0))
+            var pendingStart: Int?
             while position < end {
                 let got = withUnsafeMutableBytes(of: &header) { read(file: file, offset: position, count: 8, into: $0.baseAddress!) }
                 guard got == 8 else {
-                    return (offsets, RecordIOError(path: paths[file], offset: position, "truncated record header at the end of the file"))
+                    return (offsets, RecordIOError(path: paths[file], offset: pendingStart ?? position, "truncated record (the file ends inside its header)"))
                 }
                 guard UInt32(littleEndian: header.0) == RecordIO.magic else {
                     return (offsets, RecordIOError(path: paths[file], offset: position, String(format: "bad magic 0x%08X", UInt32(littleEndian: header.0))))
@@ -228,9 +229,15 @@ public final class RecordReader: @unchecked Sendable {
                 let cflag = lrec >> 29, length = Int(lrec & 0x1FFF_FFFF)
                 let next = position + 8 + length + (4 - length % 4) % 4
                 if position + 8 + length > end {
-                    return (offsets, RecordIOError(path: paths[file], offset: position, "truncated record: \(length) payload bytes announced, \(end - position - 8) present"))
+                    return (offsets, RecordIOError(path: paths[file], offset: pendingStart ?? position, "truncated record: \(length) payload bytes announced, \(end - position - 8) present"))
                 }
-                if cflag == 0 || cflag == 1 { offsets.append(bases[file] + position) }
+                // A record counts once its last part is complete.
+                switch cflag {
+                case 0: offsets.append(bases[file] + position)
+                case 1: pendingStart = position
+                case 3: if let start = pendingStart { offsets.append(bases[file] + start) }; pendingStart = nil
+                default: break
+                }
                 position = next
             }
         }
