@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end checks through the built binary: help texts and the JSON contract of
-# `gannet bench ops` on one operator.
+# End-to-end checks through the built binary: help texts, exit statuses, the data
+# commands on a small synthetic image folder, and the JSON contracts of the benches.
 set -euo pipefail
 gannet="${1:-.build/release/gannet}"
 "$gannet" --help | grep -q "Example"
@@ -63,3 +63,54 @@ for o in report["operators"]:
     assert o["implementation"] and o["format"], o
 print("cli-smoke: bench ops JSON ok (%.0f GFLOPS roof)" % report["roof-gflops"])
 '
+
+# The data pipeline: synth → list → pack → verify / inspect / mean / bench io.
+data="$(mktemp -d)"
+"$gannet" synth "$data/images" --classes 3 --images-per-class 8 --size 40 2>/dev/null
+"$gannet" list "$data/set" "$data/images" --recursive --train-ratio 0.75 2>/dev/null
+[ "$(wc -l < "$data/set_train.lst")" -eq 18 ] && [ "$(wc -l < "$data/set_val.lst")" -eq 6 ] \
+  && [ "$(wc -l < "$data/set.synset.txt")" -eq 3 ] || { echo "cli-smoke: list wrote the wrong files" >&2; exit 1; }
+"$gannet" pack "$data/set_train" "$data/images" --resize 36 2>/dev/null
+ls "$data" | grep -q tmp && { echo "cli-smoke: pack left a temporary file" >&2; exit 1; }
+"$gannet" verify "$data/set_train.rec" --json | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["records"] == 18 and report["decoded"] == 18 and report["failed"] == [], report
+assert report["labels"] == {"min": 0, "max": 2}, report
+print("cli-smoke: list, pack, verify ok")
+'
+key="$(head -1 "$data/set_train.lst" | cut -f1)"
+"$gannet" inspect "$data/set_train.rec" --record "$key" --save-image "$data/record.png" --json | python3 -c '
+import json, sys
+record = json.load(sys.stdin)
+assert record["key"] == record["id"] == int(sys.argv[1]) and record["format"] == "jpeg" and record["channels"] == 3, record
+assert min(record["width"], record["height"]) == 36 and record["offset"] == 0 and len(record["payload-sha256"]) == 64, record
+print("cli-smoke: inspect ok")
+' "$key"
+[ -s "$data/record.png" ] || { echo "cli-smoke: inspect --save-image wrote nothing" >&2; exit 1; }
+"$gannet" mean "$data/set_train.rec" --data-shape 3,32,32 --output "$data/mean.bin" 2>/dev/null
+python3 -c '
+import struct, sys
+raw = open(sys.argv[1], "rb").read()
+assert raw[:8] == bytes.fromhex("1201000000000000") and raw.endswith(b"mean_img"), raw[:16]
+print("cli-smoke: mean ok")
+' "$data/mean.bin"
+"$gannet" bench io --data "$data/set_train.rec" --batch-size 4 --data-shape 3,32,32 --rand-crop --rand-mirror --epochs 2 --json 2>/dev/null | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["samples-per-second"] > 0 and len(report["runs"]) == 2 and report["threads"] >= 1, report
+print("cli-smoke: bench io ok")
+'
+# A crashed writer: the truncated record is reported with its offset, exit status 1.
+head -c -100 "$data/set_train.rec" > "$data/cut.rec"
+set +e
+"$gannet" verify "$data/cut.rec" --json > "$data/cut.json" 2>/dev/null; status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "cli-smoke: verify of a truncated file exited $status, expected 1" >&2; exit 1; }
+python3 -c '
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert report["decoded"] == 17 and len(report["failed"]) == 1 and "truncated" in report["failed"][0]["error"], report
+print("cli-smoke: truncated file reported")
+' "$data/cut.json"
+rm -rf "$data"

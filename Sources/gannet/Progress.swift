@@ -4,8 +4,8 @@ import Glibc
 #endif
 
 /// A progress bar on standard error, drawn only when it is a terminal and at most ten
-/// times a second; `finish` ends the line.
-final class ProgressBar {
+/// times a second; `finish` ends the line. Updated by one thread at a time.
+final class ProgressBar: @unchecked Sendable {
     private let total: Int
     private let label: String
     private let isTerminal = isatty(2) != 0
