@@ -3,7 +3,8 @@ import TensorCore
 /// MXNet's `Dropout` (inverted): in training each element is kept with probability 1 − p and
 /// scaled by 1/(1 − p), else zeroed; identity at inference (unless `mode='always'`).
 /// Outputs `output` and the hidden `mask` (0 or 1/(1 − p) per element), which backward reads.
-/// Masks come from a generator seeded by (context seed, kernel number): a run is repeatable.
+/// Masks come from a generator seeded by (context seed, kernel number, training step): a run
+/// is repeatable, and a resumed run draws the masks the uninterrupted one drew.
 public struct Dropout: OperatorDefinition {
     public static let mxnetName = "Dropout"
 
@@ -38,7 +39,7 @@ public struct Dropout: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        DropoutKernel(self, generator: context.makeGenerator())
+        DropoutKernel(self, context: context, stream: context.makeStream())
     }
 
     /// The mask value of one element from a uniform sample in [0, 1).
@@ -65,13 +66,15 @@ public struct Dropout: OperatorDefinition {
 
 final class DropoutKernel: OperatorKernel {
     private let definition: Dropout
-    private var generator: SeededGenerator
+    private let context: KernelContext
+    private let stream: UInt64
 
     var implementation: String { "swift" }
 
-    init(_ definition: Dropout, generator: SeededGenerator) {
+    init(_ definition: Dropout, context: KernelContext, stream: UInt64) {
         self.definition = definition
-        self.generator = generator
+        self.context = context
+        self.stream = stream
     }
 
     func forward(_ call: ForwardCall) {
@@ -88,6 +91,7 @@ final class DropoutKernel: OperatorKernel {
             }
             return
         }
+        var generator = context.generator(stream: stream)
         let threshold = Float(definition.probability), keepScale = Float(1 / (1 - definition.probability))
         for i in 0..<count {
             let m: Float = generator.nextUnitFloat() < threshold ? 0 : keepScale

@@ -37,6 +37,9 @@ public final class SGD {
     /// Names of the parameters it updates.
     public var parameterNames: [String] { slots.map(\.name) }
 
+    /// The momentum buffer of every parameter (saved with checkpoints for an exact resume).
+    public var momentumBuffers: [(name: String, tensor: Tensor)] { slots.map { ($0.name, $0.velocity) } }
+
     /// Applies one update to every parameter, spread over the cores.
     public func update() {
         let chunk = 1 << 16

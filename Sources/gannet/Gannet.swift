@@ -26,7 +26,7 @@ struct Gannet: ParsableCommand {
               gannet bench ops --preset short
               gannet export --network inception-bn --output model/inception-bn
             """,
-        subcommands: [Synth.self, List.self, Pack.self, Verify.self, Inspect.self, Mean.self, Bench.self, Export.self, Plan.self])
+        subcommands: [Synth.self, List.self, Pack.self, Verify.self, Inspect.self, Mean.self, Train.self, Score.self, Predict.self, Bench.self, Export.self, Plan.self])
 }
 
 struct Bench: ParsableCommand {

@@ -30,6 +30,13 @@ final class ProgressBar: @unchecked Sendable {
         text.withCString { _ = write(2, $0, strlen($0)) }
     }
 
+    /// Clears the bar so that a log line can be written; the next update redraws it.
+    func interrupt() {
+        guard isTerminal else { return }
+        "\r\u{1B}[K".withCString { _ = write(2, $0, strlen($0)) }
+        lastDraw = 0
+    }
+
     func finish() {
         if isTerminal { "\n".withCString { _ = write(2, $0, 1) } }
     }

@@ -69,6 +69,9 @@ public final class KernelContext {
     private(set) var scratchpad: Tensor
     /// Seed of the random streams of stochastic kernels (Dropout).
     public var randomSeed: UInt64 = 0
+    /// The training step. Stochastic kernels draw from (seed, their stream, step), so a run
+    /// resumed at step n draws what the uninterrupted run drew there.
+    public var step: UInt64 = 0
     private var generatorCount: UInt64 = 0
     /// Kernels that fell back to the reference path, for the once-per-node log.
     public private(set) var fallbacks: [String] = []
@@ -109,9 +112,15 @@ public final class KernelContext {
 
     /// A generator for the next stochastic kernel: streams follow creation order, so the
     /// same graph with the same seed draws the same masks.
-    func makeGenerator() -> SeededGenerator {
+    /// A new stream number for one stochastic kernel.
+    func makeStream() -> UInt64 {
         generatorCount += 1
-        return SeededGenerator(seed: randomSeed, stream: generatorCount)
+        return generatorCount
+    }
+
+    /// The generator of `stream` at the current step.
+    func generator(stream: UInt64) -> SeededGenerator {
+        SeededGenerator(seed: randomSeed ^ (step &* 0x9E37_79B9_7F4A_7C15), stream: stream)
     }
 
     func noteFallback(node: String, reason: String) {

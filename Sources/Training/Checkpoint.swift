@@ -1,0 +1,125 @@
+import Foundation
+import Graph
+import TensorCore
+
+/// What a training run needs beyond the parameters to continue exactly, and how its images
+/// were prepared (so that `score` and `predict` can repeat it).
+public struct TrainingState: Codable, Sendable, Equatable {
+    /// Epochs completed.
+    public var epoch: Int
+    public var updateCount: Int
+    public var learningRate: Float
+    public var seed: UInt64
+    public var batchSize: Int
+    public var classCount: Int
+    public var preprocessing: Preprocessing
+
+    public init(epoch: Int, updateCount: Int, learningRate: Float, seed: UInt64, batchSize: Int, classCount: Int,
+                preprocessing: Preprocessing) {
+        self.epoch = epoch
+        self.updateCount = updateCount
+        self.learningRate = learningRate
+        self.seed = seed
+        self.batchSize = batchSize
+        self.classCount = classCount
+        self.preprocessing = preprocessing
+    }
+
+    /// The image preparation of training, reused by inference.
+    public struct Preprocessing: Codable, Sendable, Equatable {
+        /// `[C, H, W]`.
+        public var dataShape: [Int]
+        public var resize: Int?
+        /// RGB means, or nil when a mean image was used.
+        public var meanRGB: [Float]?
+        public var meanImage: String?
+        public var scale: Float
+
+        public init(dataShape: [Int], resize: Int?, meanRGB: [Float]?, meanImage: String?, scale: Float) {
+            self.dataShape = dataShape
+            self.resize = resize
+            self.meanRGB = meanRGB
+            self.meanImage = meanImage
+            self.scale = scale
+        }
+    }
+}
+
+/// MXNet checkpoints (`PREFIX-symbol.json`, `PREFIX-NNNN.params`) and Gannet's state sidecar
+/// (`PREFIX-NNNN.state`: a JSON `TrainingState` and the momentum buffers). Every file is
+/// written to a temporary name, synced and renamed, and the `.params` last but one, the
+/// `.state` last: a crash at any moment leaves the previous checkpoint whole.
+public enum Checkpoint {
+    public static func parametersPath(_ prefix: String, epoch: Int) -> String { String(format: "%@-%04d.params", prefix, epoch) }
+    public static func statePath(_ prefix: String, epoch: Int) -> String { String(format: "%@-%04d.state", prefix, epoch) }
+    public static func symbolPath(_ prefix: String) -> String { prefix + "-symbol.json" }
+
+    static let stateMagic = Array("GANNETST".utf8)
+
+    /// Writes the symbol, the parameters and auxiliary states (`arg:`/`aux:`), and the state.
+    public static func save(prefix: String, epoch: Int, symbol: Symbol, executor: Executor, optimizer: SGD,
+                            state: TrainingState) throws {
+        try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: symbolPath(prefix))
+        try NDArrayFile.write(checkpointEntries(executor), to: parametersPath(prefix, epoch: epoch))
+        var bytes = stateMagic
+        let json = try JSONEncoder().encode(state)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: json)
+        bytes.append(contentsOf: NDArrayFile.encode(optimizer.momentumBuffers.map {
+            NDArrayFile.Entry(name: "momentum:\($0.name)", tensor: $0.tensor)
+        }))
+        try writeFileAtomically(bytes, to: statePath(prefix, epoch: epoch))
+    }
+
+    /// Loads `arg:`/`aux:` entries into the executor. Every parameter and auxiliary state
+    /// must be present with its shape; errors name the file, the entry and both shapes.
+    /// Unprefixed names (some old files) are accepted. Returns the entries nobody used.
+    @discardableResult
+    public static func loadParameters(_ path: String, into executor: Executor) throws -> [String] {
+        let entries: [NDArrayFile.Entry]
+        do { entries = try NDArrayFile.read(path: path) } catch { throw TrainingError("\(error)") }
+        var byName: [String: Tensor] = [:]
+        for entry in entries {
+            let name = entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:") ? String(entry.name.dropFirst(4)) : entry.name
+            byName[name] = entry.tensor
+        }
+        var used = Set<String>()
+        let parameters = executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") }
+        for name in parameters + executor.graph.auxiliaryNames {
+            let target = executor.argument(name) ?? executor.auxiliary(name)!
+            guard let source = byName[name] else {
+                throw TrainingError("\(path): no entry for '\(name)' (the file has \(entries.count) entries; is it for this network?)")
+            }
+            guard source.shape == target.shape else {
+                throw TrainingError("\(path): '\(name)' has shape \(source.shape) in the file but the network needs \(target.shape)")
+            }
+            target.floats.update(from: source.floats, count: target.elementCount)  // files read as float32
+            used.insert(name)
+        }
+        return byName.keys.filter { !used.contains($0) }.sorted()
+    }
+
+    /// Reads a `.state`: the training state, and the momentum buffers into `optimizer`.
+    public static func loadState(_ path: String, into optimizer: SGD?) throws -> TrainingState {
+        let bytes: [UInt8]
+        do { bytes = try readFile(path) } catch { throw TrainingError("\(error)") }
+        guard bytes.count >= 16, Array(bytes[0..<8]) == stateMagic else { throw TrainingError("\(path): not a Gannet state file") }
+        let length = Int(bytes[8..<16].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        guard 16 + length <= bytes.count else { throw TrainingError("\(path): truncated") }
+        let state: TrainingState
+        do { state = try JSONDecoder().decode(TrainingState.self, from: Data(bytes[16..<(16 + length)])) } catch {
+            throw TrainingError("\(path): \(error)")
+        }
+        guard let optimizer else { return state }
+        let entries: [NDArrayFile.Entry]
+        do { entries = try NDArrayFile.decode(Array(bytes[(16 + length)...]), file: path) } catch { throw TrainingError("\(error)") }
+        let byName = Dictionary(entries.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+        for buffer in optimizer.momentumBuffers {
+            guard let source = byName["momentum:\(buffer.name)"], source.shape == buffer.tensor.shape else {
+                throw TrainingError("\(path): the momentum of '\(buffer.name)' is missing or has another shape")
+            }
+            buffer.tensor.floats.update(from: source.floats, count: buffer.tensor.elementCount)
+        }
+        return state
+    }
+}

@@ -1,0 +1,142 @@
+import DataIO
+import Foundation
+import Graph
+import TensorCore
+
+/// A training failure that names what is at fault (record, label, epoch, batch).
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where one batch of an epoch stands, for logs and progress bars.
+public struct BatchProgress: Sendable {
+    public var epoch: Int
+    /// Batches done in this epoch, and in all.
+    public var batch: Int
+    public var batchCount: Int
+    /// Metrics since the previous report (MXNet's Speedometer resets them after each line).
+    public var interval: ClassificationMetrics
+    public var samplesPerSecond: Double
+    public var learningRate: Float
+}
+
+/// Symbol + executor + SGD: trains epochs from an image iterator and evaluates.
+///
+/// One batch: copy data and labels in, forward, backward, update (learning rate from the
+/// schedule), accumulate metrics from the probabilities. Nothing is allocated per batch.
+public final class Trainer {
+    public let executor: Executor
+    public let optimizer: SGD
+    public let schedule: LearningRateSchedule
+    public let topK: Int
+    /// Updates done since training began (restored on resume).
+    public private(set) var updateCount: Int
+    private let data: Tensor
+    private let label: Tensor
+    private let classCount: Int
+
+    /// `executor` must be bound for training with a `data` input and a `*label` input.
+    public init(executor: Executor, optimizer: SGD, schedule: LearningRateSchedule, topK: Int = 5, updateCount: Int = 0) throws {
+        guard let data = executor.argument("data"),
+              let labelName = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }),
+              let label = executor.argument(labelName) else {
+            throw TrainingError("the network needs a 'data' input and a label input (e.g. softmax_label)")
+        }
+        self.executor = executor
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.topK = topK
+        self.updateCount = updateCount
+        self.data = data
+        self.label = label
+        classCount = executor.outputs[0].shape.dimensions.last ?? 0
+    }
+
+    /// Copies `batch` into the executor's inputs, checking the labels.
+    private func load(_ batch: ImageBatch) throws {
+        guard batch.data.shape == data.shape else {
+            throw TrainingError("batches are \(batch.data.shape) but the network was bound for \(data.shape)")
+        }
+        data.floats.update(from: batch.data.floats, count: data.elementCount)
+        let rows = batch.data.shape[0]
+        let labels = batch.label.floats
+        for row in 0..<rows {
+            let value = labels[row * batch.label.shape[1]]
+            guard value >= 0, value < Float(classCount), value == value.rounded() else {
+                throw TrainingError("record \(batch.ids[row]) has label \(value), but the network has \(classCount) classes (labels 0…\(classCount - 1))")
+            }
+            label.floats[row] = value
+        }
+    }
+
+    /// Trains one epoch (0-based); reports every `reportInterval` batches and at the end.
+    /// Returns the metrics over the whole epoch, images per second and seconds.
+    public func trainEpoch(_ iterator: ImageRecordIterator, epoch: Int, reportInterval: Int = 20,
+                           report: (BatchProgress) -> Void = { _ in }) throws -> (metrics: ClassificationMetrics, samplesPerSecond: Double, seconds: Double) {
+        iterator.reset(epoch: epoch)
+        var total = ClassificationMetrics(topK: topK)
+        var interval = ClassificationMetrics(topK: topK)
+        let start = Date()
+        var intervalStart = start
+        var batchIndex = 0
+        let batchCount = iterator.batchesPerEpoch
+        while let batch = try iterator.next() {
+            try load(batch)
+            optimizer.learningRate = schedule.rate(epoch: epoch, progress: Double(batchIndex) / Double(max(batchCount, 1)))
+            executor.context.step = UInt64(updateCount)
+            executor.forward(isTraining: true)
+            executor.backward()
+            optimizer.update()
+            updateCount += 1
+            batchIndex += 1
+            // MXNet counts every row of a training batch, the wrapped pad included.
+            total.add(probabilities: executor.outputs[0], labels: label.floats, rows: batch.data.shape[0])
+            interval.add(probabilities: executor.outputs[0], labels: label.floats, rows: batch.data.shape[0])
+            guard total.crossEntropy.isFinite else {
+                throw TrainingError("the loss is not finite at epoch \(epoch) batch \(batchIndex): lower the learning rate (--lr)")
+            }
+            if batchIndex % reportInterval == 0 || batchIndex == batchCount {
+                let now = Date()
+                let speed = Double(interval.count) / max(now.timeIntervalSince(intervalStart), 1e-9)
+                report(BatchProgress(epoch: epoch, batch: batchIndex, batchCount: batchCount, interval: interval,
+                                     samplesPerSecond: speed, learningRate: optimizer.learningRate))
+                interval.reset()
+                intervalStart = now
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return (total, Double(total.count) / max(seconds, 1e-9), seconds)
+    }
+
+    /// Inference over every record of `iterator` once (pad rows left out).
+    public func evaluate(_ iterator: ImageRecordIterator, epoch: Int = 0) throws -> ClassificationMetrics {
+        try Self.evaluate(executor: executor, iterator: iterator, topK: topK, epoch: epoch)
+    }
+
+    /// Inference of `executor` (bound for the iterator's batch) over every record once.
+    public static func evaluate(executor: Executor, iterator: ImageRecordIterator, topK: Int, epoch: Int = 0) throws -> ClassificationMetrics {
+        guard let data = executor.argument("data") else { throw TrainingError("the network has no 'data' input") }
+        let classCount = executor.outputs[0].shape.dimensions.last ?? 0
+        var metrics = ClassificationMetrics(topK: topK)
+        iterator.reset(epoch: epoch)
+        while let batch = try iterator.next() {
+            guard batch.data.shape == data.shape else {
+                throw TrainingError("batches are \(batch.data.shape) but the network was bound for \(data.shape)")
+            }
+            data.floats.update(from: batch.data.floats, count: data.elementCount)
+            let rows = batch.data.shape[0] - batch.pad
+            for row in 0..<rows {
+                let value = batch.label.floats[row * batch.label.shape[1]]
+                guard value >= 0, value < Float(classCount), value == value.rounded() else {
+                    throw TrainingError("record \(batch.ids[row]) has label \(value), but the network has \(classCount) classes")
+                }
+            }
+            executor.forward(isTraining: false)
+            var labels = [Float](repeating: 0, count: rows)
+            for row in 0..<rows { labels[row] = batch.label.floats[row * batch.label.shape[1]] }
+            labels.withUnsafeBufferPointer { metrics.add(probabilities: executor.outputs[0], labels: $0.baseAddress!, rows: rows) }
+        }
+        return metrics
+    }
+}
