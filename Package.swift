@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "DataIOTests", dependencies: ["DataIO", "TensorCore"], exclude: ["Fixtures"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Graph", "Operators", "TensorCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Graph", "Models", "Operators", "TensorCore"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -100,6 +100,9 @@ final class RecordPipeline: @unchecked Sendable {
     private var deliveredSlot: Int?
     private var generation = 0
     private var isStopping = false
+    /// Jobs taken by workers and not yet reported: a reset waits for them, so that no stale
+    /// image lands in a batch of the new epoch.
+    private var inFlight = 0
     private var skipped: [BadRecord] = []
 
     private struct Job { var slot: Int; var row: Int; var position: Int; var generation: Int }
@@ -196,6 +199,7 @@ final class RecordPipeline: @unchecked Sendable {
         self.epoch = epoch
         jobs.removeAll(keepingCapacity: true)
         jobHead = 0
+        while inFlight > 0 { condition.wait() }
         for slot in slots { slot.sequence = -1 }
         deliveredSlot = nil
         skipped.removeAll()
@@ -276,6 +280,7 @@ final class RecordPipeline: @unchecked Sendable {
             }
             let job = jobs[jobHead]
             jobHead += 1
+            inFlight += 1
             let slot = slots[job.slot]
             let n = recordOffsets.count
             let record = order[job.position % n]
@@ -288,6 +293,8 @@ final class RecordPipeline: @unchecked Sendable {
                                        generator: &generator, sampleSize: sampleSize)
 
             condition.lock()
+            inFlight -= 1
+            if inFlight == 0 { condition.broadcast() }
             if job.generation == generation && slot.sequence >= 0 {
                 if let failure {
                     if options.badRecords == .skip {

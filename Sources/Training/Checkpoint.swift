@@ -62,7 +62,9 @@ public enum Checkpoint {
         try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: symbolPath(prefix))
         try NDArrayFile.write(checkpointEntries(executor), to: parametersPath(prefix, epoch: epoch))
         var bytes = stateMagic
-        let json = try JSONEncoder().encode(state)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(state)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: json)
         bytes.append(contentsOf: NDArrayFile.encode(optimizer.momentumBuffers.map {

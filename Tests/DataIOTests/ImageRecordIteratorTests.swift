@@ -89,6 +89,12 @@ import Testing
         let c = try allBatches(three, epoch: 2)
         #expect(c.map(\.ids) != b.map(\.ids))
         #expect(try allBatches(one, epoch: 1).map(\.data) == a.map(\.data))
+        // A reset while the previous epoch's images are still being decoded (a fresh iterator
+        // prefetches epoch 0) must not let them land in the new epoch's batches.
+        for _ in 0..<5 {
+            let fresh = try ImageRecordIterator(path: prefix + ".rec", options: options)
+            #expect(try allBatches(fresh, epoch: 1).map(\.data) == a.map(\.data))
+        }
         // Every record once per epoch (plus the pad).
         #expect(Set(b.flatMap(\.ids)) == Set(0..<23))
     }
