@@ -18,8 +18,9 @@ test: setup
 	$(SWIFT) test --skip-build -c release -Xswiftc -enable-testing
 	bash scripts/cli-smoke.sh .build/release/gannet
 
+# The main job on embedded data: synth → list → pack → train → score → predict.
 demo: release
-	.build/release/gannet bench ops --preset short
+	bash scripts/demo.sh
 
 clean:
 	rm -rf .build
