@@ -1,0 +1,68 @@
+import Foundation
+import Graph
+import Models
+import TensorCore
+import Testing
+import Training
+
+@Suite struct TrainerPartsTests {
+    @Test func scheduleStepsAndWarmsUp() {
+        let steps = LearningRateSchedule(base: 0.1, factor: 0.1, stepEpochs: [60, 30])
+        #expect(steps.rate(epoch: 0) == 0.1 && steps.rate(epoch: 29) == 0.1)
+        #expect(abs(steps.rate(epoch: 30) - 0.01) < 1e-9 && abs(steps.rate(epoch: 75) - 0.001) < 1e-9)
+        let warm = LearningRateSchedule(base: 0.4, warmupEpochs: 3)
+        #expect(abs(warm.rate(epoch: 0) - 0.1) < 1e-7 && abs(warm.rate(epoch: 2, progress: 0.5) - 0.35) < 1e-6)
+        #expect(warm.rate(epoch: 3) == 0.4)
+    }
+
+    @Test func metricsCountAccuracyTopKAndCrossEntropy() {
+        // Three rows of four classes: right; second best; worst.
+        let probabilities = Tensor(shape: [3, 4], values: [0.7, 0.1, 0.1, 0.1,
+                                                           0.2, 0.5, 0.2, 0.1,
+                                                           0.4, 0.3, 0.2, 0.1])
+        let labels: [Float] = [0, 0, 3]
+        var metrics = ClassificationMetrics(topK: 2)
+        labels.withUnsafeBufferPointer { metrics.add(probabilities: probabilities, labels: $0.baseAddress!, rows: 3) }
+        #expect(metrics.count == 3)
+        #expect(abs(metrics.accuracy - 1.0 / 3) < 1e-12)
+        // Row 2's label ties with class 2 for second place: a tie counts for the label.
+        #expect(abs(metrics.topKAccuracy - 2.0 / 3) < 1e-12)
+        #expect(abs(metrics.crossEntropy - (-(log(0.7) + log(0.2) + log(0.1)) / 3)) < 1e-6)
+    }
+
+    /// Parameters, auxiliary states, momentum and the state survive a save and a load; a
+    /// parameter of another shape is named with both shapes.
+    @Test func checkpointRoundTrip() throws {
+        let folder = NSTemporaryDirectory() + "gannet-checkpoint-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let symbol = try inceptionBNSmall(classCount: 4)
+        let shapes: [String: Shape] = ["data": [2, 3, 28, 28]]
+        let executor = try Executor(symbol, inputShapes: shapes, isTraining: true)
+        Initializer.xavier.initialise(executor, seed: 5)
+        for name in executor.graph.auxiliaryNames { executor.auxiliary(name)!.fill(0.25) }
+        let sgd = SGD(executor: executor, learningRate: 0.1, rescale: 0.5)
+        for (index, buffer) in sgd.momentumBuffers.enumerated() { buffer.tensor.fill(Float(index)) }
+        let state = TrainingState(epoch: 3, updateCount: 42, learningRate: 0.1, seed: 9, batchSize: 2, classCount: 4,
+                                  preprocessing: .init(dataShape: [3, 28, 28], resize: 32, meanRGB: [1, 2, 3], meanImage: nil, scale: 0.5))
+        let prefix = folder + "/model"
+        try Checkpoint.save(prefix: prefix, epoch: 3, symbol: symbol, executor: executor, optimizer: sgd, state: state)
+
+        let again = try Executor(symbol, inputShapes: shapes, isTraining: true)
+        let sgdAgain = SGD(executor: again, learningRate: 0.1, rescale: 0.5)
+        #expect(try Checkpoint.loadParameters(Checkpoint.parametersPath(prefix, epoch: 3), into: again).isEmpty)
+        #expect(try Checkpoint.loadState(Checkpoint.statePath(prefix, epoch: 3), into: sgdAgain) == state)
+        for name in executor.graph.argumentNames where name != "data" && !name.hasSuffix("label") {
+            #expect(executor.argument(name)!.toArray() == again.argument(name)!.toArray(), "\(name)")
+        }
+        for name in executor.graph.auxiliaryNames { #expect(again.auxiliary(name)!.toArray().allSatisfy { $0 == 0.25 }) }
+        for (a, b) in zip(sgd.momentumBuffers, sgdAgain.momentumBuffers) { #expect(a.tensor.toArray() == b.tensor.toArray()) }
+
+        let other = try Executor(try inceptionBNSmall(classCount: 7), inputShapes: shapes, isTraining: true)
+        #expect {
+            try Checkpoint.loadParameters(Checkpoint.parametersPath(prefix, epoch: 3), into: other)
+        } throws: { error in
+            "\(error)".contains("fc1_weight") && "\(error)".contains("[4, 1024]") || "\(error)".contains("fc1")
+        }
+    }
+}
