@@ -149,6 +149,39 @@ assert len(prediction["probabilities"]) == 3 and abs(sum(prediction["probabiliti
 assert len(prediction["top"]) == 2 and prediction["top"][0]["name"].startswith("class_"), prediction
 print("cli-smoke: predict ok")
 '
+# A 2015-dialect checkpoint (StaticGraph JSON, legacy .params): the Pooling rounding comes
+# from the parameter shapes (48 inputs to fc = 3·4·4 under 'full').
+python3 - "$run" <<'PY'
+import json, struct, sys
+run = sys.argv[1]
+nodes = [
+    {"op": "null", "param": {}, "name": "data", "inputs": [], "backward_source_id": -1},
+    {"op": "Pooling", "param": {"kernel": "(3,3)", "pool_type": "max", "stride": "(2,2)", "pad": "(0,0)"},
+     "name": "pool", "inputs": [[0, 0]], "backward_source_id": -1},
+    {"op": "Flatten", "param": {}, "name": "flatten", "inputs": [[1, 0]], "backward_source_id": -1},
+    {"op": "null", "param": {}, "name": "fc_weight", "inputs": [], "backward_source_id": -1},
+    {"op": "null", "param": {}, "name": "fc_bias", "inputs": [], "backward_source_id": -1},
+    {"op": "FullyConnected", "param": {"no_bias": "False", "num_hidden": "3"}, "name": "fc",
+     "inputs": [[2, 0], [3, 0], [4, 0]], "backward_source_id": -1},
+    {"op": "null", "param": {}, "name": "softmax_label", "inputs": [], "backward_source_id": -1},
+    {"op": "SoftmaxOutput", "param": {"grad_scale": "1"}, "name": "softmax", "inputs": [[5, 0], [6, 0]], "backward_source_id": -1}]
+json.dump({"nodes": nodes, "arg_nodes": [0, 3, 4, 6], "heads": [[7, 0]]}, open(run + "/legacy-symbol.json", "w"))
+def legacy_array(shape, values):  # 2015 layout: u32 rank, u32 extents, context, type flag, data
+    return struct.pack("<I", len(shape)) + struct.pack("<%dI" % len(shape), *shape) + struct.pack("<iii", 1, 0, 0) \
+        + struct.pack("<%df" % len(values), *values)
+arrays = [((3, 48), [((i * 7) % 11 - 5) / 50 for i in range(144)]), ((3,), [0.1, -0.2, 0.05])]
+names = [b"arg:fc_weight", b"arg:fc_bias"]
+blob = struct.pack("<QQQ", 0x112, 0, len(arrays)) + b"".join(legacy_array(s, v) for s, v in arrays)
+blob += struct.pack("<Q", len(names)) + b"".join(struct.pack("<Q", len(n)) + n for n in names)
+open(run + "/legacy-0001.params", "wb").write(blob)
+PY
+"$gannet" predict --model "$run/legacy" --epoch 1 --data-shape 3,8,8 --json "$run/images/class_000/img_00001.jpg" 2>"$run/legacy.err" | python3 -c '
+import json, sys
+prediction = json.load(sys.stdin)["predictions"][0]
+assert len(prediction["probabilities"]) == 3 and abs(sum(prediction["probabilities"]) - 1) < 1e-4, prediction
+print("cli-smoke: 2015 checkpoint predicts")
+'
+grep -q "read as .full." "$run/legacy.err" || { echo "cli-smoke: the legacy pooling choice was not reported" >&2; exit 1; }
 # Errors name what is at fault: a label beyond --num-classes, a parameter of another shape.
 set +e
 "$gannet" train "${common[@]}" --num-classes 2 --epochs 1 2>"$run/err" >/dev/null; status=$?

@@ -52,14 +52,34 @@ struct LoadedModel {
         preprocessing = options.resolved(state?.preprocessing)
         let symbolPath = Checkpoint.symbolPath(prefix)
         guard FileManager.default.fileExists(atPath: symbolPath) else { throw RuntimeFailure("\(symbolPath): no such file") }
-        let (symbol, _) = try loadNetwork(symbolPath, classCount: nil)
+        let parametersPath = Checkpoint.parametersPath(prefix, epoch: epoch)
+        let symbol: Symbol
+        do {
+            // A 2015 file's Pooling rounding is chosen by the shapes of its parameters.
+            let text = String(decoding: try readFile(symbolPath), as: UTF8.self)
+            var shapes: [String: Shape] = [:]
+            for entry in try NDArrayFile.read(path: parametersPath) {
+                let name = entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:") ? String(entry.name.dropFirst(4)) : entry.name
+                shapes[name] = entry.tensor.shape
+            }
+            let (decoded, notes, convention) = try SymbolJSON.decodeLegacy(
+                text, file: symbolPath, dataShape: Shape([batchSize] + preprocessing.dataShape), parameterShapes: shapes)
+            if let convention {
+                log("note: \(symbolPath) predates MXNet 0.9; Pooling without pooling_convention read as '\(convention.rawValue)', "
+                    + "the rounding its parameters fit: \(notes.legacyPooling.joined(separator: ", "))")
+            }
+            if !notes.addedAuxiliary.isEmpty { log("note: BatchNorm auxiliary states added to \(notes.addedAuxiliary.joined(separator: ", ")) (2015 file)") }
+            symbol = decoded
+        } catch {
+            throw RuntimeFailure("\(error)")
+        }
         do {
             executor = try Executor(symbol, inputShapes: ["data": Shape([batchSize] + preprocessing.dataShape)], isTraining: false)
         } catch {
             throw RuntimeFailure("\(symbolPath): \(error)")
         }
         let unused: [String]
-        do { unused = try Checkpoint.loadParameters(Checkpoint.parametersPath(prefix, epoch: epoch), into: executor) } catch {
+        do { unused = try Checkpoint.loadParameters(parametersPath, into: executor) } catch {
             throw RuntimeFailure("\(error)")
         }
         if !unused.isEmpty { log("note: the parameters file has entries the network does not use: \(unused.joined(separator: ", "))") }
