@@ -93,6 +93,24 @@ public enum ImageCodec {
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 
+    /// How to decode `window` of a `width × height` image so that it comes out at least
+    /// `minimumWidth × minimumHeight`: the largest DCT reduction (1/2, 1/4, 1/8; JPEG only)
+    /// that keeps it so, and the window in the reduced image's pixels.
+    public static func reducedWindow(_ window: PixelRegion, width: Int, height: Int, format: ImageFormat,
+                                     minimumWidth: Int, minimumHeight: Int) -> (denominator: Int, window: PixelRegion) {
+        var denominator = 1
+        if format == .jpeg {
+            for candidate in [8, 4, 2] where window.width / candidate >= minimumWidth && window.height / candidate >= minimumHeight {
+                denominator = candidate
+                break
+            }
+        }
+        let x0 = window.x / denominator, y0 = window.y / denominator
+        let x1 = min(scaled(window.x + window.width, by: denominator), scaled(width, by: denominator))
+        let y1 = min(scaled(window.y + window.height, by: denominator), scaled(height, by: denominator))
+        return (denominator, PixelRegion(x: x0, y: y0, width: x1 - x0, height: y1 - y0))
+    }
+
     /// The scaled size libjpeg produces for denominator `d`: ceil(size / d).
     public static func scaled(_ size: Int, by denominator: Int) -> Int { (size + denominator - 1) / denominator }
 

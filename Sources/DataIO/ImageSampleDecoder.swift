@@ -52,17 +52,8 @@ public final class ImageSampleDecoder {
         if patch.count < patchCount { patch = [UInt8](repeating: 0, count: patchCount) }
         if stageWidth == width && stageHeight == height {
             // Decode only the window, scaled in the DCT when it is at least twice the output.
-            var denominator = 1
-            if format == .jpeg {
-                for candidate in [8, 4, 2] where window.width / candidate >= outputWidth && window.height / candidate >= outputHeight {
-                    denominator = candidate
-                    break
-                }
-            }
-            let x0 = window.x / denominator, y0 = window.y / denominator
-            let x1 = min(ImageCodec.scaled(window.x + window.width, by: denominator), ImageCodec.scaled(width, by: denominator))
-            let y1 = min(ImageCodec.scaled(window.y + window.height, by: denominator), ImageCodec.scaled(height, by: denominator))
-            let scaledWindow = PixelRegion(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+            let (denominator, scaledWindow) = ImageCodec.reducedWindow(
+                window, width: width, height: height, format: format, minimumWidth: outputWidth, minimumHeight: outputHeight)
             if scaledWindow.width == outputWidth && scaledWindow.height == outputHeight {
                 corrupt = try decode(image, denominator, scaledWindow, into: &patch)
             } else {
@@ -75,16 +66,12 @@ public final class ImageSampleDecoder {
         } else {
             // Resize the whole image first (after a DCT reduction that keeps it at least the
             // stage size), then cut the window.
-            var denominator = 1
-            if format == .jpeg {
-                for candidate in [8, 4, 2] where width / candidate >= stageWidth && height / candidate >= stageHeight {
-                    denominator = candidate
-                    break
-                }
-            }
-            let decodedWidth = ImageCodec.scaled(width, by: denominator), decodedHeight = ImageCodec.scaled(height, by: denominator)
+            let (denominator, whole) = ImageCodec.reducedWindow(
+                PixelRegion(x: 0, y: 0, width: width, height: height), width: width, height: height, format: format,
+                minimumWidth: stageWidth, minimumHeight: stageHeight)
+            let decodedWidth = whole.width, decodedHeight = whole.height
             if region.count < decodedWidth * decodedHeight * 3 { region = [UInt8](repeating: 0, count: decodedWidth * decodedHeight * 3) }
-            corrupt = try decode(image, denominator, PixelRegion(x: 0, y: 0, width: decodedWidth, height: decodedHeight), into: &region)
+            corrupt = try decode(image, denominator, whole, into: &region)
             if stage.count < stageWidth * stageHeight * 3 { stage = [UInt8](repeating: 0, count: stageWidth * stageHeight * 3) }
             region.withUnsafeBufferPointer { source in
                 stage.withUnsafeMutableBufferPointer { target in

@@ -185,17 +185,8 @@ struct RecordPacker: Sendable {
         }
         let target = resize.map { ImageResizer.shorterSide(to: $0, width: crop.width, height: crop.height) }
             ?? (crop.width, crop.height)
-        var denominator = 1
-        if format == .jpeg {
-            for candidate in [8, 4, 2] where crop.width / candidate >= target.0 && crop.height / candidate >= target.1 {
-                denominator = candidate
-                break
-            }
-        }
-        let x0 = crop.x / denominator, y0 = crop.y / denominator
-        let x1 = min(ImageCodec.scaled(crop.x + crop.width, by: denominator), ImageCodec.scaled(width, by: denominator))
-        let y1 = min(ImageCodec.scaled(crop.y + crop.height, by: denominator), ImageCodec.scaled(height, by: denominator))
-        let region = PixelRegion(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let (denominator, region) = ImageCodec.reducedWindow(crop, width: width, height: height, format: format,
+                                                             minimumWidth: target.0, minimumHeight: target.1)
         var pixels = [UInt8](repeating: 0, count: region.width * region.height * 3)
         var scratch: [UInt8] = []
         try pixels.withUnsafeMutableBufferPointer { target in

@@ -56,6 +56,39 @@ import Testing
         }
     }
 
+    /// Shorter-side resize of large images (decoded at 1/4 in the DCT, then resized) stays
+    /// close to a full decode resized directly.
+    @Test func resizeThroughTheDCTIsCloseToAFullResize() throws {
+        let folder = TemporaryFolder()
+        let images = (0..<3).map { testImage(width: 200 + $0 * 10, height: 150, seed: $0) }
+        try packImages(images, labels: [0, 1, 2], prefix: folder.file("big"))
+        var options = ImageIteratorOptions(dataShape: [3, 32, 32], batchSize: 3)
+        options.resize = 36
+        let batch = try ImageRecordIterator(path: folder.file("big.rec"), options: options).next()!
+        let resizer = ImageResizer()
+        let reader = try RecordReader(paths: [folder.file("big.rec")])
+        var payload: [UInt8] = []
+        for (row, offset) in try ImageRecordIterator(path: folder.file("big.rec"), options: options).recordOffsets.enumerated() {
+            try reader.readRecord(at: offset, into: &payload)
+            let full = try payload.withUnsafeBytes { try ImageCodec.decode(UnsafeRawBufferPointer(rebasing: $0[24...])) }
+            let (w, h) = ImageResizer.shorterSide(to: 36, width: full.width, height: full.height)
+            let small = resizer.resize(full, width: w, height: h)
+            let x0 = (w - 32) / 2, y0 = (h - 32) / 2
+            // The red and green channels are smooth gradients (blue is a texture that every
+            // filter aliases differently).
+            var difference: Float = 0
+            for c in 0..<2 {
+                for y in 0..<32 {
+                    for x in 0..<32 {
+                        let expected = Float(small.pixels[((y0 + y) * w + x0 + x) * 3 + c])
+                        difference += abs(batch.data.floats[row * 3072 + c * 1024 + y * 32 + x] - expected)
+                    }
+                }
+            }
+            #expect(difference / 2048 < 1.5, "record \(row): mean difference \(difference / 2048)")
+        }
+    }
+
     @Test func lastBatchIsPaddedOrDiscarded() throws {
         let folder = TemporaryFolder()
         let (prefix, _) = try makeSet(folder)
