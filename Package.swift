@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "DataIO", dependencies: ["CJPEG", "CPNG", "TensorCore"]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c"),
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Operators", dependencies: ["DNNL", "TensorCore"]),
         .target(name: "Graph", dependencies: ["Operators", "TensorCore"]),
         .target(name: "Models", dependencies: ["Graph", "Operators"]),
@@ -29,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "gannet",
             dependencies: [
-                "Operators", "TensorCore", "DNNL", "Graph", "Models", "Training", "DataIO",
+                "Operators", "TensorCore", "DNNL", "Graph", "Models", "Training", "DataIO", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),

@@ -200,3 +200,12 @@ for params in "$run"/killed-*.params; do
 done
 echo "cli-smoke: checkpoints intact after kill -9"
 rm -rf "$run"
+
+# MPI: two ranks on this machine.
+mpirun --allow-run-as-root --oversubscribe -np 2 "$gannet" bench allreduce --max-bytes 65536 --seconds 0.05 --json 2>/dev/null | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+assert report["ranks"] == 2 and [b["bytes"] for b in report["buckets"]] == [1024, 4096, 16384, 65536], report
+assert all(b["algorithm-gbps"] > 0 for b in report["buckets"]), report
+print("cli-smoke: bench allreduce over 2 ranks ok")
+'

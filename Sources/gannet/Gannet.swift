@@ -36,5 +36,5 @@ struct Bench: ParsableCommand {
             Example:
               gannet bench ops --json
             """,
-        subcommands: [BenchOps.self, BenchTrain.self, BenchMemory.self, BenchIO.self])
+        subcommands: [BenchOps.self, BenchTrain.self, BenchMemory.self, BenchIO.self, BenchAllreduce.self])
 }

@@ -208,7 +208,7 @@ struct Predict: ParsableCommand {
             for (row, path) in chunk.enumerated() {
                 guard let bytes = FileManager.default.contents(atPath: path) else { throw RuntimeFailure("\(path): cannot read") }
                 do {
-                    try bytes.withUnsafeBytes { try decoder.decode($0, into: data.floats + row * sampleSize, generator: &generator) }
+                    _ = try bytes.withUnsafeBytes { try decoder.decode($0, into: data.floats + row * sampleSize, generator: &generator) }
                 } catch {
                     throw RuntimeFailure("\(path): \(error)")
                 }

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Distributed
+import Foundation
+
+/// `gannet bench allreduce`: the bandwidth of summing float buffers over the ranks of an
+/// MPI job, per bucket size.
+struct BenchAllreduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allreduce",
+        abstract: "All-reduce bandwidth per bucket size over the ranks of an MPI job (run it under mpirun).",
+        discussion: """
+            Each size is timed for about --seconds after a warm-up; rank 0 reports. Algorithm
+            bandwidth is bytes / time; bus bandwidth is that times 2(n−1)/n, what a ring
+            all-reduce moves per link (comparable across rank counts).
+
+            Example:
+              mpirun -np 2 gannet bench allreduce --json
+            """)
+
+    @Option(help: "Smallest bucket in bytes.")
+    var minBytes = 1024
+
+    @Option(help: "Largest bucket in bytes.")
+    var maxBytes = 64 << 20
+
+    @Option(help: "Seconds per size.")
+    var seconds = 0.3
+
+    @Flag(help: "Print one JSON object on standard output (rank 0).")
+    var json = false
+
+    mutating func validate() throws {
+        if minBytes < 4 || maxBytes < minBytes { throw ValidationError("need 4 <= --min-bytes <= --max-bytes") }
+    }
+
+    func run() throws {
+        let communicator: any Communicator
+        do {
+            communicator = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
+        } catch {
+            throw RuntimeFailure("\(error)")
+        }
+        let ranks = communicator.size
+        if ranks == 1 { log("note: one process; run under `mpirun -np N` to measure communication") }
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBytes / 4)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: 1, count: maxBytes / 4)
+        var rows: [[String: Any]] = []
+        var bytes = minBytes
+        while bytes <= maxBytes {
+            let count = bytes / 4
+            communicator.allReduceSum(buffer, count: count)  // warm-up
+            // Every rank runs the same number of repetitions: rank 0's estimate, shared.
+            communicator.barrier()
+            let probeStart = now()
+            communicator.allReduceSum(buffer, count: count)
+            var estimate = [max(now() - probeStart, 1e-7)]
+            communicator.allReduceSum(&estimate)
+            let repetitions = max(3, min(100_000, Int(seconds / (estimate[0] / Double(ranks)))))
+            communicator.barrier()
+            let start = now()
+            for _ in 0..<repetitions { communicator.allReduceSum(buffer, count: count) }
+            let perCall = (now() - start) / Double(repetitions)
+            let algorithm = Double(bytes) / perCall / 1e9
+            let bus = algorithm * 2 * Double(ranks - 1) / Double(max(ranks, 1))
+            rows.append(["bytes": bytes, "seconds": perCall, "algorithm-gbps": algorithm, "bus-gbps": bus])
+            if communicator.rank == 0 && !json {
+                print(String(format: "%10d bytes  %9.1f us  %7.2f GB/s algorithm  %7.2f GB/s bus", bytes, perCall * 1e6, algorithm, bus))
+            }
+            bytes *= 4
+        }
+        if communicator.rank == 0 && json { printJSON(["ranks": ranks, "buckets": rows]) }
+    }
+}
