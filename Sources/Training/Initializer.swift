@@ -11,6 +11,9 @@ public enum Initializer: Sendable {
     case xavier
     /// N(0, σ), e.g. σ = 0.01 for AlexNet, which does not learn from Xavier's scale.
     case normal(standardDeviation: Float)
+    /// MXNet `Xavier(rnd_type='gaussian', factor_type='in', magnitude=2)`: N(0, √(2 / fan_in)),
+    /// the default of MXNet's image-classification examples (He initialisation).
+    case xavierGaussianIn
 
     /// Fills every learnable argument and auxiliary state of `executor`.
     public func initialise(_ executor: Executor, seed: UInt64) {
@@ -31,6 +34,11 @@ public enum Initializer: Sendable {
             tensor.fillUniform(-scale...scale, using: &generator)
         case .normal(let deviation):
             tensor.fillNormal(standardDeviation: deviation, using: &generator)
+        case .xavierGaussianIn:
+            let shape = tensor.shape
+            let receptive = shape.dimensions.dropFirst(2).reduce(1, *)
+            let fanIn = Double(shape.rank > 1 ? shape[1] * receptive : shape[0])
+            tensor.fillNormal(standardDeviation: Float((2 / fanIn).squareRoot()), using: &generator)
         case .xavier:
             let shape = tensor.shape
             let receptive = shape.dimensions.dropFirst(2).reduce(1, *)

@@ -66,7 +66,7 @@ struct Train: ParsableCommand {
     @Option(help: "Clip each gradient value to ±this (after rescaling by 1/batch).")
     var clipGradient: Float?
 
-    @Option(help: "Weight initialisation: xavier, uniform (U(±0.01), MXNet's default) or normal (N(0, 0.01)).")
+    @Option(help: "Weight initialisation: xavier (MXNet's Xavier default: uniform, avg, magnitude 3), xavier-gaussian-in (N(0, √(2/fan_in)), MXNet's image-classification examples), uniform (U(±0.01), MXNet's Module default) or normal (N(0, 0.01)).")
     var initializer: InitializerName = .xavier
 
     @Option(help: "Per-channel RGB mean subtracted from the images, e.g. 123.68,116.78,103.94.")
@@ -120,7 +120,10 @@ struct Train: ParsableCommand {
     @Flag(help: "Print one JSON object on standard output at the end.")
     var json = false
 
-    enum InitializerName: String, ExpressibleByArgument { case xavier, uniform, normal }
+    enum InitializerName: String, ExpressibleByArgument {
+        case xavier, uniform, normal
+        case xavierGaussianIn = "xavier-gaussian-in"
+    }
 
     mutating func validate() throws {
         if numClasses < 1 { throw ValidationError("--num-classes must be at least 1") }
@@ -182,6 +185,7 @@ struct Train: ParsableCommand {
             case .xavier: .xavier
             case .uniform: .uniform(scale: 0.01)
             case .normal: .normal(standardDeviation: 0.01)
+            case .xavierGaussianIn: .xavierGaussianIn
             }
             scheme.initialise(executor, seed: seed)
         }
