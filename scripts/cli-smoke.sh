@@ -209,3 +209,63 @@ assert report["ranks"] == 2 and [b["bytes"] for b in report["buckets"]] == [1024
 assert all(b["algorithm-gbps"] > 0 for b in report["buckets"]), report
 print("cli-smoke: bench allreduce over 2 ranks ok")
 '
+
+# Data-parallel training: 2 processes with 4 images each equal 1 process with 8 (a network
+# without BatchNorm, whose statistics would be per process); a killed rank ends the job.
+mpi="$(mktemp -d)"
+python3 - "$mpi" <<'PY'
+import json, sys
+nodes = [
+ {"op": "null", "name": "data", "inputs": []},
+ {"op": "null", "name": "conv_weight", "inputs": []}, {"op": "null", "name": "conv_bias", "inputs": []},
+ {"op": "Convolution", "name": "conv", "attrs": {"kernel": "(3, 3)", "num_filter": "8", "pad": "(1, 1)"}, "inputs": [[0, 0, 0], [1, 0, 0], [2, 0, 0]]},
+ {"op": "Activation", "name": "relu", "attrs": {"act_type": "relu"}, "inputs": [[3, 0, 0]]},
+ {"op": "Pooling", "name": "pool", "attrs": {"kernel": "(2, 2)", "stride": "(2, 2)", "pool_type": "max"}, "inputs": [[4, 0, 0]]},
+ {"op": "Flatten", "name": "flat", "inputs": [[5, 0, 0]]},
+ {"op": "null", "name": "fc_weight", "inputs": []}, {"op": "null", "name": "fc_bias", "inputs": []},
+ {"op": "FullyConnected", "name": "fc", "attrs": {"num_hidden": "3"}, "inputs": [[6, 0, 0], [7, 0, 0], [8, 0, 0]]},
+ {"op": "null", "name": "softmax_label", "inputs": []},
+ {"op": "SoftmaxOutput", "name": "softmax", "inputs": [[9, 0, 0], [10, 0, 0]]}]
+json.dump({"nodes": nodes, "arg_nodes": [0, 1, 2, 7, 8, 10], "heads": [[11, 0, 0]], "attrs": {"mxnet_version": ["int", 10901]}},
+          open(sys.argv[1] + "/tiny-symbol.json", "w"))
+PY
+"$gannet" synth "$mpi/images" --classes 3 --images-per-class 16 --size 30 2>/dev/null
+"$gannet" list "$mpi/set" "$mpi/images" --recursive 2>/dev/null
+"$gannet" pack "$mpi/set" "$mpi/images" --resize 28 2>/dev/null
+tiny=(--network "$mpi/tiny-symbol.json" --train "$mpi/set.rec" --num-classes 3 --data-shape 3,28,28 --batch-size 8
+      --lr 0.05 --rand-crop --rand-mirror --mean-rgb 128,128,128 --scale 0.0078125 --seed 4)
+"$gannet" train "${tiny[@]}" --epochs 2 --model-prefix "$mpi/one" 2>/dev/null
+mpirun --allow-run-as-root --oversubscribe -np 2 "$gannet" train "${tiny[@]}" --epochs 2 --model-prefix "$mpi/two" 2>/dev/null
+python3 - "$mpi/one-0002.params" "$mpi/two-0002.params" <<'PY'
+import struct, sys
+def load(path):  # MXNet's V2 NDArray list: float32 dense arrays
+    raw = open(path, "rb").read()
+    count = struct.unpack_from("<Q", raw, 16)[0]
+    at, arrays = 24, []
+    for _ in range(count):
+        at += 8  # V2 magic, storage type
+        ndim = struct.unpack_from("<I", raw, at)[0]; at += 4
+        shape = struct.unpack_from("<%dq" % ndim, raw, at); at += 8 * ndim
+        at += 12  # context, type flag
+        size = 1
+        for extent in shape: size *= extent
+        arrays.append(struct.unpack_from("<%df" % size, raw, at)); at += 4 * size
+    return arrays
+one, two = load(sys.argv[1]), load(sys.argv[2])
+worst = max(abs(a - b) for x, y in zip(one, two) for a, b in zip(x, y))
+# Only the order of the float sums differs (two halves summed across processes).
+assert worst < 1e-6, worst
+print("cli-smoke: 2 processes x 4 = 1 process x 8 (max parameter difference %.1e)" % worst)
+PY
+start=$(date +%s)
+mpirun --allow-run-as-root --oversubscribe -np 2 "$gannet" train "${tiny[@]}" --epochs 100000 >/dev/null 2>&1 &
+job=$!
+sleep 3
+pkill -9 -n -f "gannet train --network $mpi/tiny-symbol.json" || true
+set +e
+wait "$job"; status=$?
+set -e
+elapsed=$(( $(date +%s) - start ))
+[ "$status" -ne 0 ] && [ "$elapsed" -lt 30 ] || { echo "cli-smoke: a killed rank left the job running ($status, ${elapsed} s)" >&2; exit 1; }
+echo "cli-smoke: a killed rank ends the job (exit $status after ${elapsed} s)"
+rm -rf "$mpi"

@@ -134,14 +134,12 @@ final class RecordPipeline: @unchecked Sendable {
             if FileManager.default.fileExists(atPath: candidate) { indexPath = candidate }
         }
         if let indexPath {
-            // By record count, as dmlc's indexed reader partitions.
+            // Every part sees the whole index and takes its share of each global batch.
             let entries = try RecordIndex.read(path: indexPath)
             if let last = entries.last, last.offset >= reader.totalBytes {
                 throw RecordIOError(path: indexPath, offset: last.offset, "the index points past the end of \(path) (\(reader.totalBytes) bytes)")
             }
-            let perPart = (entries.count + options.partCount - 1) / options.partCount
-            let low = min(entries.count, perPart * options.partIndex), high = min(entries.count, low + perPart)
-            recordOffsets = entries[low..<high].map(\.offset)
+            recordOffsets = entries.map(\.offset)
             isIndexed = true
         } else {
             // By bytes, as dmlc's InputSplit partitions: a record belongs to the part its
@@ -181,6 +179,10 @@ final class RecordPipeline: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Parts that share each global batch (indexed reading), and this part's share.
+    private var shareCount: Int { isIndexed ? options.partCount : 1 }
+    private var shareIndex: Int { isIndexed ? options.partIndex : 0 }
+
     /// Records in one window of the chunk-local shuffle (no `.idx`).
     static let shuffleWindow = 4096
 
@@ -206,7 +208,8 @@ final class RecordPipeline: @unchecked Sendable {
         let n = recordOffsets.count
         order = Array(0..<n)
         if options.shuffle {
-            var generator = SeededGenerator(seed: options.seed &+ 111, stream: UInt64(options.partIndex) << 32 | UInt64(epoch))
+            // Indexed parts share one global order, so they draw it from the same stream.
+            var generator = SeededGenerator(seed: options.seed &+ 111, stream: UInt64(options.partIndex - shareIndex) << 32 | UInt64(epoch))
             if isIndexed {
                 order.shuffle(using: &generator)
             } else {
@@ -217,7 +220,7 @@ final class RecordPipeline: @unchecked Sendable {
                 }
             }
         }
-        let b = options.batchSize
+        let b = options.batchSize * shareCount  // the global batch
         batchCount = options.lastBatch == .pad ? (n + b - 1) / b : n / b
         if n == 0 { batchCount = 0 }
         nextToSchedule = 0
@@ -254,13 +257,14 @@ final class RecordPipeline: @unchecked Sendable {
         slot.error = nil
         let n = recordOffsets.count
         slot.batch.index = nextToSchedule
-        slot.batch.pad = max(0, (nextToSchedule + 1) * options.batchSize - n)
+        let firstPosition = (nextToSchedule * shareCount + shareIndex) * options.batchSize
+        slot.batch.pad = min(options.batchSize, max(0, firstPosition + options.batchSize - n))
         if jobHead > 4096 && jobHead * 2 > jobs.count {
             jobs.removeFirst(jobHead)
             jobHead = 0
         }
         for row in 0..<options.batchSize {
-            jobs.append(Job(slot: index, row: row, position: nextToSchedule * options.batchSize + row, generation: generation))
+            jobs.append(Job(slot: index, row: row, position: firstPosition + row, generation: generation))
         }
         nextToSchedule += 1
         condition.broadcast()
@@ -287,7 +291,9 @@ final class RecordPipeline: @unchecked Sendable {
             let epoch = self.epoch
             condition.unlock()
 
-            var generator = SeededGenerator(seed: options.seed ^ (UInt64(options.partIndex) << 40) ^ (UInt64(epoch) << 20),
+            // Positions are global when parts share batches, so a sample's draws do not depend
+            // on how many parts there are.
+            var generator = SeededGenerator(seed: options.seed ^ (UInt64(options.partIndex - shareIndex) << 40) ^ (UInt64(epoch) << 20),
                                             stream: UInt64(job.position) &+ 1)
             let failure = decodeSample(record, row: job.row, batch: slot.batch, payload: &payload, decoder: decoder,
                                        generator: &generator, sampleSize: sampleSize)

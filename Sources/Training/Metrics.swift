@@ -35,6 +35,18 @@ public struct ClassificationMetrics: Sendable {
         }
     }
 
+    /// The running sums (count, correct, correct in top k, cross-entropy), for reducing
+    /// over the processes of a data-parallel job.
+    public var sums: [Double] { [Double(count), Double(correct), Double(correctTopK), crossEntropySum] }
+
+    public init(topK: Int, sums: [Double]) {
+        self.topK = topK
+        count = Int(sums[0])
+        correct = Int(sums[1])
+        correctTopK = Int(sums[2])
+        crossEntropySum = sums[3]
+    }
+
     public mutating func reset() {
         count = 0
         correct = 0

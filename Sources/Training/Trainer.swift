@@ -1,4 +1,5 @@
 import DataIO
+import Distributed
 import Foundation
 import Graph
 import TensorCore
@@ -23,8 +24,11 @@ public struct BatchProgress: Sendable {
 
 /// Symbol + executor + SGD: trains epochs from an image iterator and evaluates.
 ///
-/// One batch: copy data and labels in, forward, backward, update (learning rate from the
-/// schedule), accumulate metrics from the probabilities. Nothing is allocated per batch.
+/// One batch: copy data and labels in, forward, backward, sum the gradients over the
+/// processes of a data-parallel job, update (learning rate from the schedule), accumulate
+/// metrics from the probabilities. Nothing is allocated per batch. With several
+/// processes, each trains on its share of every global batch; BatchNorm statistics are
+/// per process during an epoch (as MXNet's devices) and averaged at its end.
 public final class Trainer {
     public let executor: Executor
     public let optimizer: SGD
@@ -35,9 +39,13 @@ public final class Trainer {
     private let data: Tensor
     private let label: Tensor
     private let classCount: Int
+    public let communicator: any Communicator
+    private let gradients: [Tensor]
 
-    /// `executor` must be bound for training with a `data` input and a `*label` input.
-    public init(executor: Executor, optimizer: SGD, schedule: LearningRateSchedule, topK: Int = 5, updateCount: Int = 0) throws {
+    /// `executor` must be bound for training with a `data` input and a `*label` input; the
+    /// optimizer's `rescale` must be 1 / the global batch.
+    public init(executor: Executor, optimizer: SGD, schedule: LearningRateSchedule, topK: Int = 5, updateCount: Int = 0,
+                communicator: any Communicator = SingleProcess()) throws {
         guard let data = executor.argument("data"),
               let labelName = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }),
               let label = executor.argument(labelName) else {
@@ -50,7 +58,34 @@ public final class Trainer {
         self.updateCount = updateCount
         self.data = data
         self.label = label
+        self.communicator = communicator
+        gradients = optimizer.parameterNames.compactMap { executor.gradient($0) }
         classCount = executor.outputs[0].shape.dimensions.last ?? 0
+    }
+
+    /// Copies every parameter and auxiliary state of process `root` to all processes.
+    public func broadcastParameters(root: Int = 0) {
+        guard communicator.size > 1 else { return }
+        for name in executor.graph.argumentNames where name != "data" && !name.hasSuffix("label") {
+            let tensor = executor.argument(name)!
+            communicator.broadcast(tensor.floats, count: tensor.elementCount, root: root)
+        }
+        for name in executor.graph.auxiliaryNames {
+            let tensor = executor.auxiliary(name)!
+            communicator.broadcast(tensor.floats, count: tensor.elementCount, root: root)
+        }
+    }
+
+    /// Averages the auxiliary states (BatchNorm moving statistics) over the processes, as
+    /// MXNet averages its devices' copies before saving.
+    public func averageAuxiliaryStates() {
+        guard communicator.size > 1 else { return }
+        let scale = 1 / Float(communicator.size)
+        for name in executor.graph.auxiliaryNames {
+            let tensor = executor.auxiliary(name)!
+            communicator.allReduceSum(tensor.floats, count: tensor.elementCount)
+            for i in 0..<tensor.elementCount { tensor.floats[i] *= scale }
+        }
     }
 
     /// Copies `batch` into the executor's inputs, checking the labels.
@@ -72,7 +107,9 @@ public final class Trainer {
 
     /// Trains one epoch (0-based); reports every `reportInterval` batches and at the end.
     /// Returns the metrics over the whole epoch, images per second and seconds.
-    public func trainEpoch(_ iterator: ImageRecordIterator, epoch: Int, reportInterval: Int = 20,
+    /// With `maximumBatches` the epoch stops there (processes reading byte ranges of
+    /// different sizes agree on the smallest count). Metrics and speed are over all processes.
+    public func trainEpoch(_ iterator: ImageRecordIterator, epoch: Int, reportInterval: Int = 20, maximumBatches: Int? = nil,
                            report: (BatchProgress) -> Void = { _ in }) throws -> (metrics: ClassificationMetrics, samplesPerSecond: Double, seconds: Double) {
         iterator.reset(epoch: epoch)
         var total = ClassificationMetrics(topK: topK)
@@ -80,13 +117,16 @@ public final class Trainer {
         let start = Date()
         var intervalStart = start
         var batchIndex = 0
-        let batchCount = iterator.batchesPerEpoch
-        while let batch = try iterator.next() {
+        let batchCount = min(iterator.batchesPerEpoch, maximumBatches ?? .max)
+        while batchIndex < batchCount, let batch = try iterator.next() {
             try load(batch)
             optimizer.learningRate = schedule.rate(epoch: epoch, progress: Double(batchIndex) / Double(max(batchCount, 1)))
             executor.context.step = UInt64(updateCount)
             executor.forward(isTraining: true)
             executor.backward()
+            if communicator.size > 1 {
+                for gradient in gradients { communicator.allReduceSum(gradient.floats, count: gradient.elementCount) }
+            }
             optimizer.update()
             updateCount += 1
             batchIndex += 1
@@ -98,7 +138,8 @@ public final class Trainer {
             }
             if batchIndex % reportInterval == 0 || batchIndex == batchCount {
                 let now = Date()
-                let speed = Double(interval.count) / max(now.timeIntervalSince(intervalStart), 1e-9)
+                // Processes advance in lockstep (the gradient sum waits for all).
+                let speed = Double(interval.count * communicator.size) / max(now.timeIntervalSince(intervalStart), 1e-9)
                 report(BatchProgress(epoch: epoch, batch: batchIndex, batchCount: batchCount, interval: interval,
                                      samplesPerSecond: speed, learningRate: optimizer.learningRate))
                 interval.reset()
@@ -106,12 +147,18 @@ public final class Trainer {
             }
         }
         let seconds = Date().timeIntervalSince(start)
-        return (total, Double(total.count) / max(seconds, 1e-9), seconds)
+        var sums = total.sums
+        communicator.allReduceSum(&sums)
+        let all = ClassificationMetrics(topK: topK, sums: sums)
+        return (all, Double(all.count) / max(seconds, 1e-9), seconds)
     }
 
-    /// Inference over every record of `iterator` once (pad rows left out).
+    /// Inference over every record of `iterator` once (pad rows left out), summed over the
+    /// processes (each scores its share).
     public func evaluate(_ iterator: ImageRecordIterator, epoch: Int = 0) throws -> ClassificationMetrics {
-        try Self.evaluate(executor: executor, iterator: iterator, topK: topK, epoch: epoch)
+        var sums = try Self.evaluate(executor: executor, iterator: iterator, topK: topK, epoch: epoch).sums
+        communicator.allReduceSum(&sums)
+        return ClassificationMetrics(topK: topK, sums: sums)
     }
 
     /// Inference of `executor` (bound for the iterator's batch) over every record once.

@@ -8,13 +8,14 @@ import Glibc
 final class ProgressBar: @unchecked Sendable {
     private let total: Int
     private let label: String
-    private let isTerminal = isatty(2) != 0
+    private let isTerminal: Bool
     private let start = now()
     private var lastDraw = 0.0
 
-    init(total: Int, label: String) {
+    init(total: Int, label: String, isShown: Bool = true) {
         self.total = total
         self.label = label
+        isTerminal = isShown && isatty(2) != 0
     }
 
     func update(_ done: Int, unit: String = "images") {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DataIO
+import Distributed
 import Foundation
 import Graph
 import Models
@@ -17,6 +18,10 @@ struct Train: ParsableCommand {
             load_checkpoint reads them), PREFIX-NNNN.state (momentum, counters, preprocessing:
             --load-epoch N continues exactly), and PREFIX-metrics.csv (PREFIX-curves.svg with
             --plot). --epochs is the total: --load-epoch 1 --epochs 2 trains one more epoch.
+
+            Under `mpirun -np N` every process trains on its share of each global batch
+            (--batch-size is the global batch and must divide by N), gradients are summed
+            over the processes, and rank 0 logs and saves.
 
             Example:
               gannet train --network inception-bn-small --train data/train.rec --val data/val.rec \\
@@ -145,11 +150,25 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        let communicator: any Communicator
+        do {
+            communicator = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
+        } catch {
+            throw RuntimeFailure("\(error)")
+        }
+        let rank = communicator.rank, ranks = communicator.size
+        guard batchSize % ranks == 0 else {
+            throw ValidationError("--batch-size \(batchSize) is the global batch and must divide by the \(ranks) processes")
+        }
+        let localBatch = batchSize / ranks
+        // Only rank 0 speaks.
+        let isRankZero = rank == 0
+        let log: @Sendable (String) -> Void = { text in if isRankZero { logToStandardError(text) } }
         let (symbol, defaultShape) = try loadNetwork(network, classCount: numClasses)
         let shape = dataShape?.dimensions ?? defaultShape
         let executor: Executor
         do {
-            executor = try Executor(symbol, inputShapes: ["data": Shape([batchSize] + shape)], isTraining: true, mirror: mirror)
+            executor = try Executor(symbol, inputShapes: ["data": Shape([localBatch] + shape)], isTraining: true, mirror: mirror)
         } catch {
             throw RuntimeFailure("\(network): \(error)")
         }
@@ -157,12 +176,13 @@ struct Train: ParsableCommand {
         guard classes == numClasses else {
             throw RuntimeFailure("\(network): the network has \(classes) outputs but --num-classes is \(numClasses)")
         }
-        try checkMemory(executor, shape: shape)
+        try checkMemory(executor, shape: shape, log: log)
+        if ranks > 1 { log("\(ranks) processes, \(localBatch) images each per batch of \(batchSize)") }
         executor.context.randomSeed = seed
 
         // Parameters: fresh, or from the checkpoint to resume.
         let optimizer = SGD(executor: executor, learningRate: lr, momentum: momentum, weightDecay: wd,
-                            rescale: 1 / Float(batchSize), clip: clipGradient)
+                            rescale: 1 / Float(batchSize), clip: clipGradient)  // the global batch
         var updateCount = 0
         let beginEpoch = loadEpoch ?? 0
         if let loadEpoch, let modelPrefix {
@@ -193,27 +213,35 @@ struct Train: ParsableCommand {
         let preprocessing = TrainingState.Preprocessing(
             dataShape: shape, resize: resize, meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) },
             meanImage: meanImg, scale: scale)
-        let trainIterator = try makeIterator(train, preprocessing: preprocessing, isTraining: true)
-        let validationIterator = try val.map { try makeIterator($0, preprocessing: preprocessing, isTraining: false) }
+        let trainIterator = try makeIterator(train, preprocessing: preprocessing, isTraining: true, rank: rank, ranks: ranks, log: log)
+        let validationIterator = try val.map {
+            try makeIterator($0, preprocessing: preprocessing, isTraining: false, rank: rank, ranks: ranks, log: log)
+        }
+        // Indexed reading gives every process the same number of batches; byte ranges may
+        // differ by one, and all processes stop at the smallest count.
+        let stepsPerEpoch = communicator.allReduceMinimum(trainIterator.batchesPerEpoch)
         let schedule = LearningRateSchedule(base: lr, factor: lrFactor, stepEpochs: lrStepEpochs.flatMap(parseIntegers) ?? [],
                                             warmupEpochs: warmupEpochs)
         let trainer: Trainer
         do {
-            trainer = try Trainer(executor: executor, optimizer: optimizer, schedule: schedule, topK: topK, updateCount: updateCount)
+            trainer = try Trainer(executor: executor, optimizer: optimizer, schedule: schedule, topK: topK, updateCount: updateCount,
+                                  communicator: communicator)
         } catch {
             throw RuntimeFailure("\(network): \(error)")
         }
-        log("\(network): \(trainIterator.recordCount) training images, batch \(batchSize), \(trainIterator.batchesPerEpoch) batches per epoch, "
+        trainer.broadcastParameters()
+        log("\(network): \(trainIterator.recordCount) training images, batch \(batchSize), \(stepsPerEpoch) batches per epoch, "
             + "\(epochs - beginEpoch) epochs from epoch \(beginEpoch)")
 
         var reports: [[String: Any]] = []
         var rows = modelPrefix.map { MetricsTable.read(prefix: $0, before: beginEpoch) } ?? []
         var lastCheckpoint: String?
         for epoch in beginEpoch..<epochs {
-            let progress = ProgressBar(total: trainIterator.batchesPerEpoch, label: "epoch \(epoch)")
+            let progress = ProgressBar(total: stepsPerEpoch, label: "epoch \(epoch)", isShown: rank == 0)
             let result: (metrics: ClassificationMetrics, samplesPerSecond: Double, seconds: Double)
             do {
-                result = try trainer.trainEpoch(trainIterator, epoch: epoch, reportInterval: logInterval) { report in
+                result = try trainer.trainEpoch(trainIterator, epoch: epoch, reportInterval: logInterval,
+                                                maximumBatches: stepsPerEpoch) { report in
                     progress.update(report.batch, unit: "batches")
                     progress.interrupt()
                     log(String(format: "Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec\tTrain-accuracy=%f\tTrain-top_k_accuracy_%d=%f\tTrain-cross-entropy=%f",
@@ -226,6 +254,7 @@ struct Train: ParsableCommand {
             }
             progress.finish()
             let train = result.metrics
+            trainer.averageAuxiliaryStates()
             log(String(format: "Epoch[%d] Train-accuracy=%f", epoch, train.accuracy))
             log(String(format: "Epoch[%d] Time cost=%.3f", epoch, result.seconds))
             var row = MetricsTable.Row(epoch: epoch, trainAccuracy: train.accuracy, trainTopK: train.topKAccuracy,
@@ -248,7 +277,7 @@ struct Train: ParsableCommand {
             }
             reports.append(report)
             rows.append(row)
-            if let modelPrefix {
+            if let modelPrefix, rank == 0 {
                 let state = TrainingState(epoch: epoch + 1, updateCount: trainer.updateCount, learningRate: optimizer.learningRate,
                                           seed: seed, batchSize: batchSize, classCount: numClasses, preprocessing: preprocessing)
                 do {
@@ -265,13 +294,17 @@ struct Train: ParsableCommand {
         }
         let skipped = trainIterator.skippedRecords
         if !skipped.isEmpty { log("skipped \(skipped.count) bad records in the last epoch: \(skipped.map(\.description).joined(separator: "; "))") }
-        if json {
+        if json && rank == 0 {
             printJSON(["epochs": reports, "checkpoint": lastCheckpoint.map { $0 as Any } ?? NSNull()])
         }
+        communicator.barrier()
     }
 
-    private func makeIterator(_ path: String, preprocessing: TrainingState.Preprocessing, isTraining: Bool) throws -> ImageRecordIterator {
-        var options = ImageIteratorOptions(dataShape: preprocessing.dataShape, batchSize: batchSize)
+    private func makeIterator(_ path: String, preprocessing: TrainingState.Preprocessing, isTraining: Bool,
+                              rank: Int, ranks: Int, log: @escaping @Sendable (String) -> Void) throws -> ImageRecordIterator {
+        var options = ImageIteratorOptions(dataShape: preprocessing.dataShape, batchSize: batchSize / ranks)
+        options.partCount = ranks
+        options.partIndex = rank
         options.resize = preprocessing.resize
         options.scale = preprocessing.scale
         options.threadCount = threads
@@ -284,23 +317,24 @@ struct Train: ParsableCommand {
         }
         options.mean = try meanOption(rgb: preprocessing.meanRGB, image: preprocessing.meanImage, shape: preprocessing.dataShape)
         do {
-            return try ImageRecordIterator(path: path, options: options, warn: { log($0) })
+            return try ImageRecordIterator(path: path, options: options, warn: log)
         } catch {
             throw RuntimeFailure("\(error)")
         }
     }
 
     /// Fails early when the plan cannot fit in the memory available, naming a batch that would.
-    private func checkMemory(_ executor: Executor, shape: [Int]) throws {
+    private func checkMemory(_ executor: Executor, shape: [Int], log: (String) -> Void) throws {
         let memory = executor.memory
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         log("memory plan: weights \(mib(memory.weightBytes)), gradients \(mib(memory.gradientBytes)), "
             + "activations \(mib(memory.activationBytes)), workspace \(mib(memory.workspaceBytes)); total \(mib(memory.totalBytes))")
         guard let available = availableMemoryBytes(), memory.totalBytes > available else { return }
-        let perImage = max(1, memory.activationBytes / batchSize)
+        let localBatch = executor.argument("data")!.shape[0]
+        let perImage = max(1, memory.activationBytes / localBatch)
         let fixed = memory.totalBytes - memory.activationBytes
         let largest = max(0, (available - fixed) / perImage)
-        throw RuntimeFailure("batch \(batchSize) needs \(mib(memory.totalBytes)) but \(mib(available)) is available; "
+        throw RuntimeFailure("batch \(localBatch) per process needs \(mib(memory.totalBytes)) but \(mib(available)) is available; "
                              + "batch \(largest) or less would fit (or try --mirror)")
     }
 }

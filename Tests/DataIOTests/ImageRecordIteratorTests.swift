@@ -137,18 +137,50 @@ import Testing
         let (prefix, _) = try makeSet(folder, count: 17)
         let noIndex = folder.file("copy.rec")
         try FileManager.default.copyItem(atPath: prefix + ".rec", toPath: noIndex)
-        for path in [prefix + ".rec", noIndex] {
-            for parts in 1...7 {
-                var seen: [Int] = []
-                for part in 0..<parts {
-                    var options = ImageIteratorOptions(dataShape: [3, 8, 8], batchSize: 2)
-                    options.partCount = parts
-                    options.partIndex = part
-                    options.threadCount = 1
-                    seen += try ImageRecordIterator(path: path, options: options).recordOffsets
+        for parts in 1...7 {
+            // Without an index: byte ranges, as dmlc's InputSplit.
+            var offsets: [Int] = []
+            // With an index: shares of every global batch; the rows that are not padding.
+            var ids: [UInt64] = []
+            for part in 0..<parts {
+                var options = ImageIteratorOptions(dataShape: [3, 8, 8], batchSize: 2)
+                options.partCount = parts
+                options.partIndex = part
+                options.threadCount = 1
+                options.shuffle = true
+                offsets += try ImageRecordIterator(path: noIndex, options: options).recordOffsets
+                for batch in try allBatches(try ImageRecordIterator(path: prefix + ".rec", options: options), epoch: 3) {
+                    ids += batch.ids.prefix(2 - batch.pad)
                 }
-                #expect(seen.count == 17 && Set(seen).count == 17, "\(parts) parts of \(path)")
             }
+            #expect(offsets.count == 17 && Set(offsets).count == 17, "\(parts) byte parts")
+            #expect(ids.sorted() == (0..<17).map(UInt64.init), "\(parts) indexed parts")
+        }
+    }
+
+    /// Two parts with batch b deliver, row for row, the halves of one part's batch 2b: the
+    /// same global order and the same augmentation per position.
+    @Test func indexedPartsShareEachGlobalBatch() throws {
+        let folder = TemporaryFolder()
+        let (prefix, _) = try makeSet(folder, count: 13)
+        var options = ImageIteratorOptions(dataShape: [3, 16, 16], batchSize: 6)
+        options.shuffle = true
+        options.randomCrop = true
+        options.randomMirror = true
+        options.seed = 5
+        let whole = try allBatches(try ImageRecordIterator(path: prefix + ".rec", options: options), epoch: 2)
+        options.batchSize = 3
+        options.partCount = 2
+        var halves: [[(data: [Float], label: [Float], pad: Int, ids: [UInt64])]] = []
+        for part in 0..<2 {
+            options.partIndex = part
+            halves.append(try allBatches(try ImageRecordIterator(path: prefix + ".rec", options: options), epoch: 2))
+        }
+        #expect(whole.count == 3 && halves[0].count == 3 && halves[1].count == 3)
+        for (k, batch) in whole.enumerated() {
+            #expect(batch.ids == halves[0][k].ids + halves[1][k].ids)
+            #expect(batch.data == halves[0][k].data + halves[1][k].data)
+            #expect(batch.pad == halves[0][k].pad + halves[1][k].pad)
         }
     }
 
