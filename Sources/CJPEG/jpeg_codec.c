@@ -67,7 +67,7 @@ int gannet_jpeg_read_header(const unsigned char *data, size_t size, gannet_jpeg_
 }
 
 int gannet_jpeg_decode_rgb(const unsigned char *data, size_t size, int scale_denominator,
-                           int x, int y, int width, int height, int simple_upsampling, unsigned char *output,
+                           int x, int y, int width, int height, unsigned char *output,
                            char *error, size_t error_size) {
     struct jpeg_decompress_struct decoder;
     error_context context;
@@ -87,7 +87,6 @@ int gannet_jpeg_decode_rgb(const unsigned char *data, size_t size, int scale_den
     decoder.scale_num = 1;
     decoder.scale_denom = (unsigned int)scale_denominator;
     decoder.dct_method = JDCT_ISLOW;
-    if (simple_upsampling) decoder.do_fancy_upsampling = FALSE;
     jpeg_start_decompress(&decoder);
     if (x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > (int)decoder.output_width
         || y + height > (int)decoder.output_height) {

@@ -119,18 +119,16 @@ public enum ImageCodec {
     /// above the region and stops after it. `scratch` holds a full PNG and is reused.
     /// Returns whether the data was corrupt but decodable (an error when `strict`).
     @discardableResult
-    /// `simpleUpsampling` replicates JPEG chroma instead of interpolating it: faster, for
-    /// images that are shrunk right after.
     public static func decode(_ bytes: UnsafeRawBufferPointer, scaleDenominator: Int, region: PixelRegion,
                               into target: UnsafeMutablePointer<UInt8>, scratch: inout [UInt8],
-                              strict: Bool = false, simpleUpsampling: Bool = false) throws(ImageCodecError) -> Bool {
+                              strict: Bool = false) throws(ImageCodecError) -> Bool {
         guard let format = ImageFormat(sniffing: bytes) else { _ = try info(bytes); return false }
         var message = [CChar](repeating: 0, count: 256)
         switch format {
         case .jpeg:
             let result = gannet_jpeg_decode_rgb(bytes.baseAddress, bytes.count, Int32(scaleDenominator),
                                                 Int32(region.x), Int32(region.y), Int32(region.width),
-                                                Int32(region.height), simpleUpsampling ? 1 : 0, target, &message, message.count)
+                                                Int32(region.height), target, &message, message.count)
             if result < 0 || (result > 0 && strict) { throw ImageCodecError("JPEG: \(cText(message))") }
             return result > 0
         case .png:

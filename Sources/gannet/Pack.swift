@@ -189,11 +189,8 @@ struct RecordPacker: Sendable {
                                                              minimumWidth: target.0, minimumHeight: target.1)
         var pixels = [UInt8](repeating: 0, count: region.width * region.height * 3)
         var scratch: [UInt8] = []
-        // Chroma interpolation is wasted on an image about to shrink by 1.5× or more.
-        let shrinks = region.width * 2 >= target.0 * 3 && region.height * 2 >= target.1 * 3
         try pixels.withUnsafeMutableBufferPointer { target in
-            _ = try ImageCodec.decode(bytes, scaleDenominator: denominator, region: region, into: target.baseAddress!,
-                                      scratch: &scratch, simpleUpsampling: shrinks)
+            _ = try ImageCodec.decode(bytes, scaleDenominator: denominator, region: region, into: target.baseAddress!, scratch: &scratch)
         }
         let decoded = RGBImage(width: region.width, height: region.height, pixels: pixels)
         if decoded.width == target.0 && decoded.height == target.1 { return decoded }

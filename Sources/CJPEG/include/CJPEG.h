@@ -22,12 +22,10 @@ int gannet_jpeg_read_header(const unsigned char *data, size_t size, gannet_jpeg_
 /// The region `x, y, width, height` is in scaled pixels; `output` receives
 /// `width * height * 3` bytes, rows packed. Rows above the region are skipped and rows
 /// below it are never decoded; columns are cropped to whole iMCUs inside libjpeg.
-/// `simple_upsampling` replicates chroma instead of interpolating it (faster; for images
-/// that are shrunk afterwards anyway).
 /// Returns 0; 1 when the data was corrupt but decoding finished (message in `error`,
 /// missing pixels grey); -1 on failure (message in `error`).
 int gannet_jpeg_decode_rgb(const unsigned char *data, size_t size, int scale_denominator,
-                           int x, int y, int width, int height, int simple_upsampling, unsigned char *output,
+                           int x, int y, int width, int height, unsigned char *output,
                            char *error, size_t error_size);
 
 /// Encodes interleaved RGB8 (`components` 3) or grey (`components` 1) as a baseline JPEG
