@@ -180,9 +180,10 @@ public final class Trainer {
                 }
             }
             executor.forward(isTraining: false)
-            var labels = [Float](repeating: 0, count: rows)
-            for row in 0..<rows { labels[row] = batch.label.floats[row * batch.label.shape[1]] }
-            labels.withUnsafeBufferPointer { metrics.add(probabilities: executor.outputs[0], labels: $0.baseAddress!, rows: rows) }
+            // The first label of each row, gathered in place when rows hold several.
+            let width = batch.label.shape[1]
+            if width > 1 { for row in 0..<rows { batch.label.floats[row] = batch.label.floats[row * width] } }
+            metrics.add(probabilities: executor.outputs[0], labels: batch.label.floats, rows: rows)
         }
         return metrics
     }
