@@ -8,16 +8,30 @@ public final class ImageBatch: @unchecked Sendable {
     public let label: Tensor
     /// Rows at the end that are padding.
     public internal(set) var pad = 0
-    /// Record ids (`IRHeader.id`) of the rows.
-    public internal(set) var ids: [UInt64]
     /// Position of the batch in its epoch.
     public internal(set) var index = 0
+    /// One id per row, written by the decode threads at distinct rows: plain memory, not a
+    /// Swift array (whose copy-on-write is not safe under concurrent writers).
+    private let idStorage: UnsafeMutablePointer<UInt64>
+    private let rowCount: Int
 
     init(options: ImageIteratorOptions) {
         data = Tensor(shape: Shape([options.batchSize] + options.dataShape))
         label = Tensor(shape: [options.batchSize, options.labelWidth])
-        ids = [UInt64](repeating: 0, count: options.batchSize)
+        rowCount = options.batchSize
+        idStorage = .allocate(capacity: options.batchSize)
+        idStorage.initialize(repeating: 0, count: options.batchSize)
     }
+
+    deinit { idStorage.deallocate() }
+
+    /// Record ids (`IRHeader.id`) of the rows.
+    public var ids: [UInt64] { Array(UnsafeBufferPointer(start: idStorage, count: rowCount)) }
+
+    /// The id of one row.
+    public func id(row: Int) -> UInt64 { idStorage[row] }
+
+    func setID(_ id: UInt64, row: Int) { idStorage[row] = id }
 }
 
 /// A record that failed to decode or had the wrong labels.
@@ -344,7 +358,7 @@ final class RecordPipeline: @unchecked Sendable {
                 return BadRecord(path: path, offset: offset, id: header.id,
                                  message: "has \(labels.count) labels but the label width is \(options.labelWidth)")
             }
-            batch.ids[row] = header.id
+            batch.setID(header.id, row: row)
             let labelTarget = batch.label.floats + row * options.labelWidth
             for (index, label) in labels.enumerated() { labelTarget[index] = label }
             do {
@@ -371,7 +385,7 @@ final class RecordPipeline: @unchecked Sendable {
             (slot.batch.data.floats + row * sampleSize).update(from: slot.batch.data.floats + good * sampleSize, count: sampleSize)
             (slot.batch.label.floats + row * options.labelWidth).update(
                 from: slot.batch.label.floats + good * options.labelWidth, count: options.labelWidth)
-            slot.batch.ids[row] = slot.batch.ids[good]
+            slot.batch.setID(slot.batch.id(row: good), row: row)
         }
     }
 

@@ -99,7 +99,7 @@ public final class Trainer {
         for row in 0..<rows {
             let value = labels[row * batch.label.shape[1]]
             guard value >= 0, value < Float(classCount), value == value.rounded() else {
-                throw TrainingError("record \(batch.ids[row]) has label \(value), but the network has \(classCount) classes (labels 0…\(classCount - 1))")
+                throw TrainingError("record \(batch.id(row: row)) has label \(value), but the network has \(classCount) classes (labels 0…\(classCount - 1))")
             }
             label.floats[row] = value
         }
@@ -176,7 +176,7 @@ public final class Trainer {
             for row in 0..<rows {
                 let value = batch.label.floats[row * batch.label.shape[1]]
                 guard value >= 0, value < Float(classCount), value == value.rounded() else {
-                    throw TrainingError("record \(batch.ids[row]) has label \(value), but the network has \(classCount) classes")
+                    throw TrainingError("record \(batch.id(row: row)) has label \(value), but the network has \(classCount) classes")
                 }
             }
             executor.forward(isTraining: false)

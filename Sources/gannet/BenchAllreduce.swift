@@ -34,12 +34,7 @@ struct BenchAllreduce: ParsableCommand {
     }
 
     func run() throws {
-        let communicator: any Communicator
-        do {
-            communicator = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
-        } catch {
-            throw RuntimeFailure("\(error)")
-        }
+        let communicator = try jobCommunicator()
         let ranks = communicator.size
         if ranks == 1 { log("note: one process; run under `mpirun -np N` to measure communication") }
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBytes / 4)
@@ -70,5 +65,14 @@ struct BenchAllreduce: ParsableCommand {
             bytes *= 4
         }
         if communicator.rank == 0 && json { printJSON(["ranks": ranks, "buckets": rows]) }
+    }
+}
+
+/// MPI's communicator when an MPI launcher started this process, else the single-process one.
+func jobCommunicator() throws -> any Communicator {
+    do {
+        return MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
+    } catch {
+        throw RuntimeFailure("\(error)")
     }
 }

@@ -150,12 +150,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let communicator: any Communicator
-        do {
-            communicator = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
-        } catch {
-            throw RuntimeFailure("\(error)")
-        }
+        let communicator = try jobCommunicator()
         let rank = communicator.rank, ranks = communicator.size
         guard batchSize % ranks == 0 else {
             throw ValidationError("--batch-size \(batchSize) is the global batch and must divide by the \(ranks) processes")
