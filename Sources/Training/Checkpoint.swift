@@ -47,8 +47,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
 
 /// MXNet checkpoints (`PREFIX-symbol.json`, `PREFIX-NNNN.params`) and Gannet's state sidecar
 /// (`PREFIX-NNNN.state`: a JSON `TrainingState` and the momentum buffers). Every file is
-/// written to a temporary name, synced and renamed, and the `.params` last but one, the
-/// `.state` last: a crash at any moment leaves the previous checkpoint whole.
+/// written to a temporary name, synced and renamed, the `.params` last: a crash at any
+/// moment leaves every checkpoint whose `.params` exists whole, `.state` included.
 public enum Checkpoint {
     public static func parametersPath(_ prefix: String, epoch: Int) -> String { String(format: "%@-%04d.params", prefix, epoch) }
     public static func statePath(_ prefix: String, epoch: Int) -> String { String(format: "%@-%04d.state", prefix, epoch) }
@@ -60,7 +60,6 @@ public enum Checkpoint {
     public static func save(prefix: String, epoch: Int, symbol: Symbol, executor: Executor, optimizer: SGD,
                             state: TrainingState) throws {
         try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: symbolPath(prefix))
-        try NDArrayFile.write(checkpointEntries(executor), to: parametersPath(prefix, epoch: epoch))
         var bytes = stateMagic
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -71,6 +70,8 @@ public enum Checkpoint {
             NDArrayFile.Entry(name: "momentum:\($0.name)", tensor: $0.tensor)
         }))
         try writeFileAtomically(bytes, to: statePath(prefix, epoch: epoch))
+        // Last: a `.params` under its final name means the whole checkpoint is there.
+        try NDArrayFile.write(checkpointEntries(executor), to: parametersPath(prefix, epoch: epoch))
     }
 
     /// Loads `arg:`/`aux:` entries into the executor. Every parameter and auxiliary state

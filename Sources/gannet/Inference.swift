@@ -50,6 +50,9 @@ struct LoadedModel {
         let statePath = Checkpoint.statePath(prefix, epoch: epoch)
         let state = FileManager.default.fileExists(atPath: statePath) ? try? Checkpoint.loadState(statePath, into: nil) : nil
         preprocessing = options.resolved(state?.preprocessing)
+        if state == nil && options.dataShape == nil {
+            log("note: no \(statePath) to take the preprocessing from; assuming data shape \(preprocessing.dataShape) (see --data-shape)")
+        }
         let symbolPath = Checkpoint.symbolPath(prefix)
         guard FileManager.default.fileExists(atPath: symbolPath) else { throw RuntimeFailure("\(symbolPath): no such file") }
         let parametersPath = Checkpoint.parametersPath(prefix, epoch: epoch)
