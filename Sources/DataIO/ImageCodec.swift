@@ -57,19 +57,16 @@ public enum ImageCodec {
             let head = bytes.prefix(4).map { String($0, radix: 16, uppercase: true) }.joined(separator: " ")
             throw ImageCodecError("not a JPEG or PNG (first bytes: \(head.isEmpty ? "none" : head))")
         }
-        var message = [CChar](repeating: 0, count: 256)
         switch format {
         case .jpeg:
             var info = gannet_jpeg_info()
-            guard gannet_jpeg_read_header(bytes.baseAddress, bytes.count, &info, &message, message.count) == 0 else {
-                throw ImageCodecError("JPEG header: \(cText(message))")
-            }
+            let (status, message) = reporting { gannet_jpeg_read_header(bytes.baseAddress, bytes.count, &info, $0, $1) }
+            guard status == 0 else { throw ImageCodecError("JPEG header: \(message)") }
             return (format, Int(info.width), Int(info.height))
         case .png:
             var width: Int32 = 0, height: Int32 = 0
-            guard gannet_png_read_header(bytes.baseAddress, bytes.count, &width, &height, &message, message.count) == 0 else {
-                throw ImageCodecError("PNG header: \(cText(message))")
-            }
+            let (status, message) = reporting { gannet_png_read_header(bytes.baseAddress, bytes.count, &width, &height, $0, $1) }
+            guard status == 0 else { throw ImageCodecError("PNG header: \(message)") }
             return (format, Int(width), Int(height))
         }
     }
@@ -77,8 +74,7 @@ public enum ImageCodec {
     /// Whether `bytes` is a JPEG with a single (grey) component.
     public static func isGreyJPEG(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var info = gannet_jpeg_info()
-        var message = [CChar](repeating: 0, count: 256)
-        return gannet_jpeg_read_header(bytes.baseAddress, bytes.count, &info, &message, message.count) == 0 && info.components == 1
+        return reporting { gannet_jpeg_read_header(bytes.baseAddress, bytes.count, &info, $0, $1) }.status == 0 && info.components == 1
     }
 
     /// Decodes the whole image. `strict` turns libjpeg's corrupt-data warnings into errors.
@@ -123,13 +119,13 @@ public enum ImageCodec {
                               into target: UnsafeMutablePointer<UInt8>, scratch: inout [UInt8],
                               strict: Bool = false) throws(ImageCodecError) -> Bool {
         guard let format = ImageFormat(sniffing: bytes) else { _ = try info(bytes); return false }
-        var message = [CChar](repeating: 0, count: 256)
         switch format {
         case .jpeg:
-            let result = gannet_jpeg_decode_rgb(bytes.baseAddress, bytes.count, Int32(scaleDenominator),
-                                                Int32(region.x), Int32(region.y), Int32(region.width),
-                                                Int32(region.height), target, &message, message.count)
-            if result < 0 || (result > 0 && strict) { throw ImageCodecError("JPEG: \(cText(message))") }
+            let (result, message) = reporting {
+                gannet_jpeg_decode_rgb(bytes.baseAddress, bytes.count, Int32(scaleDenominator), Int32(region.x), Int32(region.y),
+                                       Int32(region.width), Int32(region.height), target, $0, $1)
+            }
+            if result < 0 || (result > 0 && strict) { throw ImageCodecError("JPEG: \(message)") }
             return result > 0
         case .png:
             precondition(scaleDenominator == 1, "PNG decodes at full size only")
@@ -139,10 +135,10 @@ public enum ImageCodec {
             }
             let full = region == PixelRegion(x: 0, y: 0, width: width, height: height)
             if !full && scratch.count < width * height * 3 { scratch = [UInt8](repeating: 0, count: width * height * 3) }
-            let status = scratch.withUnsafeMutableBufferPointer { buffer in
-                gannet_png_decode_rgb(bytes.baseAddress, bytes.count, full ? target : buffer.baseAddress, &message, message.count)
+            let (status, message) = scratch.withUnsafeMutableBufferPointer { buffer in
+                reporting { gannet_png_decode_rgb(bytes.baseAddress, bytes.count, full ? target : buffer.baseAddress, $0, $1) }
             }
-            guard status == 0 else { throw ImageCodecError("PNG: \(cText(message))") }
+            guard status == 0 else { throw ImageCodecError("PNG: \(message)") }
             if !full {
                 scratch.withUnsafeBufferPointer { source in
                     for row in 0..<region.height {
@@ -152,6 +148,16 @@ public enum ImageCodec {
                 }
             }
             return false
+        }
+    }
+
+    /// Runs a C call with a message buffer on the stack (no allocation per image); the
+    /// message is read only when the call reports something.
+    static func reporting(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> (status: Int32, message: String) {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { buffer in
+            buffer[0] = 0
+            let status = call(buffer.baseAddress!, buffer.count)
+            return (status, status == 0 ? "" : String(cString: buffer.baseAddress!))
         }
     }
 

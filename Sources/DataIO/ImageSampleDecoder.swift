@@ -97,8 +97,10 @@ public final class ImageSampleDecoder {
 
     private func decode(_ image: UnsafeRawBufferPointer, _ denominator: Int, _ window: PixelRegion,
                         into buffer: inout [UInt8]) throws(ImageCodecError) -> Bool {
-        var scratch = pngScratch
-        defer { pngScratch = scratch }
+        // Swapped, not copied: a copy would make the buffer shared and every PNG reallocate it.
+        var scratch: [UInt8] = []
+        swap(&scratch, &pngScratch)
+        defer { swap(&scratch, &pngScratch) }
         return try buffer.withUnsafeMutableBufferPointer { (target) throws(ImageCodecError) -> Bool in
             try ImageCodec.decode(image, scaleDenominator: denominator, region: window, into: target.baseAddress!,
                                   scratch: &scratch)
