@@ -2,22 +2,25 @@ import CDNNL
 
 /// Attributes of a primitive: user-managed scratchpad always (so the executor owns every
 /// byte and nothing is allocated per call), optionally a `sum` post-op so that the primitive
-/// adds its result to what the destination holds (an `add` request).
+/// adds its result to what the destination holds (an `add` request), optionally an
+/// element-wise post-op (`dnnl_eltwise_relu` …) applied to the result before it is stored.
 public final class PrimitiveAttributes {
     public let handle: dnnl_primitive_attr_t
 
-    public init(accumulate: Bool = false) throws {
+    public init(accumulate: Bool = false, elementwise: dnnl_alg_kind_t? = nil) throws {
         var attr: dnnl_primitive_attr_t?
         try check(dnnl_primitive_attr_create(&attr), "create attributes")
         handle = attr!
         try check(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "scratchpad mode")
-        if accumulate {
-            var postOps: dnnl_post_ops_t?
-            try check(dnnl_post_ops_create(&postOps), "create post-ops")
-            defer { dnnl_post_ops_destroy(postOps) }
-            try check(dnnl_post_ops_append_sum(postOps, 1.0), "append sum post-op")
-            try check(dnnl_primitive_attr_set_post_ops(handle, postOps), "set post-ops")
+        guard accumulate || elementwise != nil else { return }
+        var postOps: dnnl_post_ops_t?
+        try check(dnnl_post_ops_create(&postOps), "create post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        if accumulate { try check(dnnl_post_ops_append_sum(postOps, 1.0), "append sum post-op") }
+        if let elementwise {
+            try check(dnnl_post_ops_append_eltwise(postOps, 1.0, elementwise, 0, 0), "append eltwise post-op")
         }
+        try check(dnnl_primitive_attr_set_post_ops(handle, postOps), "set post-ops")
     }
 
     deinit { dnnl_primitive_attr_destroy(handle) }

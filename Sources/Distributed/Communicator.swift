@@ -9,6 +9,14 @@ public protocol Communicator: AnyObject {
     var size: Int { get }
     /// Sums `count` floats over all processes, in place.
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+    /// Starts summing `count` floats (at most `Int32.max`) over all processes, in place,
+    /// and returns at once with a handle for `isFinished` and `wait`. Every process must
+    /// start its operations in the same order; the buffer is not touched until finished.
+    func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) -> Int
+    /// Whether a started operation has finished; each call also moves the transfers on.
+    func isFinished(_ handle: Int) -> Bool
+    /// Waits until a started operation has finished.
+    func wait(_ handle: Int)
     /// Sums doubles over all processes, in place (metrics, counters).
     func allReduceSum(_ values: inout [Double])
     /// The smallest of every process's `value`.
@@ -25,6 +33,9 @@ public final class SingleProcess: Communicator {
     public var size: Int { 1 }
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
     public func allReduceSum(_ values: inout [Double]) {}
+    public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) -> Int { 0 }
+    public func isFinished(_ handle: Int) -> Bool { true }
+    public func wait(_ handle: Int) {}
     public func allReduceMinimum(_ value: Int) -> Int { value }
     public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
     public func barrier() {}
@@ -81,6 +92,37 @@ public final class MPICommunicator: Communicator {
                                 gannet_mpi_world()), "MPI_Allreduce")
             offset += chunk
         }
+    }
+
+    /// In-flight nonblocking operations; a handle indexes this list, and finished slots are
+    /// reused, so a steady training loop does not allocate.
+    private var requests: [MPI_Request?] = []
+
+    public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) -> Int {
+        precondition(count <= Int(Int32.max), "a nonblocking allreduce of \(count) floats is over MPI's Int32 count")
+        var request: MPI_Request? = nil
+        check(MPI_Iallreduce(gannet_mpi_in_place(), buffer, Int32(count), gannet_mpi_float(), gannet_mpi_sum(),
+                             gannet_mpi_world(), &request), "MPI_Iallreduce")
+        if let free = requests.firstIndex(where: { $0 == nil }) {
+            requests[free] = request
+            return free
+        }
+        requests.append(request)
+        return requests.count - 1
+    }
+
+    public func isFinished(_ handle: Int) -> Bool {
+        guard requests[handle] != nil else { return true }
+        var done: Int32 = 0
+        check(MPI_Test(&requests[handle], &done, nil), "MPI_Test")
+        if done != 0 { requests[handle] = nil }
+        return done != 0
+    }
+
+    public func wait(_ handle: Int) {
+        guard requests[handle] != nil else { return }
+        check(MPI_Wait(&requests[handle], nil), "MPI_Wait")
+        requests[handle] = nil
     }
 
     public func allReduceSum(_ values: inout [Double]) {

@@ -30,6 +30,7 @@ public final class Executor {
     public let memory: MemorySummary
     private let arena: Tensor
     private let weightArena: Tensor
+    private let gradientArena: Tensor
     private let kernels: [(any OperatorKernel)?]
     private var forwardCalls: [(Int, ForwardCall)]
     private let backwardCalls: [GradientPassCall]
@@ -58,10 +59,13 @@ public final class Executor {
     /// own memory (for checking the planner). `mirror` is MXNet's memory mirror: outputs of
     /// operators that are cheap to recompute (BatchNorm, Activation) are freed after their
     /// forward consumers and computed again in the gradient pass, trading about one extra
-    /// BatchNorm+ReLU forward per layer for the memory of those outputs.
+    /// BatchNorm+ReLU forward per layer for the memory of those outputs. An inference binding
+    /// fuses Convolution → BatchNorm → Activation chains into one convolution
+    /// (`Symbol.fusedForInference`) unless `fuse` is false; it is then for `forward(isTraining: false)` only.
     public init(_ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
-                layout: LayoutPolicy = .automatic, mirror: Bool = false, inputs: Set<String>? = nil,
+                layout: LayoutPolicy = .automatic, mirror: Bool = false, fuse: Bool = true, inputs: Set<String>? = nil,
                 context: KernelContext = KernelContext()) throws {
+        let symbol = !isTraining && fuse ? symbol.fusedForInference() : symbol
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)
         let block = TensorLayout.preferredBlock
@@ -239,8 +243,9 @@ public final class Executor {
         for plan in backwardPlan { pinned.formUnion(plan.outputGradientSlots.filter { !contributed.contains($0) }) }
         let sizes = slotShape.map { $0.elementCount * 4 }
         var activationSizes = sizes
-        for weight in weightSlots { activationSizes[weight] = 0 }
-        // Weights are read by every step that uses them; keep them out of the activation plan.
+        for weight in weightSlots.union(parameterGradientSlots) { activationSizes[weight] = 0 }
+        // Weights are read by every step that uses them, and parameter gradients live until the
+        // update: both stay out of the activation plan, in regions of their own.
         let activationPlan = MemoryPlanner.plan(sizes: activationSizes, pinned: pinned.union(weightSlots),
                                                 steps: steps, reuse: planMemory)
         var weightOffsets: [Int: Int] = [:]
@@ -249,11 +254,30 @@ public final class Executor {
             weightOffsets[weight] = weightBytes
             weightBytes += (sizes[weight] + 63) / 64 * 64
         }
+        // Parameter gradients back to back in the order the gradient pass completes them, so
+        // that consecutive finished gradients form one contiguous range (an allreduce bucket).
+        var completedAfter: [Int: Int] = [:]
+        for (call, plan) in backwardPlan.enumerated() {
+            for gradient in plan.gradientSlots.compactMap({ $0 }) where parameterGradientSlots.contains(gradient) {
+                completedAfter[gradient] = call
+            }
+        }
+        let gradientOrder = parameterGradientSlots.sorted { (completedAfter[$0]!, $0) < (completedAfter[$1]!, $1) }
+        var gradientOffsets: [Int: Int] = [:]
+        var gradientBytes = 0
+        for gradient in gradientOrder {
+            gradientOffsets[gradient] = gradientBytes
+            gradientBytes += (sizes[gradient] + 63) / 64 * 64
+        }
         let arena = Tensor(shape: [max(activationPlan.arenaBytes / 4, 1)])
         let weightArena = Tensor(shape: [max(weightBytes / 4, 1)])
+        let gradientArena = Tensor(shape: [max(gradientBytes / 4, 1)])
         let tensors: [Tensor] = slotShape.indices.map { index in
             if let offset = weightOffsets[index] {
                 return Tensor(viewing: weightArena.rawPointer + offset, shape: slotShape[index], owner: weightArena)
+            }
+            if let offset = gradientOffsets[index] {
+                return Tensor(viewing: gradientArena.rawPointer + offset, shape: slotShape[index], owner: gradientArena)
             }
             return Tensor(viewing: arena.rawPointer + activationPlan.offsets[index], shape: slotShape[index], owner: arena)
         }
@@ -324,11 +348,17 @@ public final class Executor {
         for position in learnable {
             if let gradient = gradientSlot[Entry(nodes[position])] { gradientTensors[nodes[position].name] = tensors[gradient] }
         }
-        let gradientBytes = parameterGradientSlots.reduce(0) { $0 + (sizes[$1] + 63) / 64 * 64 }
+        let slotNode = Dictionary(learnable.compactMap { position in
+            gradientSlot[Entry(nodes[position])].map { ($0, nodes[position].name) }
+        }, uniquingKeysWith: { first, _ in first })
+        self.parameterGradientsInCompletionOrder = gradientOrder.map {
+            CompletedGradient(name: slotNode[$0]!, tensor: tensors[$0], completedAfterCall: completedAfter[$0]!)
+        }
         self.buffers = slotShape.indices.map { index in
-            Buffer(name: slotName[index], shape: slotShape[index], bytes: sizes[index],
-                   region: weightOffsets[index] != nil ? .weights : .arena,
-                   offset: weightOffsets[index] ?? activationPlan.offsets[index])
+            let (region, offset): (Buffer.Region, Int) = if let offset = weightOffsets[index] { (.weights, offset) }
+                else if let offset = gradientOffsets[index] { (.gradients, offset) }
+                else { (.arena, activationPlan.offsets[index]) }
+            return Buffer(name: slotName[index], shape: slotShape[index], bytes: sizes[index], region: region, offset: offset)
         }
         self.graph = graph
         self.shapes = shapes
@@ -336,6 +366,7 @@ public final class Executor {
         self.context = context
         self.arena = arena
         self.weightArena = weightArena
+        self.gradientArena = gradientArena
         self.kernels = kernels
         self.forwardCalls = forwardCalls
         self.backwardCalls = backwardCalls
@@ -345,7 +376,7 @@ public final class Executor {
         self.gradientTensors = gradientTensors
         self.outputs = symbol.outputs.map { tensors[slot($0)] }
         memory = MemorySummary(weightBytes: weightBytes, gradientBytes: gradientBytes,
-                               activationBytes: activationPlan.arenaBytes - gradientBytes,
+                               activationBytes: activationPlan.arenaBytes,
                                workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
                                inPlaceCount: activationPlan.inPlaceCount, peakLiveBytes: activationPlan.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
@@ -372,7 +403,7 @@ public final class Executor {
 
     /// One tensor of the plan: where it lives and how big it is.
     public struct Buffer: Sendable {
-        public enum Region: String, Sendable { case weights, arena }
+        public enum Region: String, Sendable { case weights, gradients, arena }
         /// MXNet-style name: `conv1_weight`, `conv1_output`, `conv1_output_grad`.
         public var name: String
         public var shape: Shape
@@ -416,8 +447,9 @@ public final class Executor {
             for entry in node.inputs.prefix(definition.argumentNames.count) {
                 let shape = shapes.outputs[graph.index(of: entry.node)][entry.index]
                 guard shape.rank == 4 else { continue }
-                if entry.node.isVariable && node.op != "Convolution" { return false }
-                if !blockedConsumers.contains(node.op) { return false }
+                let isConvolution = definition is Convolution || definition is FusedConvolution
+                if entry.node.isVariable && !isConvolution { return false }
+                if !isConvolution && !blockedConsumers.contains(node.op) { return false }
                 if let concat = definition as? Concat, concat.axis != 1 { return false }
                 if let pooling = definition as? Pooling, pooling.oneDNNMismatch(shapes.nodeShapes[position]!) != nil {
                     return false
@@ -471,9 +503,31 @@ public final class Executor {
         }
     }
 
+    /// A parameter gradient and the gradient-pass call after which it holds its final value.
+    public struct CompletedGradient {
+        public let name: String
+        public let tensor: Tensor
+        /// Index of the call (0 ..< `gradientPassCallCount`) that completes the gradient.
+        public let completedAfterCall: Int
+    }
+
+    /// Every parameter gradient, in the order the gradient pass completes them. They lie
+    /// back to back in this order in one block (each start aligned to 64 bytes, the gaps
+    /// zero), so a run of consecutive entries is one contiguous range of floats from the
+    /// first entry's start to the last entry's end: what a data-parallel job sums over
+    /// processes as soon as backward has produced it.
+    public let parameterGradientsInCompletionOrder: [CompletedGradient]
+
+    /// The number of kernel calls of the gradient pass.
+    public var gradientPassCallCount: Int { backwardCalls.count }
+
     /// Runs the gradient pass (after a training forward).
-    public func backward() {
-        for call in backwardCalls {
+    public func backward() { backward(afterEachCall: { _ in }) }
+
+    /// Runs the gradient pass, calling `afterEachCall` with the index of each finished call.
+    public func backward(afterEachCall: (Int) -> Void) {
+        for (index, call) in backwardCalls.enumerated() {
+            defer { afterEachCall(index) }
             let start = isProfiling ? monotonicSeconds() : 0
             let position: Int
             switch call {

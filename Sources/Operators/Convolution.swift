@@ -105,51 +105,70 @@ public final class ConvolutionPrimitives {
     /// default oneDNN picks.
     public init(_ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true,
                 activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws {
-        let givenLayouts = !shapes.argumentLayouts.isEmpty
-        let data = shapes.arguments[0].dimensions, output = shapes.outputs[0].dimensions
-        let groups = definition.groupCount
-        let weightDims = groups == 1 ? shapes.arguments[1].dimensions
-            : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
-        // Layouts fixed by the executor are honoured; otherwise oneDNN chooses.
-        var src = givenLayouts ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]).raw
-            : try MemoryDescriptor(data, activationLayout).raw
-        var weights = try MemoryDescriptor.any(weightDims).raw
-        var bias = try MemoryDescriptor.plain([definition.filterCount]).raw
-        var dst = givenLayouts ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]).raw
-            : try MemoryDescriptor(output, activationLayout).raw
-        let strides = definition.stride.map { dnnl_dim_t($0) }
-        let dilation = definition.dilate.map { dnnl_dim_t($0 - 1) }
-        let padLeft = definition.pad.map { dnnl_dim_t($0) }
-        // MXNet pads both sides equally and rounds down; oneDNN's formula with the same right
-        // padding rounds down the same way.
-        let padRight = padLeft
+        var geometry = try ConvolutionGeometry(definition, shapes: shapes, activationLayout: activationLayout)
+        let data = shapes.arguments[0].dimensions
         let attributes = try PrimitiveAttributes()
-        var forwardDesc = dnnl_convolution_desc_t()
-        let kind = isTraining ? dnnl_forward_training : dnnl_forward_inference
-        let hasBias = definition.hasBias
-        try withUnsafePointer(to: &bias) { biasPointer in
-            try check(dnnl_dilated_convolution_forward_desc_init(
-                &forwardDesc, kind, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst,
-                strides, dilation, padLeft, padRight), "convolution forward descriptor")
-        }
+        var forwardDesc = try geometry.forwardOperation(isTraining ? dnnl_forward_training : dnnl_forward_inference,
+                                                        withBias: definition.hasBias)
         forward = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "convolution forward \(data)")
         forwardOperation = forwardDesc
         var dataDesc = dnnl_convolution_desc_t()
         try check(dnnl_dilated_convolution_backward_data_desc_init(
-            &dataDesc, dnnl_convolution_direct, &src, &weights, &dst, strides, dilation, padLeft, padRight),
+            &dataDesc, dnnl_convolution_direct, &geometry.source, &geometry.weights, &geometry.destination,
+            geometry.strides, geometry.dilation, geometry.padding, geometry.padding),
             "convolution backward-data descriptor")
         backwardData = try PrimitiveDescriptor(&dataDesc, attributes: attributes, hint: forward,
                                                what: "convolution backward data \(data)")
         backwardDataOperation = dataDesc
         var weightsDesc = dnnl_convolution_desc_t()
-        try withUnsafePointer(to: &bias) { biasPointer in
+        let hasBias = definition.hasBias
+        try withUnsafePointer(to: &geometry.bias) { biasPointer in
             try check(dnnl_dilated_convolution_backward_weights_desc_init(
-                &weightsDesc, dnnl_convolution_direct, &src, &weights, hasBias ? biasPointer : nil, &dst,
-                strides, dilation, padLeft, padRight), "convolution backward-weights descriptor")
+                &weightsDesc, dnnl_convolution_direct, &geometry.source, &geometry.weights, hasBias ? biasPointer : nil,
+                &geometry.destination, geometry.strides, geometry.dilation, geometry.padding, geometry.padding),
+                "convolution backward-weights descriptor")
         }
         backwardWeights = try PrimitiveDescriptor(&weightsDesc, attributes: attributes, hint: forward,
                                                   what: "convolution backward weights \(data)")
         backwardWeightsOperation = weightsDesc
+    }
+}
+
+/// The memory descriptors and geometry of one convolution node, in oneDNN's terms.
+struct ConvolutionGeometry {
+    var source, weights, bias, destination: dnnl_memory_desc_t
+    let strides, dilation, padding: [dnnl_dim_t]
+    /// oneDNN's weight dimensions: `(F, C, KH, KW)`, grouped `(G, F/G, C/G, KH, KW)`.
+    let weightDimensions: [Int]
+
+    init(_ definition: Convolution, shapes: NodeShapes, activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws {
+        let givenLayouts = !shapes.argumentLayouts.isEmpty
+        let groups = definition.groupCount
+        weightDimensions = groups == 1 ? shapes.arguments[1].dimensions
+            : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
+        // Layouts fixed by the executor are honoured; otherwise oneDNN chooses.
+        source = givenLayouts ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]).raw
+            : try MemoryDescriptor(shapes.arguments[0].dimensions, activationLayout).raw
+        weights = try MemoryDescriptor.any(weightDimensions).raw
+        bias = try MemoryDescriptor.plain([definition.filterCount]).raw
+        destination = givenLayouts ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]).raw
+            : try MemoryDescriptor(shapes.outputs[0].dimensions, activationLayout).raw
+        strides = definition.stride.map { dnnl_dim_t($0) }
+        dilation = definition.dilate.map { dnnl_dim_t($0 - 1) }
+        // MXNet pads both sides equally and rounds down; oneDNN's formula with the same right
+        // padding rounds down the same way.
+        padding = definition.pad.map { dnnl_dim_t($0) }
+    }
+
+    /// The forward operation (`dnnl_forward_training` or `dnnl_forward_inference`).
+    mutating func forwardOperation(_ kind: dnnl_prop_kind_t, withBias: Bool) throws -> dnnl_convolution_desc_t {
+        var operation = dnnl_convolution_desc_t()
+        try withUnsafePointer(to: &bias) { biasPointer in
+            try check(dnnl_dilated_convolution_forward_desc_init(
+                &operation, kind, dnnl_convolution_direct, &source, &weights, withBias ? biasPointer : nil, &destination,
+                strides, dilation, padding, padding), "convolution forward descriptor")
+        }
+        return operation
     }
 }
 

@@ -40,12 +40,15 @@ public final class Trainer {
     private let label: Tensor
     private let classCount: Int
     public let communicator: any Communicator
-    private let gradients: [Tensor]
+    /// The gradient pass with the gradients summed over the processes in overlapped buckets.
+    public let gradientExchange: GradientExchange
 
     /// `executor` must be bound for training with a `data` input and a `*label` input; the
-    /// optimizer's `rescale` must be 1 / the global batch.
+    /// optimizer's `rescale` must be 1 / the global batch. `bucketBytes` sizes the gradient
+    /// buckets summed over the processes while backward runs (`GradientExchange`).
     public init(executor: Executor, optimizer: SGD, schedule: LearningRateSchedule, topK: Int = 5, updateCount: Int = 0,
-                communicator: any Communicator = SingleProcess()) throws {
+                communicator: any Communicator = SingleProcess(),
+                bucketBytes: Int = GradientExchange.defaultBucketBytes) throws {
         guard let data = executor.argument("data"),
               let labelName = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }),
               let label = executor.argument(labelName) else {
@@ -59,7 +62,7 @@ public final class Trainer {
         self.data = data
         self.label = label
         self.communicator = communicator
-        gradients = optimizer.parameterNames.compactMap { executor.gradient($0) }
+        gradientExchange = GradientExchange(executor: executor, communicator: communicator, bucketBytes: bucketBytes)
         classCount = executor.outputs[0].shape.dimensions.last ?? 0
     }
 
@@ -123,10 +126,7 @@ public final class Trainer {
             optimizer.learningRate = schedule.rate(epoch: epoch, progress: Double(batchIndex) / Double(max(batchCount, 1)))
             executor.context.step = UInt64(updateCount)
             executor.forward(isTraining: true)
-            executor.backward()
-            if communicator.size > 1 {
-                for gradient in gradients { communicator.allReduceSum(gradient.floats, count: gradient.elementCount) }
-            }
+            gradientExchange.backward()
             optimizer.update()
             updateCount += 1
             batchIndex += 1

@@ -119,6 +119,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Recompute BatchNorm/activation outputs in backward to fit larger batches.")
     var mirror = false
 
+    @Option(help: "Under mpirun: gradients are summed over the ranks in buckets of about this many MiB, each started as soon as backward has produced it.")
+    var bucketMib: Double = Double(GradientExchange.defaultBucketBytes) / 1_048_576
+
     @Flag(help: "Draw PREFIX-curves.svg (accuracy and loss per epoch).")
     var plot = false
 
@@ -220,7 +223,7 @@ struct Train: ParsableCommand {
         let trainer: Trainer
         do {
             trainer = try Trainer(executor: executor, optimizer: optimizer, schedule: schedule, topK: topK, updateCount: updateCount,
-                                  communicator: communicator)
+                                  communicator: communicator, bucketBytes: Int(bucketMib * 1_048_576))
         } catch {
             throw RuntimeFailure("\(network): \(error)")
         }

@@ -99,6 +99,45 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         }
     }
 
+    /// Inference folds BatchNorm into the convolution before it and applies the activation
+    /// as a post-op; the probabilities match the unfused network (oneDNN kernels) and the
+    /// fused graph's reference kernels (Double), with non-trivial moving statistics.
+    @Test(arguments: [Executor.LayoutPolicy.plain, .blocked])
+    func fusedInferenceMatchesUnfused(_ layout: Executor.LayoutPolicy) throws {
+        let symbol = try everyOperatorNetwork(dropout: false)
+        let fused = try Executor(symbol, inputShapes: inputShapes, isTraining: false, layout: layout)
+        let unfused = try Executor(symbol, inputShapes: inputShapes, isTraining: false, layout: layout, fuse: false)
+        // c1 → bn1 → r1 is one node; c2 feeds two operators and stays alone.
+        #expect(fused.graph.nodes.map(\.op).contains("Convolution+BatchNorm+Activation"))
+        #expect(fused.graph.nodes.filter { $0.op == "Convolution" }.map(\.name) == ["c2"])
+        #expect(fused.graph.argumentNames == unfused.graph.argumentNames)
+        #expect(fused.graph.auxiliaryNames == unfused.graph.auxiliaryNames)
+        for executor in [fused, unfused] {
+            fill(executor)
+            var generator = SeededGenerator(seed: 9)
+            executor.auxiliary("bn1_moving_mean")!.fillUniform(-0.5...0.5, using: &generator)
+            executor.auxiliary("bn1_moving_var")!.fillUniform(0.2...2, using: &generator)
+            executor.forward(isTraining: false)
+        }
+        expectClose(fused.outputs[0].toArray(), unfused.outputs[0].toArray(), tolerance: 1e-5, "probabilities")
+        var variables: [String: [Double]] = [:]
+        for name in fused.graph.argumentNames { variables[name] = fused.argument(name)!.toArray().map(Double.init) }
+        for name in fused.graph.auxiliaryNames { variables[name] = fused.auxiliary(name)!.toArray().map(Double.init) }
+        let reference = ReferenceGraph(graph: fused.graph, shapes: fused.shapes, variables: variables)
+        expectClose(fused.outputs[0].toArray(), reference.forward(isTraining: false).last![0].map(Float.init),
+                    tolerance: 1e-5, "reference probabilities")
+    }
+
+    /// Every Convolution → BatchNorm → ReLU chain of Inception-BN fuses (no_bias convolutions,
+    /// `fix_gamma`), and AlexNet's Convolution → ReLU pairs do.
+    @Test func seedNetworksFuseEveryChain() throws {
+        let inception = try Executor(inceptionBNSmall(classCount: 10), inputShapes: ["data": [2, 3, 28, 28]],
+                                     isTraining: false)
+        #expect(!inception.graph.nodes.contains { $0.op == "BatchNorm" || $0.op == "Activation" || $0.op == "Convolution" })
+        let alexnet = try Executor(alexNet(classCount: 10), inputShapes: ["data": [1, 3, 224, 224]], isTraining: false)
+        #expect(alexnet.graph.nodes.filter { $0.op == "Convolution+Activation" }.count == 5)
+    }
+
     @Test func mirrorKeepsFewerActivations() throws {
         let symbol = try inceptionBNSmall(classCount: 10)
         let shapes: [String: Shape] = ["data": [16, 3, 28, 28]]
