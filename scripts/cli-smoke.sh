@@ -257,6 +257,59 @@ worst = max(abs(a - b) for x, y in zip(one, two) for a, b in zip(x, y))
 assert worst < 1e-6, worst
 print("cli-smoke: 2 processes x 4 = 1 process x 8 (max parameter difference %.1e)" % worst)
 PY
+# With BatchNorm each process normalises by the statistics of its own 12 images (as MXNet's
+# devices do), so 2 x 12 only approaches 1 x 24: the parameters after 2 epochs must differ
+# by less than a fifth of how far the second epoch moved them (measured: about 9%; gradients
+# not summed over the ranks would leave them about half the step apart).
+python3 - "$mpi" <<'PY'
+import json, sys
+nodes = [
+ {"op": "null", "name": "data", "inputs": []},
+ {"op": "null", "name": "conv_weight", "inputs": []}, {"op": "null", "name": "conv_bias", "inputs": []},
+ {"op": "Convolution", "name": "conv", "attrs": {"kernel": "(3, 3)", "num_filter": "8", "pad": "(1, 1)"}, "inputs": [[0, 0, 0], [1, 0, 0], [2, 0, 0]]},
+ {"op": "null", "name": "bn_gamma", "inputs": []}, {"op": "null", "name": "bn_beta", "inputs": []},
+ {"op": "null", "name": "bn_moving_mean", "inputs": []}, {"op": "null", "name": "bn_moving_var", "inputs": []},
+ {"op": "BatchNorm", "name": "bn", "attrs": {"fix_gamma": "False"}, "inputs": [[3, 0, 0], [4, 0, 0], [5, 0, 0], [6, 0, 0], [7, 0, 0]]},
+ {"op": "Activation", "name": "relu", "attrs": {"act_type": "relu"}, "inputs": [[8, 0, 0]]},
+ {"op": "Pooling", "name": "pool", "attrs": {"kernel": "(2, 2)", "stride": "(2, 2)", "pool_type": "max"}, "inputs": [[9, 0, 0]]},
+ {"op": "Flatten", "name": "flat", "inputs": [[10, 0, 0]]},
+ {"op": "null", "name": "fc_weight", "inputs": []}, {"op": "null", "name": "fc_bias", "inputs": []},
+ {"op": "FullyConnected", "name": "fc", "attrs": {"num_hidden": "3"}, "inputs": [[11, 0, 0], [12, 0, 0], [13, 0, 0]]},
+ {"op": "null", "name": "softmax_label", "inputs": []},
+ {"op": "SoftmaxOutput", "name": "softmax", "inputs": [[14, 0, 0], [15, 0, 0]]}]
+json.dump({"nodes": nodes, "arg_nodes": [0, 1, 2, 4, 5, 6, 7, 12, 13, 15], "heads": [[16, 0, 0]],
+           "attrs": {"mxnet_version": ["int", 10901]}}, open(sys.argv[1] + "/norm-symbol.json", "w"))
+PY
+norm=("${tiny[@]}")
+norm[1]="$mpi/norm-symbol.json"
+norm+=(--lr 0.005 --batch-size 24)
+"$gannet" train "${norm[@]}" --epochs 2 --model-prefix "$mpi/norm-one" 2>/dev/null
+mpirun --allow-run-as-root --oversubscribe -np 2 "$gannet" train "${norm[@]}" --epochs 2 --model-prefix "$mpi/norm-two" 2>/dev/null
+python3 - "$mpi/norm-one-0001.params" "$mpi/norm-one-0002.params" "$mpi/norm-two-0002.params" <<'PY'
+import math, struct, sys
+def load(path):
+    raw = open(path, "rb").read()
+    count = struct.unpack_from("<Q", raw, 16)[0]
+    at, arrays = 24, []
+    for _ in range(count):
+        at += 8
+        ndim = struct.unpack_from("<I", raw, at)[0]; at += 4
+        shape = struct.unpack_from("<%dq" % ndim, raw, at); at += 8 * ndim
+        at += 12
+        size = math.prod(shape)
+        arrays.append(struct.unpack_from("<%df" % size, raw, at)); at += 4 * size
+    names = []
+    at += 8
+    for _ in range(count):
+        length = struct.unpack_from("<Q", raw, at)[0]; at += 8
+        names.append(raw[at:at + length].decode()); at += length
+    return {n: a for n, a in zip(names, arrays) if n.startswith("arg:")}
+first, one, two = (load(p) for p in sys.argv[1:])
+distance = lambda x, y: math.sqrt(sum((a - b) ** 2 for n in x for a, b in zip(x[n], y[n])))
+moved, apart = distance(one, first), distance(two, one)
+assert moved > 0 and apart < 0.2 * moved, (apart, moved)
+print("cli-smoke: with BatchNorm, 2 x 12 is within %.1f%% of 1 x 24 (of the last epoch's step)" % (100 * apart / moved))
+PY
 start=$(date +%s)
 mpirun --allow-run-as-root --oversubscribe -np 2 "$gannet" train "${tiny[@]}" --epochs 100000 >/dev/null 2>&1 &
 job=$!
