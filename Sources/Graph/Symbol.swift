@@ -60,3 +60,25 @@ public struct Symbol: Sendable {
         return outputs[0]
     }
 }
+
+extension Symbol {
+    /// The same network with `attributes` merged into those of the variable `name` (MXNet
+    /// keeps a variable's attributes verbatim, as it does `__lr_mult__`). Unchanged when no
+    /// such variable exists.
+    public func settingAttributes(_ attributes: [String: String], ofVariable name: String) -> Symbol {
+        var replacement: [ObjectIdentifier: Node] = [:]
+        func mapped(_ entry: Entry) -> Entry { replacement[ObjectIdentifier(entry.node)].map { Entry($0, entry.index) } ?? entry }
+        for node in Graph(self).nodes {
+            let inputs = node.inputs.map(mapped)
+            if node.isVariable && node.name == name {
+                replacement[ObjectIdentifier(node)] = Node(
+                    name: node.name, op: node.op, attributes: node.attributes.merging(attributes) { $1 }, definition: nil,
+                    inputs: [])
+            } else if inputs != node.inputs {
+                replacement[ObjectIdentifier(node)] = Node(name: node.name, op: node.op, attributes: node.attributes,
+                                                           definition: node.definition, inputs: inputs)
+            }
+        }
+        return Symbol(outputs.map(mapped))
+    }
+}

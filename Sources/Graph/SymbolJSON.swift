@@ -41,6 +41,19 @@ public enum SymbolJSON {
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
+    /// The attributes of the variable `name` in a symbol JSON text (empty when it has none
+    /// or the text does not parse; `decode` reports errors).
+    public static func variableAttributes(_ text: String, name: String) -> [String: String] {
+        guard let top = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let nodes = top["nodes"] as? [[String: Any]],
+              let node = nodes.first(where: { $0["name"] as? String == name && $0["op"] as? String == "null" }) else { return [:] }
+        var attributes: [String: String] = [:]
+        for key in ["param", "attr", "attrs"] {
+            for (k, v) in node[key] as? [String: Any] ?? [:] { attributes[k] = v as? String ?? "\(v)" }
+        }
+        return attributes
+    }
+
     /// What the reader decided for a pre-nnvm file, for the caller to log.
     public struct Notes: Sendable {
         /// True for files without `mxnet_version` (written before MXNet 0.9).

@@ -42,6 +42,44 @@ public struct TrainingState: Codable, Sendable, Equatable {
             self.meanImage = meanImage
             self.scale = scale
         }
+
+        /// The preprocessing as attributes of the symbol's `data` variable, so that a
+        /// `PREFIX-symbol.json` shipped without its `.state` still says how to feed it:
+        /// `__gannet_data_shape__` `"(3, 224, 224)"`, `__gannet_resize__`, `__gannet_mean_rgb__`,
+        /// `__gannet_mean_img__`, `__gannet_scale__`.
+        public var symbolAttributes: [String: String] {
+            var attributes = ["__gannet_data_shape__": "(\(dataShape.map(String.init).joined(separator: ", ")))",
+                              "__gannet_scale__": "\(scale)"]
+            if let resize { attributes["__gannet_resize__"] = "\(resize)" }
+            if let meanRGB { attributes["__gannet_mean_rgb__"] = "(\(meanRGB.map { "\($0)" }.joined(separator: ", ")))" }
+            if let meanImage { attributes["__gannet_mean_img__"] = meanImage }
+            return attributes
+        }
+
+        /// Reads `symbolAttributes` back; nil without a data shape or when a value does not parse.
+        public init?(symbolAttributes attributes: [String: String]) {
+            func numbers(_ text: String) -> [Substring] {
+                text.trimmingCharacters(in: CharacterSet(charactersIn: "()[] ")).split(separator: ",")
+                    .map { $0.trimmingCharacters(in: .whitespaces)[...] }
+            }
+            guard let shapeText = attributes["__gannet_data_shape__"] else { return nil }
+            let shape = numbers(shapeText).compactMap { Int($0) }
+            guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else { return nil }
+            var resize: Int? = nil
+            if let text = attributes["__gannet_resize__"] {
+                guard let value = Int(text), value > 0 else { return nil }
+                resize = value
+            }
+            var meanRGB: [Float]? = nil
+            if let text = attributes["__gannet_mean_rgb__"] {
+                let values = numbers(text).compactMap { Float($0) }
+                guard values.count == 3 else { return nil }
+                meanRGB = values
+            }
+            guard let scale = Float(attributes["__gannet_scale__"] ?? "1") else { return nil }
+            self.init(dataShape: shape, resize: resize, meanRGB: meanRGB, meanImage: attributes["__gannet_mean_img__"],
+                      scale: scale)
+        }
     }
 }
 
@@ -59,7 +97,8 @@ public enum Checkpoint {
     /// Writes the symbol, the parameters and auxiliary states (`arg:`/`aux:`), and the state.
     public static func save(prefix: String, epoch: Int, symbol: Symbol, executor: Executor, optimizer: SGD,
                             state: TrainingState) throws {
-        try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: symbolPath(prefix))
+        let annotated = symbol.settingAttributes(state.preprocessing.symbolAttributes, ofVariable: "data")
+        try writeFileAtomically(Array(SymbolJSON.encode(annotated).utf8), to: symbolPath(prefix))
         var bytes = stateMagic
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -47,19 +47,23 @@ struct LoadedModel {
     let classCount: Int
 
     init(prefix: String, epoch: Int, batchSize: Int, options: PreprocessingOptions) throws {
-        let statePath = Checkpoint.statePath(prefix, epoch: epoch)
-        let state = FileManager.default.fileExists(atPath: statePath) ? try? Checkpoint.loadState(statePath, into: nil) : nil
-        preprocessing = options.resolved(state?.preprocessing)
-        if state == nil && options.dataShape == nil {
-            log("note: no \(statePath) to take the preprocessing from; assuming data shape \(preprocessing.dataShape) (see --data-shape)")
-        }
         let symbolPath = Checkpoint.symbolPath(prefix)
         guard FileManager.default.fileExists(atPath: symbolPath) else { throw RuntimeFailure("\(symbolPath): no such file") }
+        let text: String
+        do { text = String(decoding: try readFile(symbolPath), as: UTF8.self) } catch { throw RuntimeFailure("\(error)") }
+        // The preprocessing of training: from the .state, else from the symbol's data attributes.
+        let statePath = Checkpoint.statePath(prefix, epoch: epoch)
+        let state = FileManager.default.fileExists(atPath: statePath) ? try? Checkpoint.loadState(statePath, into: nil) : nil
+        let stored = state?.preprocessing
+            ?? TrainingState.Preprocessing(symbolAttributes: SymbolJSON.variableAttributes(text, name: "data"))
+        preprocessing = options.resolved(stored)
+        if stored == nil && options.dataShape == nil {
+            log("note: neither \(statePath) nor \(symbolPath) gives the preprocessing; assuming data shape \(preprocessing.dataShape) (see --data-shape)")
+        }
         let parametersPath = Checkpoint.parametersPath(prefix, epoch: epoch)
         let symbol: Symbol
         do {
             // A 2015 file's Pooling rounding is chosen by the shapes of its parameters.
-            let text = String(decoding: try readFile(symbolPath), as: UTF8.self)
             var shapes: [String: Shape] = [:]
             for entry in try NDArrayFile.read(path: parametersPath) {
                 let name = entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:") ? String(entry.name.dropFirst(4)) : entry.name

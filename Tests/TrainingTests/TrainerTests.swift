@@ -57,6 +57,13 @@ import Training
         }
         for name in executor.graph.auxiliaryNames { #expect(again.auxiliary(name)!.toArray().allSatisfy { $0 == 0.25 }) }
         for (a, b) in zip(sgd.momentumBuffers, sgdAgain.momentumBuffers) { #expect(a.tensor.toArray() == b.tensor.toArray()) }
+        // The symbol carries the preprocessing too, for a model shipped without its .state,
+        // and still decodes to the same network.
+        let json = String(decoding: try Data(contentsOf: URL(fileURLWithPath: Checkpoint.symbolPath(prefix))), as: UTF8.self)
+        let attributes = SymbolJSON.variableAttributes(json, name: "data")
+        #expect(attributes["__gannet_data_shape__"] == "(3, 28, 28)")
+        #expect(TrainingState.Preprocessing(symbolAttributes: attributes) == state.preprocessing)
+        #expect(try Graph(SymbolJSON.decode(json).0).argumentNames == executor.graph.argumentNames)
 
         let other = try Executor(try inceptionBNSmall(classCount: 7), inputShapes: shapes, isTraining: true)
         #expect {
