@@ -252,12 +252,9 @@ final class ConvolutionKernel: OperatorKernel {
         source.input(call.arguments[0].rawPointer)
         weights.input(call.arguments[1].rawPointer)
         if hasBias { bias.bind(call.arguments[2].rawPointer) }
-        let output = call.outputs[0]
-        let target = outputTarget.pointer(for: output, request: request, in: context)
-        destination.prepareOutput(target)
-        forwardPrimitive.execute(forwardArguments, on: context.stream)
-        destination.finishOutput(target)
-        outputTarget.complete(output, request: request, in: context)
+        destination.write(call.outputs[0], request: request, through: outputTarget, in: context) {
+            forwardPrimitive.execute(forwardArguments, on: context.stream)
+        }
     }
 
     func backward(_ call: BackwardCall) {
@@ -266,11 +263,9 @@ final class ConvolutionKernel: OperatorKernel {
         if call.requests[0] != .skip, let dataGradient = call.argumentGradients[0] {
             gradientOutput.input(outputGradient)
             weightsForData.input(call.arguments[1].rawPointer)
-            let target = dataTarget.pointer(for: dataGradient, request: call.requests[0], in: context)
-            gradientData.prepareOutput(target)
-            backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
-            gradientData.finishOutput(target)
-            dataTarget.complete(dataGradient, request: call.requests[0], in: context)
+            gradientData.write(dataGradient, request: call.requests[0], through: dataTarget, in: context) {
+                backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
+            }
         }
         guard weightGradients.isNeeded(call) else { return }
         sourceForWeights.input(call.arguments[0].rawPointer)

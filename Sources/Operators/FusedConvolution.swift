@@ -186,12 +186,9 @@ final class FusedConvolutionKernel: OperatorKernel {
             weights.input(call.arguments[1].rawPointer)
             if definition.convolution.hasBias { bias.bind(call.arguments[2].rawPointer) }
         }
-        let output = call.outputs[0]
-        let target = outputTarget.pointer(for: output, request: request, in: context)
-        destination.prepareOutput(target)
-        primitive.execute(arguments, on: context.stream)
-        destination.finishOutput(target)
-        outputTarget.complete(output, request: request, in: context)
+        destination.write(call.outputs[0], request: request, through: outputTarget, in: context) {
+            primitive.execute(arguments, on: context.stream)
+        }
     }
 
     func backward(_ call: BackwardCall) {

@@ -56,6 +56,17 @@ final class LayoutBridge {
     func finishOutput(_ pointer: UnsafeMutableRawPointer) {
         if let buffer, let toPlain { toPlain.run(from: buffer.rawPointer, to: pointer, on: stream) }
     }
+
+    /// Runs `execute` (a primitive writing this bridge's memory) so that `output` receives
+    /// the result as `request` says: written in place, or added through `target`'s scratch.
+    func write(_ output: Tensor, request: Request, through target: RequestTarget, in context: KernelContext,
+               execute: () -> Void) {
+        let pointer = target.pointer(for: output, request: request, in: context)
+        prepareOutput(pointer)
+        execute()
+        finishOutput(pointer)
+        target.complete(output, request: request, in: context)
+    }
 }
 
 /// Where a kernel writes a result under a request: into the destination itself for
