@@ -5,12 +5,6 @@ import TensorCore
 import Glibc
 #endif
 
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}
 
 /// A bound network: shapes inferred, the gradient pass built, memory planned into one
 /// arena, kernels created. `forward` and `backward` then run without allocating.
@@ -348,9 +342,9 @@ public final class Executor {
         for position in learnable {
             if let gradient = gradientSlot[Entry(nodes[position])] { gradientTensors[nodes[position].name] = tensors[gradient] }
         }
-        let slotNode = Dictionary(learnable.compactMap { position in
+        let slotNode = Dictionary(uniqueKeysWithValues: learnable.compactMap { position in
             gradientSlot[Entry(nodes[position])].map { ($0, nodes[position].name) }
-        }, uniquingKeysWith: { first, _ in first })
+        })
         self.parameterGradientsInCompletionOrder = gradientOrder.map {
             CompletedGradient(name: slotNode[$0]!, tensor: tensors[$0], completedAfterCall: completedAfter[$0]!)
         }

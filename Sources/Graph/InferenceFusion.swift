@@ -23,25 +23,14 @@ extension Symbol {
             return readers[0]
         }
 
-        var replacement: [Entry: Entry] = [:]
-        var absorbed = Set<ObjectIdentifier>()
-        func mapped(_ entry: Entry) -> Entry { replacement[entry] ?? entry }
-        for node in graph.nodes {
-            guard let definition = node.definition, !absorbed.contains(ObjectIdentifier(node)) else { continue }
-            let inputs = node.inputs.map(mapped)
-            guard let convolution = definition as? Convolution else {
-                if inputs != node.inputs {
-                    let copy = Node(name: node.name, op: node.op, attributes: node.attributes, definition: definition,
-                                    inputs: inputs)
-                    for index in 0..<node.outputCount { replacement[Entry(node, index)] = Entry(copy, index) }
-                }
-                continue
-            }
-            var tail = node
+        /// The BatchNorm and Activation that can fold into `convolution`, and the last node of
+        /// the chain; nil when neither follows it.
+        func chain(after convolution: Node) -> (batchNorm: (BatchNorm, Node)?, activation: Activation.Kind?, tail: Node)? {
+            var tail = convolution
             var batchNorm: (BatchNorm, Node)? = nil
-            if let next = soleConsumer(Entry(node)), let definition = next.definition as? BatchNorm,
-               next.inputs[0] == Entry(node), consumers[Entry(next, 1)] == nil, consumers[Entry(next, 2)] == nil,
-               !outputEntries.contains(Entry(next, 1)), !outputEntries.contains(Entry(next, 2)) {
+            if let next = soleConsumer(Entry(convolution)), let definition = next.definition as? BatchNorm,
+               next.inputs[0] == Entry(convolution),
+               [1, 2].allSatisfy({ consumers[Entry(next, $0)] == nil && !outputEntries.contains(Entry(next, $0)) }) {
                 batchNorm = (definition, next)
                 tail = next
             }
@@ -51,22 +40,28 @@ extension Symbol {
                 activation = definition.kind
                 tail = next
             }
-            guard tail !== node else {
-                if inputs != node.inputs {
-                    let copy = Node(name: node.name, op: node.op, attributes: node.attributes, definition: definition,
-                                    inputs: inputs)
-                    replacement[Entry(node)] = Entry(copy)
-                }
-                continue
+            return tail === convolution ? nil : (batchNorm, activation, tail)
+        }
+
+        var replacement: [Entry: Entry] = [:]
+        var absorbed = Set<ObjectIdentifier>()
+        func mapped(_ entry: Entry) -> Entry { replacement[entry] ?? entry }
+        for node in graph.nodes {
+            guard let definition = node.definition, !absorbed.contains(ObjectIdentifier(node)) else { continue }
+            let inputs = node.inputs.map(mapped)
+            if let convolution = definition as? Convolution, let (batchNorm, activation, tail) = chain(after: node) {
+                let fused = FusedConvolution(convolution: convolution, batchNorm: batchNorm?.0, activation: activation)
+                // BatchNorm's inputs after data: gamma, beta, then its auxiliary states.
+                let extra = batchNorm.map { Array($0.1.inputs.dropFirst().map(mapped)) } ?? []
+                let fusedNode = Node(name: node.name, op: fused.description, attributes: node.attributes,
+                                     definition: fused, inputs: inputs + extra)
+                if let (_, normNode) = batchNorm { absorbed.insert(ObjectIdentifier(normNode)) }
+                absorbed.insert(ObjectIdentifier(tail))
+                replacement[Entry(tail)] = Entry(fusedNode)
+            } else if inputs != node.inputs {
+                let copy = node.replacingInputs(inputs)
+                for index in 0..<node.outputCount { replacement[Entry(node, index)] = Entry(copy, index) }
             }
-            let fused = FusedConvolution(convolution: convolution, batchNorm: batchNorm?.0, activation: activation)
-            // BatchNorm's inputs after data: gamma, beta, then its auxiliary states.
-            let extra = batchNorm.map { Array($0.1.inputs.dropFirst().map(mapped)) } ?? []
-            let fusedNode = Node(name: node.name, op: fused.description, attributes: node.attributes, definition: fused,
-                                 inputs: inputs + extra)
-            if let (_, normNode) = batchNorm { absorbed.insert(ObjectIdentifier(normNode)) }
-            absorbed.insert(ObjectIdentifier(tail))
-            replacement[Entry(tail)] = Entry(fusedNode)
         }
         return Symbol(outputs.map(mapped))
     }

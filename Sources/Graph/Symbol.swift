@@ -26,6 +26,11 @@ public final class Node: Sendable {
 
     public var isVariable: Bool { definition == nil }
 
+    /// This node reading other inputs (same name, operator, attributes and definition).
+    public func replacingInputs(_ inputs: [Entry]) -> Node {
+        Node(name: name, op: op, attributes: attributes, definition: definition, inputs: inputs)
+    }
+
     /// Number of outputs, hidden ones included (MXNet's `node_row_ptr` step).
     public var outputCount: Int { definition?.outputNames.count ?? 1 }
 }
@@ -75,8 +80,7 @@ extension Symbol {
                     name: node.name, op: node.op, attributes: node.attributes.merging(attributes) { $1 }, definition: nil,
                     inputs: [])
             } else if inputs != node.inputs {
-                replacement[ObjectIdentifier(node)] = Node(name: node.name, op: node.op, attributes: node.attributes,
-                                                           definition: node.definition, inputs: inputs)
+                replacement[ObjectIdentifier(node)] = node.replacingInputs(inputs)
             }
         }
         return Symbol(outputs.map(mapped))

@@ -112,16 +112,16 @@ final class FusedConvolutionKernel: OperatorKernel {
     private let primitive: Primitive
     private let source, weights, destination: LayoutBridge
     private let bias: Memory
-    /// The folded weights `(F, C/G, KH, KW)` and bias `(F,)`, rewritten by every forward so
-    /// that parameters loaded after binding are honoured.
-    private let foldedWeights, foldedBias: Tensor
+    /// With a BatchNorm, the folded weights `(F, C/G, KH, KW)` and bias `(F,)`, rewritten
+    /// by every forward so that parameters loaded after binding are honoured.
+    private let folded: (weights: Tensor, bias: Tensor)?
     private let scratchpad: Memory
     private let outputTarget = RequestTarget(slot: 0)
     private let arguments: [dnnl_exec_arg_t]
 
     var implementation: String { descriptor.implementationName }
     var workspaceBytes: Int {
-        [source, weights, destination].reduce(0) { $0 + $1.bufferBytes } + foldedWeights.byteCount + foldedBias.byteCount
+        [source, weights, destination].reduce(0) { $0 + $1.bufferBytes } + (folded.map { $0.weights.byteCount + $0.bias.byteCount } ?? 0)
     }
 
     init(_ definition: FusedConvolution, shapes: NodeShapes, context: KernelContext) throws {
@@ -141,9 +141,13 @@ final class FusedConvolutionKernel: OperatorKernel {
         destination = try context.bridge(plain: try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]),
                                          chosen: descriptor.memoryDescriptor(dnnl_query_dst_md))
         bias = try Memory(MemoryDescriptor.plain([convolution.filterCount]))
-        foldedWeights = Tensor(shape: shapes.arguments[1])
-        foldedBias = Tensor(shape: [convolution.filterCount])
-        bias.bind(foldedBias.rawPointer)
+        if definition.batchNorm != nil {
+            let folded = (weights: Tensor(shape: shapes.arguments[1]), bias: Tensor(shape: [convolution.filterCount]))
+            bias.bind(folded.bias.rawPointer)
+            self.folded = folded
+        } else {
+            folded = nil
+        }
         context.reserveScratchpad(bytes: descriptor.scratchpadBytes)
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         primitive = try Primitive(descriptor)
@@ -154,12 +158,11 @@ final class FusedConvolutionKernel: OperatorKernel {
     }
 
     /// Writes `s_f·w_f` and `s_f·(b_f − μ_f) + β_f` for every filter (see `FusedConvolution`).
-    private func fold(_ call: ForwardCall) {
-        guard let batchNorm = definition.batchNorm else { return }
+    private func fold(_ call: ForwardCall, _ batchNorm: BatchNorm, into target: (weights: Tensor, bias: Tensor)) {
         let convolution = definition.convolution
         let filters = convolution.filterCount
-        let perFilter = foldedWeights.elementCount / filters
-        let w = call.arguments[1].floats, folded = foldedWeights.floats, foldedBias = foldedBias.floats
+        let perFilter = target.weights.elementCount / filters
+        let w = call.arguments[1].floats, folded = target.weights.floats, foldedBias = target.bias.floats
         let b = convolution.hasBias ? call.arguments[2].floats : nil
         let gammaIndex = convolution.argumentNames.count
         let gamma = call.arguments[gammaIndex].floats, beta = call.arguments[gammaIndex + 1].floats
@@ -179,9 +182,9 @@ final class FusedConvolutionKernel: OperatorKernel {
         guard request != .skip else { return }
         scratchpad.bind(context.scratchpadPointer)
         source.input(call.arguments[0].rawPointer)
-        if definition.batchNorm != nil {
-            fold(call)
-            weights.input(foldedWeights.rawPointer)
+        if let batchNorm = definition.batchNorm, let folded {
+            fold(call, batchNorm, into: folded)
+            weights.input(folded.weights.rawPointer)
         } else {
             weights.input(call.arguments[1].rawPointer)
             if definition.convolution.hasBias { bias.bind(call.arguments[2].rawPointer) }

@@ -1,6 +1,7 @@
 import Distributed
 import Foundation
 import Graph
+import TensorCore
 
 /// Runs the gradient pass of a data-parallel step and sums the parameter gradients over the
 /// processes while it runs, in buckets, as Horovod and PyTorch DDP do: the executor lays the
@@ -49,6 +50,8 @@ public final class GradientExchange {
 
     public let communicator: any Communicator
     public let buckets: [Bucket]
+    /// Bytes the buckets hold together.
+    public let bytesPerStep: Int
     public private(set) var statistics = Statistics()
     public private(set) var timeline: Timeline
     private let executor: Executor
@@ -84,6 +87,7 @@ public final class GradientExchange {
             start = end + 1
         }
         self.buckets = buckets
+        bytesPerStep = buckets.reduce(0) { $0 + $1.count * 4 }
         var readyByCall = [[Int]](repeating: [], count: max(executor.gradientPassCallCount, 1))
         for (index, bucket) in buckets.enumerated() { readyByCall[bucket.readyAfterCall].append(index) }
         self.readyByCall = readyByCall
@@ -101,35 +105,35 @@ public final class GradientExchange {
             executor.backward()
             return
         }
-        let start = monotonicNow()
+        let start = monotonicSeconds()
         executor.backward { call in
             for index in readyByCall[call] {
                 let bucket = buckets[index]
                 handles[index] = communicator.startAllReduceSum(base + bucket.offset, count: bucket.count)
                 isPending[index] = true
-                timeline.started[index] = monotonicNow() - start
+                timeline.started[index] = monotonicSeconds() - start
             }
             progress(since: start)
         }
-        let backwardEnd = monotonicNow() - start
+        let backwardEnd = monotonicSeconds() - start
         progress(since: start)
         var overlapped = 0
         for index in buckets.indices {
             if isPending[index] {
                 communicator.wait(handles[index])
                 isPending[index] = false
-                timeline.finished[index] = monotonicNow() - start
+                timeline.finished[index] = monotonicSeconds() - start
             } else {
                 overlapped += buckets[index].count * 4
             }
         }
-        let end = monotonicNow() - start
+        let end = monotonicSeconds() - start
         timeline.backwardSeconds = backwardEnd
         timeline.stepEnd = end
         statistics.steps += 1
         statistics.backwardSeconds += backwardEnd
         statistics.waitSeconds += end - backwardEnd
-        statistics.bytes += buckets.reduce(0) { $0 + $1.count * 4 }
+        statistics.bytes += bytesPerStep
         statistics.overlappedBytes += overlapped
     }
 
@@ -137,14 +141,7 @@ public final class GradientExchange {
     private func progress(since start: Double) {
         for index in buckets.indices where isPending[index] && communicator.isFinished(handles[index]) {
             isPending[index] = false
-            timeline.finished[index] = monotonicNow() - start
+            timeline.finished[index] = monotonicSeconds() - start
         }
     }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicNow() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import TensorCore
 
 /// `gannet bench allreduce`: the bandwidth of summing float buffers over the ranks of an
 /// MPI job, per bucket size.
@@ -47,15 +48,15 @@ struct BenchAllreduce: ParsableCommand {
             communicator.allReduceSum(buffer, count: count)  // warm-up
             // Every rank runs the same number of repetitions: rank 0's estimate, shared.
             communicator.barrier()
-            let probeStart = now()
+            let probeStart = monotonicSeconds()
             communicator.allReduceSum(buffer, count: count)
-            var estimate = [max(now() - probeStart, 1e-7)]
+            var estimate = [max(monotonicSeconds() - probeStart, 1e-7)]
             communicator.allReduceSum(&estimate)
             let repetitions = max(3, min(100_000, Int(seconds / (estimate[0] / Double(ranks)))))
             communicator.barrier()
-            let start = now()
+            let start = monotonicSeconds()
             for _ in 0..<repetitions { communicator.allReduceSum(buffer, count: count) }
-            let perCall = (now() - start) / Double(repetitions)
+            let perCall = (monotonicSeconds() - start) / Double(repetitions)
             let algorithm = Double(bytes) / perCall / 1e9
             let bus = algorithm * 2 * Double(ranks - 1) / Double(max(ranks, 1))
             rows.append(["bytes": bytes, "seconds": perCall, "algorithm-gbps": algorithm, "bus-gbps": bus])

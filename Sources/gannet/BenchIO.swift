@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataIO
 import Foundation
+import TensorCore
 
 /// `gannet bench io`: images per second delivered by the record iterator.
 struct BenchIO: ParsableCommand {
@@ -74,17 +75,17 @@ struct BenchIO: ParsableCommand {
         for epoch in 0...epochs {
             iterator.reset(epoch: epoch)
             var images = 0
-            let start = now(), cpuStart = processCPUSeconds()
+            let start = monotonicSeconds(), cpuStart = processCPUSeconds()
             while let batch = try iterator.next() {
                 images += batch.data.shape[0]
                 if let rate {
                     let due = start + Double(images) / rate
-                    let wait = due - now()
+                    let wait = due - monotonicSeconds()
                     if wait > 0 { usleep(UInt32(wait * 1e6)) }
                 }
                 if batches > 0 && batch.index + 1 >= batches { break }
             }
-            let seconds = now() - start
+            let seconds = monotonicSeconds() - start
             guard epoch > 0 else { continue }  // warm-up
             rates.append(Double(images) / seconds)
             cores.append((processCPUSeconds() - cpuStart) / seconds)

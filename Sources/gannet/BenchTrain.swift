@@ -103,22 +103,22 @@ struct BenchTrain: ParsableCommand {
         let forwardFlops = flopsPerImage(executor)
         let flopsPerStep = Double(batchSize) * forwardFlops * (isTraining ? 3 : 1)
         log("\(network): batch \(batchSize), \(mode.rawValue), \(executor.isBlocked ? "blocked" : "plain") layout, \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
-        let warmStart = now()
+        let warmStart = monotonicSeconds()
         for _ in 0..<2 { step() }
-        log(String(format: "warm-up: %.2f s per batch", (now() - warmStart) / 2))
+        log(String(format: "warm-up: %.2f s per batch", (monotonicSeconds() - warmStart) / 2))
         executor.isProfiling = profile
         executor.resetProfile()
         exchange.resetStatistics()
         var rates: [Double] = []
         var batchSeconds: [Double] = []
         for run in 0..<runs {
-            let start = now()
+            let start = monotonicSeconds()
             for _ in 0..<iterations {
-                let batchStart = now()
+                let batchStart = monotonicSeconds()
                 step()
-                batchSeconds.append(now() - batchStart)
+                batchSeconds.append(monotonicSeconds() - batchStart)
             }
-            let rate = Double(batchSize * ranks * iterations) / (now() - start)
+            let rate = Double(batchSize * ranks * iterations) / (monotonicSeconds() - start)
             rates.append(rate)
             log(String(format: "run %d: %.2f img/s", run + 1, rate))
         }
@@ -144,16 +144,13 @@ struct BenchTrain: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMiB = Double(usage.ru_maxrss) / 1024
         let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
-        var communication: [String: Any]? = nil
+        /// Under mpirun: the share of step time spent waiting for the gradients after backward,
+        /// and the share of gradient bytes summed before backward ended.
+        var shares: (wait: Double, overlapped: Double)? = nil
         if ranks > 1 && isTraining {
             let totals = exchange.statistics
-            let stepSeconds = batchSeconds.reduce(0, +)
-            communication = [
-                "ranks": ranks, "batch-size-per-rank": batchSize, "bucket-mib": bucketMib, "buckets": exchange.buckets.count,
-                "gradient-mib": mib(totals.bytes / max(totals.steps, 1)),
-                "wait-share": totals.waitSeconds / stepSeconds,
-                "overlapped-share": Double(totals.overlappedBytes) / Double(max(totals.bytes, 1)),
-            ]
+            shares = (totals.waitSeconds / batchSeconds.reduce(0, +),
+                      Double(totals.overlappedBytes) / Double(max(totals.bytes, 1)))
             if communicator.rank == 0 { logTimeline(exchange) }
         }
         guard communicator.rank == 0 else { return }
@@ -166,17 +163,21 @@ struct BenchTrain: ParsableCommand {
                          "activations-mib": mib(executor.memory.activationBytes + executor.memory.gradientBytes),
                          "workspace-mib": mib(executor.memory.workspaceBytes)],
             ]
-            if let communication { object["communication"] = communication }
+            if let shares {
+                object["communication"] = [
+                    "ranks": ranks, "batch-size-per-rank": batchSize, "bucket-mib": bucketMib, "buckets": exchange.buckets.count,
+                    "gradient-mib": mib(exchange.bytesPerStep), "wait-share": shares.wait, "overlapped-share": shares.overlapped,
+                ]
+            }
             printJSON(object)
         } else {
             print("| network | batch | mode | img/sec | GFLOPS | peak RSS |")
             print("|---|---|---|---|---|---|")
             print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.0f MiB |", network, batchSize * ranks, mode.rawValue, rate,
                          rate / Double(batchSize) * flopsPerStep / 1e9, peakMiB))
-            if let communication {
+            if let shares {
                 print(String(format: "%d ranks × batch %d; waiting for gradients: %.1f%% of step time; %.0f%% of gradient bytes summed before backward ended (%d buckets of ~%.1f MiB)",
-                             ranks, batchSize, 100 * (communication["wait-share"] as! Double),
-                             100 * (communication["overlapped-share"] as! Double), exchange.buckets.count, bucketMib))
+                             ranks, batchSize, 100 * shares.wait, 100 * shares.overlapped, exchange.buckets.count, bucketMib))
             }
         }
     }

@@ -139,12 +139,12 @@ struct Score: ParsableCommand {
             options.threadCount = ProcessInfo.processInfo.activeProcessorCount
             iterator = try ImageRecordIterator(path: data, options: options, warn: { log($0) })
         } catch let error as RuntimeFailure { throw error } catch { throw RuntimeFailure("\(error)") }
-        let start = now()
+        let start = monotonicSeconds()
         let metrics: ClassificationMetrics
         do { metrics = try Trainer.evaluate(executor: loaded.executor, iterator: iterator, topK: topK) } catch {
             throw RuntimeFailure("\(error)")
         }
-        let speed = Double(metrics.count) / (now() - start)
+        let speed = Double(metrics.count) / (monotonicSeconds() - start)
         if json {
             printJSON(["images": metrics.count, "top-1": metrics.accuracy, "top-k": metrics.topKAccuracy, "k": topK,
                        "samples-per-second": speed])

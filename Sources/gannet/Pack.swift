@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataIO
 import Foundation
+import TensorCore
 
 /// `gannet pack`: PREFIX.lst → PREFIX.rec + PREFIX.idx, byte-compatible with im2rec.
 struct Pack: ParsableCommand {
@@ -71,7 +72,7 @@ struct Pack: ParsableCommand {
         let writer: RecordWriter
         do { writer = try RecordWriter(path: temporaryRecord) } catch { throw RuntimeFailure("\(error)") }
         let progress = ProgressBar(total: entries.count, label: "pack")
-        let start = now()
+        let start = monotonicSeconds()
         var failures: [String] = []
         let blockSize = 64 * threads
         let results = ResultSlots(count: blockSize)
@@ -110,7 +111,7 @@ struct Pack: ParsableCommand {
         guard rename(temporaryRecord, recordPath) == 0, rename(temporaryIndex, indexPath) == 0 else {
             throw RuntimeFailure("\(recordPath): cannot rename the temporary file: \(String(cString: strerror(errno)))")
         }
-        let seconds = now() - start
+        let seconds = monotonicSeconds() - start
         let packed = entries.count - failures.count
         log(String(format: "%@: %d images in %.1f s, %.0f images/s, %.1f MB written%@", recordPath, packed, seconds,
                    Double(packed) / seconds, Double(writer.offset) / 1e6,

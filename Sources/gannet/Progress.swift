@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import TensorCore
 #endif
 
 /// A progress bar on standard error, drawn only when it is a terminal and at most ten
@@ -9,7 +10,7 @@ final class ProgressBar: @unchecked Sendable {
     private let total: Int
     private let label: String
     private let isTerminal: Bool
-    private let start = now()
+    private let start = monotonicSeconds()
     private var lastDraw = 0.0
 
     init(total: Int, label: String, isShown: Bool = true) {
@@ -20,7 +21,7 @@ final class ProgressBar: @unchecked Sendable {
 
     func update(_ done: Int, unit: String = "images") {
         guard isTerminal else { return }
-        let time = now()
+        let time = monotonicSeconds()
         guard time - lastDraw > 0.1 || done == total else { return }
         lastDraw = time
         let fraction = total > 0 ? Double(done) / Double(total) : 1

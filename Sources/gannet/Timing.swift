@@ -1,25 +1,19 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Seconds on the monotonic clock.
-func now() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}
+import TensorCore
 
 /// Times `body`: one warm-up call, then `runs` runs of enough repetitions to last about
 /// `runSeconds` each. Returns seconds per call for every run.
 func measure(runs: Int, runSeconds: Double, _ body: () -> Void) -> [Double] {
-    let start = now()
+    let start = monotonicSeconds()
     body()
-    let once = max(now() - start, 1e-6)
+    let once = max(monotonicSeconds() - start, 1e-6)
     let repetitions = max(1, Int(runSeconds / once))
     return (0..<runs).map { _ in
-        let begin = now()
+        let begin = monotonicSeconds()
         for _ in 0..<repetitions { body() }
-        return (now() - begin) / Double(repetitions)
+        return (monotonicSeconds() - begin) / Double(repetitions)
     }
 }
 

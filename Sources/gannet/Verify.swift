@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataIO
 import Foundation
+import TensorCore
 
 /// `gannet verify`: decodes every record once and reports what fails.
 struct Verify: ParsableCommand {
@@ -27,7 +28,7 @@ struct Verify: ParsableCommand {
     var json = false
 
     func run() throws {
-        let start = now()
+        let start = monotonicSeconds()
         let reader: RecordReader
         do { reader = try RecordReader(paths: [file]) } catch { throw RuntimeFailure("\(error)") }
         let (offsets, damage) = reader.scanRecordOffsets()
@@ -72,7 +73,7 @@ struct Verify: ParsableCommand {
         for part in results.parts { total.merge(part) }
         var failed = total.failed.sorted { $0.offset < $1.offset }
         if let damage { failed.append((nil, damage.offset, damage.message)) }
-        let seconds = now() - start
+        let seconds = monotonicSeconds() - start
         if json {
             printJSON([
                 "records": offsets.count, "decoded": total.decoded,
