@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Operators", dependencies: ["DNNL", "TensorCore"]),
         .target(name: "Graph", dependencies: ["Operators", "TensorCore"]),
         .target(name: "Models", dependencies: ["Graph", "Operators"]),
-        .target(name: "Training", dependencies: ["DataIO", "Distributed", "Graph", "TensorCore"]),
+        .target(name: "Training", dependencies: ["DataIO", "Distributed", "Graph", "Operators", "TensorCore"]),
         .executableTarget(
             name: "gannet",
             dependencies: [

@@ -49,7 +49,7 @@ public final class Executor {
 
     /// Binds `symbol` for the given input shapes (`data`, and labels if known). With
     /// `isTraining` the gradient pass is built: learnable arguments get gradients, inputs
-    /// (`data`, names ending in `label`) do not. `planMemory: false` gives every tensor its
+    /// (arguments in a data or label role, `Graph.inputNames`, or `inputs` when given) do not. `planMemory: false` gives every tensor its
     /// own memory (for checking the planner). `mirror` is MXNet's memory mirror: outputs of
     /// operators that are cheap to recompute (BatchNorm, Activation) are freed after their
     /// forward consumers and computed again in the gradient pass, trading about one extra
@@ -77,8 +77,7 @@ public final class Executor {
             return .blocked(block)
         }
         let nodes = graph.nodes
-        let inputNames = inputs ?? Set(graph.argumentNames.filter { $0 == "data" || $0.hasSuffix("label") })
-            .union(inputShapes.keys)
+        let inputNames = inputs ?? Set(graph.inputNames).union(inputShapes.keys)
 
         // Tensor slots: every node output, then the gradients.
         var slotShape: [Shape] = []

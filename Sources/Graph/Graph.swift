@@ -11,6 +11,9 @@ public struct Graph: Sendable {
     public let argumentNodes: [Node]
     /// Variables in auxiliary slots (`list_auxiliary_states`), in node order.
     public let auxiliaryNodes: [Node]
+    /// The role of each variable: the one its first consumer (in node order) declares for
+    /// the input it fills. A variable nobody consumes (a symbol that is only a variable) is data.
+    private let roleByName: [String: ArgumentRole]
     private let indexByNode: [ObjectIdentifier: Int]
 
     public init(_ symbol: Symbol) {
@@ -33,14 +36,20 @@ public struct Graph: Sendable {
         }
         nodes = order
         var auxiliary: Set<ObjectIdentifier> = []
+        var roles: [String: ArgumentRole] = [:]
         for node in order {
             guard let definition = node.definition else { continue }
             for entry in node.inputs.dropFirst(definition.argumentNames.count) {
                 auxiliary.insert(ObjectIdentifier(entry.node))
             }
+            let declared = definition.argumentRoles + definition.auxiliaryRoles
+            for (entry, role) in zip(node.inputs, declared) where entry.node.isVariable && roles[entry.node.name] == nil {
+                roles[entry.node.name] = role
+            }
         }
         argumentNodes = order.filter { $0.isVariable && !auxiliary.contains(ObjectIdentifier($0)) }
         auxiliaryNodes = order.filter { $0.isVariable && auxiliary.contains(ObjectIdentifier($0)) }
+        roleByName = roles
         var index: [ObjectIdentifier: Int] = [:]
         for (position, node) in order.enumerated() { index[ObjectIdentifier(node)] = position }
         indexByNode = index
@@ -48,8 +57,50 @@ public struct Graph: Sendable {
 
     public func index(of node: Node) -> Int { indexByNode[ObjectIdentifier(node)]! }
 
+    /// Every argument (`list_arguments`): inputs and learned parameters, in node order.
     public var argumentNames: [String] { argumentNodes.map(\.name) }
+    /// Every auxiliary state (`list_auxiliary_states`), in node order.
     public var auxiliaryNames: [String] { auxiliaryNodes.map(\.name) }
+
+    /// The declared role of variable `name`; nil when the graph has no such variable.
+    public func role(of name: String) -> ArgumentRole? {
+        guard let role = roleByName[name] else { return argumentNames.contains(name) ? .data : nil }
+        return role
+    }
+    /// Arguments the user feeds every batch (MXNet's `data_names` + `label_names`).
+    public var inputNames: [String] { argumentNames.filter { role(of: $0)?.isInput == true } }
+    /// Inputs in a data role (`data`, or whatever the symbol calls its image input).
+    public var dataNames: [String] { argumentNames.filter { role(of: $0) == .data } }
+    /// Inputs in a label role (`softmax_label`).
+    public var labelNames: [String] { argumentNames.filter { role(of: $0) == .label } }
+    /// Learned arguments (weights, biases, gammas, betas): what gradients, weight decay,
+    /// initialisation, broadcast and checkpoints cover, with `auxiliaryNames`.
+    public var parameterNames: [String] { argumentNames.filter { role(of: $0)?.isLearned == true } }
+
+    /// The one data input of an image classifier (`data`, or the symbol's own name for it).
+    public func dataInput() throws(OperatorError) -> String {
+        let names = dataNames
+        guard names.count == 1 else {
+            throw OperatorError(node: nodes.last?.name ?? "graph", names.isEmpty
+                ? "the network has no data input"
+                : "the network has \(names.count) data inputs (\(names.joined(separator: ", "))); one is expected")
+        }
+        return names[0]
+    }
+
+    /// Input shapes that give the one data input `shape` (for `Executor` and `inferShapes`).
+    public func inputShapes(data shape: Shape) throws(OperatorError) -> [String: Shape] { [try dataInput(): shape] }
+
+    /// The one label input of a classifier's loss head (`softmax_label`).
+    public func labelInput() throws(OperatorError) -> String {
+        let names = labelNames
+        guard names.count == 1 else {
+            throw OperatorError(node: nodes.last?.name ?? "graph", names.isEmpty
+                ? "the network has no label input (training needs a loss head such as SoftmaxOutput)"
+                : "the network has \(names.count) label inputs (\(names.joined(separator: ", "))); one is expected")
+        }
+        return names[0]
+    }
 
     /// Shapes of everything, after inference.
     public struct Shapes: Sendable {

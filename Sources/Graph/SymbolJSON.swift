@@ -160,7 +160,7 @@ public enum SymbolJSON {
         let (symbol, notes) = try decode(text, file: file)
         guard !notes.legacyPooling.isEmpty else { return (symbol, notes, nil) }
         var known = parameterShapes
-        known["data"] = dataShape
+        known[try Graph(symbol).dataInput()] = dataShape
         var failures: [String] = []
         for convention in [Pooling.Convention.full, .valid] {
             let (candidate, candidateNotes) = try decode(text, file: file, legacyPooling: convention)

@@ -44,7 +44,9 @@ public struct BatchNorm: OperatorDefinition {
     }
 
     public var argumentNames: [String] { ["data", "gamma", "beta"] }
+    public var argumentRoles: [ArgumentRole] { [.data, .gamma, .beta] }
     public var auxiliaryNames: [String] { ["moving_mean", "moving_var"] }
+    public var auxiliaryRoles: [ArgumentRole] { [.movingMean, .movingVariance] }
     public var outputNames: [String] { ["output", "mean", "var"] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1], outputs: [1, 2]) }
 

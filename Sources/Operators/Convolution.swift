@@ -53,6 +53,7 @@ public struct Convolution: OperatorDefinition {
     }
 
     public var argumentNames: [String] { hasBias ? ["data", "weight", "bias"] : ["data", "weight"] }
+    public var argumentRoles: [ArgumentRole] { hasBias ? [.data, .weight, .bias] : [.data, .weight] }
 
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1]) }
 

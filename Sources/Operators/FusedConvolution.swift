@@ -52,7 +52,9 @@ public struct FusedConvolution: OperatorDefinition {
     }
 
     public var argumentNames: [String] { convolution.argumentNames + (batchNorm == nil ? [] : ["gamma", "beta"]) }
+    public var argumentRoles: [ArgumentRole] { convolution.argumentRoles + (batchNorm == nil ? [] : [.gamma, .beta]) }
     public var auxiliaryNames: [String] { batchNorm == nil ? [] : ["moving_mean", "moving_var"] }
+    public var auxiliaryRoles: [ArgumentRole] { batchNorm == nil ? [] : [.movingMean, .movingVariance] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {

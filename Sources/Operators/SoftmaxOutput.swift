@@ -50,6 +50,7 @@ public struct SoftmaxOutput: OperatorDefinition {
     }
 
     public var argumentNames: [String] { ["data", "label"] }
+    public var argumentRoles: [ArgumentRole] { [.data, .label] }
     public var backwardDependencies: BackwardDependencies {
         BackwardDependencies(inputs: [1], outputs: [0], readsOutputGradients: false)
     }

@@ -97,7 +97,8 @@ public enum Checkpoint {
     /// Writes the symbol, the parameters and auxiliary states (`arg:`/`aux:`), and the state.
     public static func save(prefix: String, epoch: Int, symbol: Symbol, executor: Executor, optimizer: SGD,
                             state: TrainingState) throws {
-        let annotated = symbol.settingAttributes(state.preprocessing.symbolAttributes, ofVariable: "data")
+        let annotated = symbol.settingAttributes(state.preprocessing.symbolAttributes,
+                                                 ofVariable: try executor.graph.dataInput())
         try writeFileAtomically(Array(SymbolJSON.encode(annotated).utf8), to: symbolPath(prefix))
         var bytes = stateMagic
         let encoder = JSONEncoder()
@@ -126,8 +127,7 @@ public enum Checkpoint {
             byName[name] = entry.tensor
         }
         var used = Set<String>()
-        let parameters = executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") }
-        for name in parameters + executor.graph.auxiliaryNames {
+        for name in executor.graph.parameterNames + executor.graph.auxiliaryNames {
             let target = executor.argument(name) ?? executor.auxiliary(name)!
             guard let source = byName[name] else {
                 throw TrainingError("\(path): no entry for '\(name)' (the file has \(entries.count) entries; is it for this network?)")

@@ -1,9 +1,11 @@
 import Graph
+import Operators
 import TensorCore
 
-/// Initial values chosen by argument role, as MXNet's initialisers dispatch on name
-/// suffixes (f.3): `*_weight` from the scheme, `*_bias` and `*_beta` 0, `*_gamma` 1,
-/// `*_moving_mean` 0, `*_moving_var` 1 (the 2015 code set it to 0, a bug).
+/// Initial values chosen by argument role (MXNet's initialisers dispatch on name suffixes,
+/// f.3; Gannet asks the role each operator declares, so names do not matter): weights from
+/// the scheme, biases and betas 0, gammas 1, moving means 0, moving variances 1 (the 2015
+/// code set them to 0, a bug).
 public enum Initializer: Sendable {
     /// U(−scale, scale).
     case uniform(scale: Float)
@@ -18,15 +20,18 @@ public enum Initializer: Sendable {
     /// Fills every learnable argument and auxiliary state of `executor`.
     public func initialise(_ executor: Executor, seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
-        for name in executor.graph.argumentNames where name != "data" && !name.hasSuffix("label") {
-            fill(executor.argument(name)!, name: name, generator: &generator)
+        let graph = executor.graph
+        for name in graph.parameterNames {
+            fill(executor.argument(name)!, role: graph.role(of: name)!, generator: &generator)
         }
-        for name in executor.graph.auxiliaryNames { executor.auxiliary(name)!.fill(name.hasSuffix("moving_var") ? 1 : 0) }
+        for name in graph.auxiliaryNames {
+            fill(executor.auxiliary(name)!, role: graph.role(of: name)!, generator: &generator)
+        }
     }
 
-    func fill(_ tensor: Tensor, name: String, generator: inout SeededGenerator) {
-        guard name.hasSuffix("weight") else {
-            tensor.fill(name.hasSuffix("gamma") ? 1 : 0)
+    func fill(_ tensor: Tensor, role: ArgumentRole, generator: inout SeededGenerator) {
+        guard role == .weight else {
+            tensor.fill(role == .gamma || role == .movingVariance ? 1 : 0)
             return
         }
         switch self {
@@ -53,7 +58,7 @@ public enum Initializer: Sendable {
 /// MXNet checkpoint entries (`arg:<name>`, `aux:<name>`) of an executor's parameters and
 /// auxiliary states; inputs (data, labels) are not saved, as in `save_checkpoint`.
 public func checkpointEntries(_ executor: Executor) -> [NDArrayFile.Entry] {
-    let arguments = executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") }.map {
+    let arguments = executor.graph.parameterNames.map {
         NDArrayFile.Entry(name: "arg:\($0)", tensor: executor.argument($0)!)
     }
     let auxiliary = executor.graph.auxiliaryNames.map {

@@ -9,8 +9,9 @@ import TensorCore
 ///     m  = momentum · m − lr · (g' + wd · w)
 ///     w  = w + m
 ///
-/// Weight decay applies to `*_weight` and `*_gamma` only (MXNet 1.x's `wd_mult`); the
-/// momentum buffers are allocated once, at construction.
+/// Weight decay applies to weights and gammas only (MXNet 1.x's `wd_mult` does so for
+/// `*_weight` and `*_gamma` by name; here by the role the operator declares); the momentum
+/// buffers are allocated once, at construction.
 public final class SGD {
     public var learningRate: Float
     public var momentum: Float
@@ -27,10 +28,10 @@ public final class SGD {
         self.weightDecay = weightDecay
         self.rescale = rescale
         self.clip = clip
-        slots = executor.graph.argumentNames.compactMap { name in
+        let graph = executor.graph
+        slots = graph.parameterNames.compactMap { name in
             guard let gradient = executor.gradient(name), let weight = executor.argument(name) else { return nil }
-            return (name, weight, gradient, Tensor(shape: weight.shape),
-                    name.hasSuffix("_weight") || name.hasSuffix("_gamma"))
+            return (name, weight, gradient, Tensor(shape: weight.shape), graph.role(of: name)?.decays == true)
         }
     }
 

@@ -49,10 +49,12 @@ public final class Trainer {
     public init(executor: Executor, optimizer: SGD, schedule: LearningRateSchedule, topK: Int = 5, updateCount: Int = 0,
                 communicator: any Communicator = SingleProcess(),
                 bucketBytes: Int = GradientExchange.defaultBucketBytes) throws {
-        guard let data = executor.argument("data"),
-              let labelName = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }),
-              let label = executor.argument(labelName) else {
-            throw TrainingError("the network needs a 'data' input and a label input (e.g. softmax_label)")
+        let data: Tensor, label: Tensor
+        do {
+            data = executor.argument(try executor.graph.dataInput())!
+            label = executor.argument(try executor.graph.labelInput())!
+        } catch {
+            throw TrainingError("\(error)")
         }
         self.executor = executor
         self.optimizer = optimizer
@@ -69,7 +71,7 @@ public final class Trainer {
     /// Copies every parameter and auxiliary state of process `root` to all processes.
     public func broadcastParameters(root: Int = 0) {
         guard communicator.size > 1 else { return }
-        for name in executor.graph.argumentNames where name != "data" && !name.hasSuffix("label") {
+        for name in executor.graph.parameterNames {
             let tensor = executor.argument(name)!
             communicator.broadcast(tensor.floats, count: tensor.elementCount, root: root)
         }
@@ -163,7 +165,8 @@ public final class Trainer {
 
     /// Inference of `executor` (bound for the iterator's batch) over every record once.
     public static func evaluate(executor: Executor, iterator: ImageRecordIterator, topK: Int, epoch: Int = 0) throws -> ClassificationMetrics {
-        guard let data = executor.argument("data") else { throw TrainingError("the network has no 'data' input") }
+        let data: Tensor
+        do { data = executor.argument(try executor.graph.dataInput())! } catch { throw TrainingError("\(error)") }
         let classCount = executor.outputs[0].shape.dimensions.last ?? 0
         var metrics = ClassificationMetrics(topK: topK)
         iterator.reset(epoch: epoch)

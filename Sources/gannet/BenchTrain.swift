@@ -79,13 +79,13 @@ struct BenchTrain: ParsableCommand {
         let (symbol, defaultShape) = try loadNetwork(network, classCount: nil)
         let isTraining = mode == .train
         let dataDimensions = [batchSize] + (dataShape?.dimensions ?? defaultShape)
-        let executor = try Executor(symbol, inputShapes: ["data": Shape(dataDimensions)], isTraining: isTraining, layout: layout,
+        let executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape(dataDimensions)), isTraining: isTraining, layout: layout,
                                     mirror: mirror, fuse: fuse)
         let classCount = executor.outputs[0].shape[1]
         var generator = SeededGenerator(seed: 1)
         Initializer.xavier.initialise(executor, seed: 2)
-        executor.argument("data")!.fillNormal(using: &generator)
-        if let label = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }).flatMap(executor.argument) {
+        executor.argument(try executor.graph.dataInput())!.fillNormal(using: &generator)
+        if let label = executor.graph.labelNames.first.flatMap(executor.argument) {
             label.copy(from: (0..<label.elementCount).map { _ in Float(generator.next() % UInt64(classCount)) })
         }
         let sgd = SGD(executor: executor, learningRate: 0.001, momentum: 0.9, weightDecay: 1e-5,
@@ -217,7 +217,7 @@ func flopsPerImage(_ executor: Executor) -> Double {
 
 /// Mean cross-entropy of the current probabilities against the labels.
 func crossEntropy(_ executor: Executor) -> Double {
-    guard let labelName = executor.graph.argumentNames.first(where: { $0.hasSuffix("label") }),
+    guard let labelName = executor.graph.labelNames.first,
           let labels = executor.argument(labelName)?.toArray() else { return .nan }
     let probabilities = executor.outputs[0].toArray()
     let classes = probabilities.count / labels.count

@@ -53,7 +53,7 @@ struct Export: ParsableCommand {
         let shape = dataShape?.dimensions ?? network.dataShape
         let graph = Graph(symbol)
         do {
-            _ = try graph.inferShapes(["data": Shape([1] + shape)])
+            _ = try graph.inferShapes(graph.inputShapes(data: Shape([1] + shape)))
         } catch {
             throw RuntimeFailure("\(network.rawValue) does not fit data shape \(shape): \(error)")
         }
@@ -61,7 +61,7 @@ struct Export: ParsableCommand {
         try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: path)
         var parametersPath: String? = nil
         if initialize {
-            let executor = try Executor(symbol, inputShapes: ["data": Shape([1] + shape)], isTraining: false)
+            let executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([1] + shape)), isTraining: false)
             Initializer.xavier.initialise(executor, seed: seed)
             parametersPath = "\(output)-0000.params"
             try NDArrayFile.write(checkpointEntries(executor), to: parametersPath!)

@@ -81,7 +81,7 @@ struct LoadedModel {
             throw RuntimeFailure("\(error)")
         }
         do {
-            executor = try Executor(symbol, inputShapes: ["data": Shape([batchSize] + preprocessing.dataShape)], isTraining: false)
+            executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([batchSize] + preprocessing.dataShape)), isTraining: false)
         } catch {
             throw RuntimeFailure("\(symbolPath): \(error)")
         }
@@ -206,7 +206,7 @@ struct Predict: ParsableCommand {
             log("warning: \(synset!) has \(names.count) names for \(loaded.classCount) classes")
         }
         let decoder = ImageSampleDecoder(options: options)
-        let data = loaded.executor.argument("data")!
+        let data = loaded.executor.argument(try loaded.executor.graph.dataInput())!
         let sampleSize = options.dataShape.reduce(1, *)
         var predictions: [[String: Any]] = []
         var generator = SeededGenerator(seed: 0)

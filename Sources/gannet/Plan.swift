@@ -59,7 +59,7 @@ struct Plan: ParsableCommand {
         let shape = [batchSize] + (dataShape?.dimensions ?? defaultShape)
         let executor: Executor
         do {
-            executor = try Executor(symbol, inputShapes: ["data": Shape(shape)], isTraining: mode == .train,
+            executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape(shape)), isTraining: mode == .train,
                                     planMemory: !noPlanning, layout: layout, mirror: mirror)
         } catch {
             throw RuntimeFailure("\(network): \(error)")
@@ -68,8 +68,7 @@ struct Plan: ParsableCommand {
         func describe(_ nodes: [Node]) -> [[String: Any]] {
             nodes.map { ["name": $0.name, "shape": executor.shapes.outputs[graph.index(of: $0)][0].dimensions] }
         }
-        let parameters = graph.argumentNodes.filter { $0.name != "data" && !$0.name.hasSuffix("label") }
-            .reduce(0) { $0 + executor.shapes.outputs[graph.index(of: $1)][0].elementCount }
+        let parameters = graph.parameterNames.reduce(0) { $0 + executor.argument($1)!.elementCount }
         let memory = executor.memory
         let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
         let bufferList: [[String: Any]] = executor.buffers.map {

@@ -166,7 +166,7 @@ struct Train: ParsableCommand {
         let shape = dataShape?.dimensions ?? defaultShape
         let executor: Executor
         do {
-            executor = try Executor(symbol, inputShapes: ["data": Shape([localBatch] + shape)], isTraining: true, mirror: mirror)
+            executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([localBatch] + shape)), isTraining: true, mirror: mirror)
         } catch {
             throw RuntimeFailure("\(network): \(error)")
         }
@@ -328,7 +328,7 @@ struct Train: ParsableCommand {
         log("memory plan: weights \(mib(memory.weightBytes)), gradients \(mib(memory.gradientBytes)), "
             + "activations \(mib(memory.activationBytes)), workspace \(mib(memory.workspaceBytes)); total \(mib(memory.totalBytes))")
         guard let available = availableMemoryBytes(), memory.totalBytes > available else { return }
-        let localBatch = executor.argument("data")!.shape[0]
+        let localBatch = executor.argument(try executor.graph.dataInput())!.shape[0]
         let perImage = max(1, memory.activationBytes / localBatch)
         let fixed = memory.totalBytes - memory.activationBytes
         let largest = max(0, (available - fixed) / perImage)

@@ -32,16 +32,17 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
     var generator = SeededGenerator(seed: seed)
     for name in executor.graph.argumentNames {
         let tensor = executor.argument(name)!
-        if name.hasSuffix("label") {
+        let role = executor.graph.role(of: name)
+        if role == .label {
             tensor.copy(from: (0..<tensor.elementCount).map { Float($0 % 5) })
-        } else if name.hasSuffix("gamma") {
+        } else if role == .gamma {
             tensor.copy(from: (0..<tensor.elementCount).map { _ in 0.5 + generator.nextUnitFloat() })
         } else {
             tensor.fillUniform(-1...1, using: &generator)
         }
     }
     for name in executor.graph.auxiliaryNames {
-        executor.auxiliary(name)!.fill(name.hasSuffix("var") ? 1 : 0)
+        executor.auxiliary(name)!.fill(executor.graph.role(of: name) == .movingVariance ? 1 : 0)
     }
 }
 
@@ -161,7 +162,7 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         executor.backward()
         let reference = ReferenceGraph(graph: executor.graph, shapes: executor.shapes, variables: variables)
         let values = reference.forward(isTraining: true)
-        let learnable = Set(executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") })
+        let learnable = Set(executor.graph.parameterNames)
         let gradients = reference.backward(values, learnable: learnable)
         expectClose(executor.outputs[0].toArray(), values.last![0].map(Float.init), tolerance: 1e-5, "probabilities")
         for name in learnable.sorted() {
@@ -186,7 +187,7 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
             return labels.enumerated().reduce(0) { $0 - log(probabilities[$1.offset * 5 + $1.element]) }
         }
         let reference = ReferenceGraph(graph: executor.graph, shapes: executor.shapes, variables: variables)
-        let learnable = Set(executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") })
+        let learnable = Set(executor.graph.parameterNames)
         let gradients = reference.backward(reference.forward(isTraining: true), learnable: learnable)
         var generator = SeededGenerator(seed: 11)
         for name in learnable.sorted() {
@@ -213,11 +214,11 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         let executor = try Executor(symbol, inputShapes: ["data": [8, 3, 8, 8]], isTraining: true)
         fill(executor)
         executor.argument("softmax_label")!.copy(from: [0, 1, 2, 3, 3, 2, 1, 0])
-        for name in executor.graph.argumentNames where name.hasSuffix("weight") {
+        for name in executor.graph.argumentNames where executor.graph.role(of: name) == .weight {
             let tensor = executor.argument(name)!
             tensor.copy(from: tensor.toArray().map { $0 * 0.3 })
         }
-        let parameters = executor.graph.argumentNames.filter { $0 != "data" && !$0.hasSuffix("label") }
+        let parameters = executor.graph.parameterNames
         var momentum: [String: [Float]] = [:]
         for _ in 0..<40 {
             executor.forward(isTraining: true)

@@ -4,10 +4,9 @@ import Operators
 import TensorCore
 import Testing
 
-/// Learnable values: every argument except data and label.
+/// Learnable values: every argument in a weight, bias, gamma or beta role.
 func parameterCount(_ graph: Graph, _ shapes: Graph.Shapes) -> Int {
-    graph.argumentNodes.filter { $0.name != "data" && !$0.name.hasSuffix("_label") }
-        .map { shapes.outputs[graph.index(of: $0)][0].elementCount }.reduce(0, +)
+    graph.parameterNames.map { name in shape(name, graph, shapes)!.elementCount }.reduce(0, +)
 }
 
 func shape(_ name: String, _ graph: Graph, _ shapes: Graph.Shapes) -> Shape? {
@@ -90,5 +89,57 @@ func shape(_ name: String, _ graph: Graph, _ shapes: Graph.Shapes) -> Shape? {
         #expect(graph.argumentNames.contains("batchnorm0_gamma"))
         #expect(shape("global_pool", graph, shapes) == [8, 336, 1, 1])
         #expect(shape("fc1_weight", graph, shapes) == [10, 336])
+    }
+}
+
+@Suite struct ArgumentRoleTests {
+    /// Every operator declares one role per argument and auxiliary state, and in the seed's
+    /// networks the declared roles agree with MXNet's naming convention.
+    @Test(arguments: ["alexnet", "inception-bn", "every-operator"])
+    func declaredRolesMatchMXNetNames(_ network: String) throws {
+        let symbol = switch network {
+        case "alexnet": try alexNet()
+        case "inception-bn": try inceptionBN()
+        default: try everyOperatorNetwork()
+        }
+        let graph = Graph(symbol)
+        for node in graph.nodes {
+            guard let definition = node.definition else { continue }
+            #expect(definition.argumentRoles.count == definition.argumentNames.count, "\(node.name)")
+            #expect(definition.auxiliaryRoles.count == definition.auxiliaryNames.count, "\(node.name)")
+        }
+        let suffixes: [(String, ArgumentRole)] = [("_weight", .weight), ("_bias", .bias), ("_gamma", .gamma),
+                                                  ("_beta", .beta), ("_moving_mean", .movingMean),
+                                                  ("_moving_var", .movingVariance), ("_label", .label)]
+        for name in graph.argumentNames + graph.auxiliaryNames {
+            let expected = suffixes.first { name.hasSuffix($0.0) }?.1 ?? .data
+            #expect(graph.role(of: name) == expected, "\(name)")
+        }
+        #expect(try graph.dataInput() == "data")
+        #expect(try graph.labelInput() == "softmax_label")
+        #expect(graph.inputNames == ["data", "softmax_label"])
+        #expect(graph.parameterNames.count + 2 == graph.argumentNames.count)
+    }
+
+    /// Roles come from the operators, not the names: an input called `image` and
+    /// parameters called `k`, `g`, `b` are told apart, and two data inputs are an error.
+    @Test func rolesDoNotDependOnNames() throws {
+        let b = SymbolBuilder()
+        let image = b.variable("image")
+        let conv = try b.apply("Convolution", name: "c", inputs: ["data": image, "weight": b.variable("k")],
+                               attributes: ["kernel": "(1, 1)", "num_filter": "4", "no_bias": "True"])
+        let norm = try b.apply("BatchNorm", name: "n", inputs: ["data": conv, "gamma": b.variable("g"), "beta": b.variable("b")],
+                               attributes: [:])
+        let graph = Graph(try b.softmaxOutput(b.flatten(norm), name: "out"))
+        #expect(try graph.dataInput() == "image")
+        #expect(graph.parameterNames == ["k", "g", "b"])
+        #expect(graph.role(of: "g") == .gamma && graph.role(of: "n_moving_var") == .movingVariance)
+        #expect(graph.role(of: "nonexistent") == nil)
+        let executor = try Executor(graph.symbol, inputShapes: graph.inputShapes(data: [2, 3, 4, 4]), isTraining: true)
+        #expect(executor.gradient("image") == nil && executor.gradient("out_label") == nil)
+        #expect(executor.gradient("k") != nil && executor.gradient("g") != nil)
+
+        let sum = try b.elementwiseAdd(b.variable("left"), b.variable("right"), name: "sum")
+        #expect(throws: OperatorError.self) { try Graph(b.softmaxOutput(sum, name: "s")).dataInput() }
     }
 }

@@ -52,7 +52,7 @@ import Training
         let sgdAgain = SGD(executor: again, learningRate: 0.1, rescale: 0.5)
         #expect(try Checkpoint.loadParameters(Checkpoint.parametersPath(prefix, epoch: 3), into: again).isEmpty)
         #expect(try Checkpoint.loadState(Checkpoint.statePath(prefix, epoch: 3), into: sgdAgain) == state)
-        for name in executor.graph.argumentNames where name != "data" && !name.hasSuffix("label") {
+        for name in executor.graph.parameterNames {
             #expect(executor.argument(name)!.toArray() == again.argument(name)!.toArray(), "\(name)")
         }
         for name in executor.graph.auxiliaryNames { #expect(again.auxiliary(name)!.toArray().allSatisfy { $0 == 0.25 }) }
@@ -71,5 +71,35 @@ import Training
         } throws: { error in
             "\(error)".contains("fc1_weight") && "\(error)".contains("[4, 1024]") || "\(error)".contains("fc1")
         }
+    }
+}
+
+@Suite struct RoleDrivenTrainingTests {
+    /// Initialisation, weight decay and checkpoint entries follow declared roles, whatever
+    /// the names: `image` is an input, `k` a weight, `g` a gamma.
+    @Test func initialisationAndCheckpointFollowRoles() throws {
+        let b = SymbolBuilder()
+        let conv = try b.apply("Convolution", name: "c", inputs: ["data": b.variable("image"), "weight": b.variable("k")],
+                               attributes: ["kernel": "(1, 1)", "num_filter": "4", "no_bias": "True"])
+        let norm = try b.apply("BatchNorm", name: "n", inputs: ["data": conv, "gamma": b.variable("g"), "beta": b.variable("o")],
+                               attributes: ["fix_gamma": "False"])
+        let symbol = try b.softmaxOutput(b.flatten(norm), name: "out")
+        let executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: [2, 3, 4, 4]), isTraining: true)
+        Initializer.xavier.initialise(executor, seed: 1)
+        #expect(executor.argument("g")!.toArray().allSatisfy { $0 == 1 })
+        #expect(executor.argument("o")!.toArray().allSatisfy { $0 == 0 })
+        #expect(executor.argument("k")!.toArray().contains { $0 != 0 })
+        #expect(executor.auxiliary("n_moving_var")!.toArray().allSatisfy { $0 == 1 })
+        #expect(checkpointEntries(executor).map(\.name) == ["arg:k", "arg:g", "arg:o", "aux:n_moving_mean", "aux:n_moving_var"])
+        // Decay reaches k and g (weight, gamma) but not o (beta): with a zero gradient only
+        // the decay term moves a value.
+        let sgd = SGD(executor: executor, learningRate: 1, momentum: 0, weightDecay: 0.5, rescale: 1)
+        for name in executor.graph.parameterNames { executor.gradient(name)!.fill(0) }
+        executor.argument("o")!.fill(1)
+        let k = executor.argument("k")!.toArray()
+        sgd.update()
+        #expect(executor.argument("g")!.toArray().allSatisfy { $0 == 0.5 })
+        #expect(executor.argument("o")!.toArray().allSatisfy { $0 == 1 })
+        #expect(executor.argument("k")!.toArray() == k.map { $0 * 0.5 })
     }
 }

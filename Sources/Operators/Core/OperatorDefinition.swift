@@ -62,6 +62,27 @@ public struct BackwardDependencies: Sendable, Equatable {
     }
 }
 
+/// What one input of an operator is for. Each operator declares the role of every input it
+/// creates, so that the graph answers "is this a learned parameter?" (weight decay,
+/// initialisation, gradients, broadcast, checkpoints) without reading names.
+public enum ArgumentRole: String, Sendable, CaseIterable {
+    /// Activations; as a variable, a network input (MXNet's `data_names`).
+    case data
+    /// Targets of a loss head; as a variable, a network input (MXNet's `label_names`).
+    case label
+    case weight, bias, gamma, beta
+    /// BatchNorm's auxiliary states: updated in training, not learned by gradients.
+    case movingMean = "moving_mean"
+    case movingVariance = "moving_var"
+
+    /// Fed by the user each batch (data and labels), not owned by the model.
+    public var isInput: Bool { self == .data || self == .label }
+    /// Learned by gradient descent.
+    public var isLearned: Bool { self == .weight || self == .bias || self == .gamma || self == .beta }
+    /// Under weight decay (MXNet 1.x decays `*_weight` and `*_gamma` only).
+    public var decays: Bool { self == .weight || self == .gamma }
+}
+
 /// The graph-time half of an operator: typed parameters parsed from MXNet's attribute
 /// strings, argument and output names, shape inference, backward dependencies, in-place
 /// options and the factory of its run-time kernel.
@@ -74,8 +95,12 @@ public protocol OperatorDefinition: Sendable {
 
     /// Arguments in MXNet's `list_arguments` order for this node (`data`, `weight`, `bias`).
     var argumentNames: [String] { get }
+    /// The role of each argument, in `argumentNames` order.
+    var argumentRoles: [ArgumentRole] { get }
     /// Auxiliary states (`moving_mean`, `moving_var`); empty for most operators.
     var auxiliaryNames: [String] { get }
+    /// The role of each auxiliary state, in `auxiliaryNames` order.
+    var auxiliaryRoles: [ArgumentRole] { get }
     /// Every output, hidden ones last (BatchNorm: output, mean, var).
     var outputNames: [String] { get }
     /// How many leading outputs a user sees (1 for all seed operators).
@@ -111,7 +136,10 @@ public protocol OperatorDefinition: Sendable {
 }
 
 extension OperatorDefinition {
+    /// Operators without parameters read activations only.
+    public var argumentRoles: [ArgumentRole] { argumentNames.map { _ in .data } }
     public var auxiliaryNames: [String] { [] }
+    public var auxiliaryRoles: [ArgumentRole] { [] }
     public var outputNames: [String] { ["output"] }
     public var visibleOutputCount: Int { 1 }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [] }
