@@ -22,9 +22,8 @@ public final class Executor {
     public let context: KernelContext
     /// Sizes of the plan in bytes.
     public let memory: MemorySummary
-    private let arena: Tensor
-    private let weightArena: Tensor
-    private let gradientArena: Tensor
+    /// The memory of every tensor (kept alive here; tensors view it).
+    private let storage: Storage
     private let kernels: [(any OperatorKernel)?]
     private var forwardCalls: [(Int, ForwardCall)]
     private let backwardCalls: [GradientPassCall]
@@ -62,317 +61,126 @@ public final class Executor {
         let symbol = !isTraining && fuse ? symbol.fusedForInference() : symbol
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)
-        let block = TensorLayout.preferredBlock
-        let useBlocked = layout != .plain && Self.canUseBlockedLayout(graph, shapes, block: block)
-        if layout == .blocked && !useBlocked {
-            throw OperatorError(node: graph.nodes.last?.name ?? "graph",
-                                "the blocked layout needs 4-D activations with channels divisible by \(block), "
-                                + "consumed only by Convolution, BatchNorm, Pooling, LRN, Activation, Concat (dim 1), "
-                                + "elemwise_add, Dropout and Flatten")
+        let layout = try LayoutAssignment(layout, graph: graph, shapes: shapes)
+        let plan = try ExecutionPlan(graph: graph, shapes: shapes, layout: layout,
+                                     inputNames: inputs ?? Set(graph.inputNames).union(inputShapes.keys),
+                                     isTraining: isTraining, mirror: mirror)
+        let placement = MemoryPlacement(plan, reuse: planMemory)
+        let storage = Storage(placement, plan: plan)
+        let kernels = try Self.makeKernels(plan, layout: layout, context: context)
+        // Size the shared scratch of `add` requests now, so that no batch allocates.
+        for call in plan.gradientPassCalls {
+            for (index, request) in call.gradientRequests.enumerated() where request == .add {
+                _ = context.sharedScratch(slot: min(index, 2), bytes: placement.sizes[call.gradientSlots[index]!])
+            }
         }
-        /// Physical layout of each node output.
-        func entryLayout(_ entry: Entry) -> TensorLayout {
-            guard useBlocked, !entry.node.isVariable,
-                  shapes.outputs[graph.index(of: entry.node)][entry.index].rank == 4 else { return .plain }
-            return .blocked(block)
+        let tensors = storage.tensors
+        self.graph = graph
+        self.shapes = shapes
+        self.isBlocked = layout.isBlocked
+        self.context = context
+        self.storage = storage
+        self.kernels = kernels
+        self.forwardCalls = plan.forwardCalls.map { ($0.node, Self.forwardCall($0, tensors, plan, isTraining: isTraining)) }
+        self.backwardCalls = plan.gradientPassCalls.map { Self.gradientPassCall($0, tensors, plan) }
+        self.zeroGradients = plan.zeroGradientSlots.map { tensors[$0] }
+        var argumentTensors: [String: Tensor] = [:], auxiliaryTensors: [String: Tensor] = [:]
+        for node in graph.argumentNodes { argumentTensors[node.name] = tensors[plan.outputSlots[graph.index(of: node)][0]] }
+        for node in graph.auxiliaryNodes { auxiliaryTensors[node.name] = tensors[plan.outputSlots[graph.index(of: node)][0]] }
+        self.argumentTensors = argumentTensors
+        self.auxiliaryTensors = auxiliaryTensors
+        let parameterGradients = plan.parameterGradientSlots
+        self.gradientTensors = Dictionary(uniqueKeysWithValues: parameterGradients.map { (graph.nodes[$0.key].name, tensors[$0.value]) })
+        let nameOfGradient = Dictionary(uniqueKeysWithValues: parameterGradients.map { ($0.value, graph.nodes[$0.key].name) })
+        self.parameterGradientsInCompletionOrder = placement.gradientOrder.map {
+            CompletedGradient(name: nameOfGradient[$0]!, tensor: tensors[$0], completedAfterCall: placement.completedAfter[$0]!)
         }
-        let nodes = graph.nodes
-        let inputNames = inputs ?? Set(graph.inputNames).union(inputShapes.keys)
+        self.buffers = plan.slots.indices.map { index in
+            Buffer(name: plan.slots[index].name, shape: plan.slots[index].shape, bytes: placement.sizes[index],
+                   region: placement.regions[index], offset: placement.offsets[index])
+        }
+        self.outputs = plan.headSlots.map { tensors[$0] }
+        let kernelBytes = kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes }
+        memory = MemorySummary(weightBytes: placement.weightBytes, gradientBytes: placement.gradientBytes,
+                               activationBytes: placement.arenaBytes,
+                               workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernelBytes,
+                               inPlaceCount: placement.inPlaceCount, peakLiveBytes: placement.peakLiveBytes)
+        for tensor in zeroGradients { tensor.fill(0) }
+    }
 
-        // Tensor slots: every node output, then the gradients.
-        var slotShape: [Shape] = []
-        var slotName: [String] = []
-        var outputSlot: [[Int]] = []
-        for (position, node) in nodes.enumerated() {
-            outputSlot.append(shapes.outputs[position].enumerated().map { index, shape in
-                slotShape.append(shape)
-                slotName.append(node.definition.map { "\(node.name)_\($0.outputNames[index])" } ?? node.name)
-                return slotShape.count - 1
-            })
-        }
-        func slot(_ entry: Entry) -> Int { outputSlot[graph.index(of: entry.node)][entry.index] }
-        let learnable = Set(graph.argumentNodes.filter { !inputNames.contains($0.name) }.map { graph.index(of: $0) })
-        let auxiliary = Set(graph.auxiliaryNodes.map { graph.index(of: $0) })
+    /// The three allocations of a binding and a tensor viewing each slot.
+    private struct Storage {
+        let arena: Tensor
+        let weights: Tensor
+        let gradients: Tensor
+        let tensors: [Tensor]
 
-        // Which entries need a gradient: those that depend on a learnable argument.
-        var needsGradient = [Bool](repeating: false, count: nodes.count)
-        for (position, node) in nodes.enumerated() {
-            needsGradient[position] = learnable.contains(position)
-                || node.inputs.contains { needsGradient[graph.index(of: $0.node)] }
-        }
-        if isTraining {
-            for output in symbol.outputs where output.node.definition?.backwardDependencies.readsOutputGradients != false {
-                throw OperatorError(node: output.node.name, "training needs a loss head (SoftmaxOutput) as the output")
-            }
-        }
-
-        var gradientSlot: [Entry: Int] = [:]
-        var steps: [MemoryPlanner.Step] = []
-        var forwardPlan: [(node: Int, requests: [Request])] = []
-        for (position, node) in nodes.enumerated() {
-            guard let definition = node.definition else { continue }
-            let reads = node.inputs.map(slot)
-            let writes = outputSlot[position]
-            var inPlace: [(read: Int, write: Int)] = []
-            for option in definition.inPlaceOptions
-            where entryLayout(node.inputs[option.argument]) == entryLayout(Entry(node, option.output)) {
-                inPlace.append((slot(node.inputs[option.argument]), outputSlot[position][option.output]))
-            }
-            steps.append(MemoryPlanner.Step(reads: reads, writes: writes, inPlace: inPlace))
-            forwardPlan.append((position, writes.map { _ in .write }))
-        }
-        // Backward: consumers before producers; the first contribution to a gradient writes,
-        // the later ones add. With `mirror`, a recomputable node's outputs read here come from
-        // a second forward run of that node, planned just before the first step that reads them.
-        var backwardPlan: [PlannedGradientCall] = []
-        var contributed = Set<Int>()
-        var recomputedSlots: [Int: [Int]] = [:]
-        let headNodes = Set(symbol.outputs.map { graph.index(of: $0.node) })
-        func isMirrored(_ position: Int) -> Bool {
-            mirror && nodes[position].definition?.isCheapToRecompute == true && !headNodes.contains(position)
-        }
-        /// The slots the gradient pass reads for the outputs of node `position`.
-        func gradientPassOutputs(_ position: Int) -> [Int] {
-            guard isMirrored(position) else { return outputSlot[position] }
-            if let slots = recomputedSlots[position] { return slots }
-            let node = nodes[position]
-            let definition = node.definition!
-            let argumentCount = definition.argumentNames.count
-            let arguments = node.inputs.prefix(argumentCount).map {
-                gradientPassOutputs(graph.index(of: $0.node))[$0.index]
-            }
-            let auxiliarySlots = node.inputs.dropFirst(argumentCount).map(slot)
-            let writes = shapes.outputs[position].indices.map { index in
-                slotShape.append(shapes.outputs[position][index])
-                slotName.append("\(slotName[outputSlot[position][index]])_recomputed")
-                return slotShape.count - 1
-            }
-            var inPlace: [(read: Int, write: Int)] = []
-            for option in definition.inPlaceOptions
-            where entryLayout(node.inputs[option.argument]) == entryLayout(Entry(node, option.output)) {
-                inPlace.append((arguments[option.argument], writes[option.output]))
-            }
-            steps.append(MemoryPlanner.Step(reads: arguments + auxiliarySlots, writes: writes, inPlace: inPlace))
-            backwardPlan.append(PlannedGradientCall(node: position, arguments: arguments, outputs: writes,
-                                                    auxiliary: auxiliarySlots, isRecompute: true))
-            recomputedSlots[position] = writes
-            return writes
-        }
-        if isTraining {
-            for position in nodes.indices.reversed() {
-                let node = nodes[position]
-                guard let definition = node.definition, needsGradient[position] else { continue }
-                let dependencies = definition.backwardDependencies
-                let argumentCount = definition.argumentNames.count
-                var reads: [Int] = []
-                var outputGradientSlots: [Int] = []
-                if dependencies.readsOutputGradients {
-                    for index in 0..<definition.visibleOutputCount {
-                        let entry = Entry(node, index)
-                        if gradientSlot[entry] == nil {
-                            // An output nobody consumes: its gradient is zero.
-                            slotShape.append(shapes.outputs[position][index])
-                            slotName.append("\(slotName[outputSlot[position][index]])_grad")
-                            gradientSlot[entry] = slotShape.count - 1
-                        }
-                        outputGradientSlots.append(gradientSlot[entry]!)
-                    }
-                    reads += outputGradientSlots
+        init(_ placement: MemoryPlacement, plan: ExecutionPlan) {
+            let arena = Tensor(shape: [max(placement.arenaBytes / 4, 1)])
+            let weights = Tensor(shape: [max(placement.weightBytes / 4, 1)])
+            let gradients = Tensor(shape: [max(placement.gradientBytes / 4, 1)])
+            tensors = plan.slots.indices.map { index in
+                let owner = switch placement.regions[index] {
+                case .arena: arena
+                case .weights: weights
+                case .gradients: gradients
                 }
-                // Tensors backward does not read keep their forward slots (never dereferenced).
-                let arguments = node.inputs.prefix(argumentCount).enumerated().map { index, entry in
-                    dependencies.inputs.contains(index)
-                        ? gradientPassOutputs(graph.index(of: entry.node))[entry.index] : slot(entry)
-                }
-                let outputs = dependencies.outputs.isEmpty ? outputSlot[position] : gradientPassOutputs(position)
-                reads += dependencies.inputs.map { arguments[$0] }
-                reads += dependencies.outputs.map { outputs[$0] }
-                let auxiliarySlots = node.inputs.dropFirst(argumentCount).map(slot)
-                reads += auxiliarySlots
-                var writes: [Int] = []
-                var requests: [Request] = []
-                var gradientSlots: [Int?] = []
-                for entry in node.inputs.prefix(argumentCount) {
-                    let source = graph.index(of: entry.node)
-                    guard needsGradient[source], !auxiliary.contains(source) else {
-                        requests.append(.skip)
-                        gradientSlots.append(nil)
-                        continue
-                    }
-                    let gradient: Int
-                    if let existing = gradientSlot[entry] {
-                        gradient = existing
-                    } else {
-                        slotShape.append(shapes.outputs[source][entry.index])
-                        slotName.append("\(slotName[outputSlot[source][entry.index]])_grad")
-                        gradient = slotShape.count - 1
-                        gradientSlot[entry] = gradient
-                    }
-                    requests.append(contributed.contains(gradient) ? .add : .write)
-                    contributed.insert(gradient)
-                    writes.append(gradient)
-                    gradientSlots.append(gradient)
-                }
-                steps.append(MemoryPlanner.Step(reads: reads, writes: writes))
-                backwardPlan.append(PlannedGradientCall(
-                    node: position, arguments: arguments, outputs: outputs, auxiliary: auxiliarySlots,
-                    gradientRequests: requests, gradientSlots: gradientSlots, outputGradientSlots: outputGradientSlots))
+                return Tensor(viewing: owner.rawPointer + placement.offsets[index], shape: plan.slots[index].shape, owner: owner)
             }
+            (self.arena, self.weights, self.gradients) = (arena, weights, gradients)
         }
+    }
 
-        // Pinned: weights and auxiliary states live in their own arena; inputs, outputs and
-        // parameter gradients keep their blocks.
-        var pinned = Set<Int>()
-        var weightSlots = Set<Int>()
-        for position in learnable.union(auxiliary) { weightSlots.insert(outputSlot[position][0]) }
-        for node in graph.argumentNodes where inputNames.contains(node.name) { pinned.insert(outputSlot[graph.index(of: node)][0]) }
-        for output in symbol.outputs { pinned.insert(slot(output)) }
-        var parameterGradientSlots = Set<Int>()
-        for position in learnable {
-            if let gradient = gradientSlot[Entry(nodes[position])] { parameterGradientSlots.insert(gradient) }
-        }
-        pinned.formUnion(parameterGradientSlots)
-        // Gradients of outputs nobody consumes are read but never written: zeros, kept apart.
-        for plan in backwardPlan { pinned.formUnion(plan.outputGradientSlots.filter { !contributed.contains($0) }) }
-        let sizes = slotShape.map { $0.elementCount * 4 }
-        var activationSizes = sizes
-        for weight in weightSlots.union(parameterGradientSlots) { activationSizes[weight] = 0 }
-        // Weights are read by every step that uses them, and parameter gradients live until the
-        // update: both stay out of the activation plan, in regions of their own.
-        let activationPlan = MemoryPlanner.plan(sizes: activationSizes, pinned: pinned.union(weightSlots),
-                                                steps: steps, reuse: planMemory)
-        var weightOffsets: [Int: Int] = [:]
-        var weightBytes = 0
-        for weight in weightSlots.sorted() {
-            weightOffsets[weight] = weightBytes
-            weightBytes += (sizes[weight] + 63) / 64 * 64
-        }
-        // Parameter gradients back to back in the order the gradient pass completes them, so
-        // that consecutive finished gradients form one contiguous range (an allreduce bucket).
-        var completedAfter: [Int: Int] = [:]
-        for (call, plan) in backwardPlan.enumerated() {
-            for gradient in plan.gradientSlots.compactMap({ $0 }) where parameterGradientSlots.contains(gradient) {
-                completedAfter[gradient] = call
-            }
-        }
-        let gradientOrder = parameterGradientSlots.sorted { (completedAfter[$0]!, $0) < (completedAfter[$1]!, $1) }
-        var gradientOffsets: [Int: Int] = [:]
-        var gradientBytes = 0
-        for gradient in gradientOrder {
-            gradientOffsets[gradient] = gradientBytes
-            gradientBytes += (sizes[gradient] + 63) / 64 * 64
-        }
-        let arena = Tensor(shape: [max(activationPlan.arenaBytes / 4, 1)])
-        let weightArena = Tensor(shape: [max(weightBytes / 4, 1)])
-        let gradientArena = Tensor(shape: [max(gradientBytes / 4, 1)])
-        let tensors: [Tensor] = slotShape.indices.map { index in
-            if let offset = weightOffsets[index] {
-                return Tensor(viewing: weightArena.rawPointer + offset, shape: slotShape[index], owner: weightArena)
-            }
-            if let offset = gradientOffsets[index] {
-                return Tensor(viewing: gradientArena.rawPointer + offset, shape: slotShape[index], owner: gradientArena)
-            }
-            return Tensor(viewing: arena.rawPointer + activationPlan.offsets[index], shape: slotShape[index], owner: arena)
-        }
-
-        // Kernels, created once, and the prepared calls.
-        var kernels = [(any OperatorKernel)?](repeating: nil, count: nodes.count)
-        for (position, node) in nodes.enumerated() {
-            guard let definition = node.definition, var nodeShapes = shapes.nodeShapes[position] else { continue }
-            if useBlocked {
-                nodeShapes.argumentLayouts = node.inputs.prefix(definition.argumentNames.count).map(entryLayout)
-                nodeShapes.outputLayouts = definition.outputNames.indices.map { entryLayout(Entry(node, $0)) }
+    /// Binding phase: one kernel per operator node, created once with the layouts chosen.
+    private static func makeKernels(_ plan: ExecutionPlan, layout: LayoutAssignment,
+                                    context: KernelContext) throws -> [(any OperatorKernel)?] {
+        let graph = plan.graph
+        var kernels = [(any OperatorKernel)?](repeating: nil, count: graph.nodes.count)
+        for (position, node) in graph.nodes.enumerated() {
+            guard let definition = node.definition, var nodeShapes = plan.shapes.nodeShapes[position] else { continue }
+            if layout.isBlocked {
+                nodeShapes.argumentLayouts = node.inputs.prefix(definition.argumentNames.count).map {
+                    layout.layout(of: $0, graph: graph, shapes: plan.shapes)
+                }
+                nodeShapes.outputLayouts = definition.outputNames.indices.map {
+                    layout.layout(ofOutput: $0, node: position, graph: graph, shapes: plan.shapes)
+                }
             }  // Plain: tensors stay NCHW and each kernel reorders to what its primitive prefers.
-            kernels[position] = try definition.makeKernel(shapes: nodeShapes, context: context)
-            if useBlocked && kernels[position]!.implementation == "reference" {
+            let kernel = try definition.makeKernel(shapes: nodeShapes, context: context)
+            if layout.isBlocked && kernel.implementation == "reference" {
                 // The reference kernels compute in plain NCHW only.
                 throw OperatorError(node: node.name, "has no oneDNN kernel for these shapes; bind with the plain layout")
             }
+            kernels[position] = kernel
         }
-        // Size the shared scratch of `add` requests now, so that no batch allocates.
-        for plan in backwardPlan {
-            for (index, request) in plan.gradientRequests.enumerated() where request == .add {
-                _ = context.sharedScratch(slot: min(index, 2), bytes: sizes[plan.gradientSlots[index]!])
-            }
+        return kernels
+    }
+
+    /// The requests of a forward call: `.inPlace` where an output shares an argument's memory.
+    private static func outputRequests(_ call: ExecutionPlan.Call, _ tensors: [Tensor], _ plan: ExecutionPlan) -> [Request] {
+        var requests = [Request](repeating: .write, count: call.outputs.count)
+        for option in plan.graph.nodes[call.node].definition!.inPlaceOptions
+        where tensors[call.arguments[option.argument]].rawPointer == tensors[call.outputs[option.output]].rawPointer {
+            requests[option.output] = .inPlace
         }
-        var forwardCalls: [(Int, ForwardCall)] = []
-        var backwardCalls: [GradientPassCall] = []
-        var zeroGradients: [Tensor] = []
-        for (position, requests) in forwardPlan {
-            let node = nodes[position]
-            let definition = node.definition!
-            let argumentCount = definition.argumentNames.count
-            var outputRequests = requests
-            for option in definition.inPlaceOptions
-            where tensors[slot(node.inputs[option.argument])].rawPointer == tensors[outputSlot[position][option.output]].rawPointer {
-                outputRequests[option.output] = .inPlace
-            }
-            forwardCalls.append((position, ForwardCall(
-                isTraining: isTraining, arguments: node.inputs.prefix(argumentCount).map { tensors[slot($0)] },
-                outputs: outputSlot[position].map { tensors[$0] }, requests: outputRequests,
-                auxiliary: node.inputs.dropFirst(argumentCount).map { tensors[slot($0)] })))
-        }
-        for plan in backwardPlan {
-            if plan.isRecompute {
-                var requests = [Request](repeating: .write, count: plan.outputs.count)
-                for option in nodes[plan.node].definition!.inPlaceOptions
-                where tensors[plan.arguments[option.argument]].rawPointer == tensors[plan.outputs[option.output]].rawPointer {
-                    requests[option.output] = .inPlace
-                }
-                backwardCalls.append(.recompute(plan.node, ForwardCall(
-                    isTraining: true, arguments: plan.arguments.map { tensors[$0] },
-                    outputs: plan.outputs.map { tensors[$0] }, requests: requests,
-                    auxiliary: plan.auxiliary.map { tensors[$0] })))
-                continue
-            }
-            backwardCalls.append(.backward(plan.node, BackwardCall(
-                outputGradients: plan.outputGradientSlots.map { tensors[$0] },
-                arguments: plan.arguments.map { tensors[$0] }, outputs: plan.outputs.map { tensors[$0] },
-                auxiliary: plan.auxiliary.map { tensors[$0] },
-                argumentGradients: plan.gradientSlots.map { $0.map { tensors[$0] } }, requests: plan.gradientRequests)))
-            for gradient in plan.outputGradientSlots where !contributed.contains(gradient) {
-                zeroGradients.append(tensors[gradient])
-            }
-        }
-        var argumentTensors: [String: Tensor] = [:], auxiliaryTensors: [String: Tensor] = [:]
-        var gradientTensors: [String: Tensor] = [:]
-        for node in graph.argumentNodes { argumentTensors[node.name] = tensors[outputSlot[graph.index(of: node)][0]] }
-        for node in graph.auxiliaryNodes { auxiliaryTensors[node.name] = tensors[outputSlot[graph.index(of: node)][0]] }
-        for position in learnable {
-            if let gradient = gradientSlot[Entry(nodes[position])] { gradientTensors[nodes[position].name] = tensors[gradient] }
-        }
-        let slotNode = Dictionary(uniqueKeysWithValues: learnable.compactMap { position in
-            gradientSlot[Entry(nodes[position])].map { ($0, nodes[position].name) }
-        })
-        self.parameterGradientsInCompletionOrder = gradientOrder.map {
-            CompletedGradient(name: slotNode[$0]!, tensor: tensors[$0], completedAfterCall: completedAfter[$0]!)
-        }
-        self.buffers = slotShape.indices.map { index in
-            let (region, offset): (Buffer.Region, Int) = if let offset = weightOffsets[index] { (.weights, offset) }
-                else if let offset = gradientOffsets[index] { (.gradients, offset) }
-                else { (.arena, activationPlan.offsets[index]) }
-            return Buffer(name: slotName[index], shape: slotShape[index], bytes: sizes[index], region: region, offset: offset)
-        }
-        self.graph = graph
-        self.shapes = shapes
-        self.isBlocked = useBlocked
-        self.context = context
-        self.arena = arena
-        self.weightArena = weightArena
-        self.gradientArena = gradientArena
-        self.kernels = kernels
-        self.forwardCalls = forwardCalls
-        self.backwardCalls = backwardCalls
-        self.zeroGradients = zeroGradients
-        self.argumentTensors = argumentTensors
-        self.auxiliaryTensors = auxiliaryTensors
-        self.gradientTensors = gradientTensors
-        self.outputs = symbol.outputs.map { tensors[slot($0)] }
-        memory = MemorySummary(weightBytes: weightBytes, gradientBytes: gradientBytes,
-                               activationBytes: activationPlan.arenaBytes,
-                               workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes },
-                               inPlaceCount: activationPlan.inPlaceCount, peakLiveBytes: activationPlan.peakLiveBytes)
-        for tensor in zeroGradients { tensor.fill(0) }
+        return requests
+    }
+
+    private static func forwardCall(_ call: ExecutionPlan.Call, _ tensors: [Tensor], _ plan: ExecutionPlan,
+                                    isTraining: Bool) -> ForwardCall {
+        ForwardCall(isTraining: isTraining, arguments: call.arguments.map { tensors[$0] },
+                    outputs: call.outputs.map { tensors[$0] }, requests: outputRequests(call, tensors, plan),
+                    auxiliary: call.auxiliary.map { tensors[$0] })
+    }
+
+    private static func gradientPassCall(_ call: ExecutionPlan.Call, _ tensors: [Tensor],
+                                         _ plan: ExecutionPlan) -> GradientPassCall {
+        if call.kind == .recompute { return .recompute(call.node, forwardCall(call, tensors, plan, isTraining: true)) }
+        return .backward(call.node, BackwardCall(
+            outputGradients: call.outputGradientSlots.map { tensors[$0] },
+            arguments: call.arguments.map { tensors[$0] }, outputs: call.outputs.map { tensors[$0] },
+            auxiliary: call.auxiliary.map { tensors[$0] },
+            argumentGradients: call.gradientSlots.map { $0.map { tensors[$0] } }, requests: call.gradientRequests))
     }
 
     /// One kernel call of the gradient pass: a node's backward, or (mirroring) a node's
@@ -380,18 +188,6 @@ public final class Executor {
     private enum GradientPassCall {
         case backward(Int, BackwardCall)
         case recompute(Int, ForwardCall)
-    }
-
-    /// A gradient-pass call with the slots it reads and writes resolved.
-    private struct PlannedGradientCall {
-        var node: Int
-        var arguments: [Int]
-        var outputs: [Int]
-        var auxiliary: [Int]
-        var isRecompute = false
-        var gradientRequests: [Request] = []
-        var gradientSlots: [Int?] = []
-        var outputGradientSlots: [Int] = []
     }
 
     /// One tensor of the plan: where it lives and how big it is.
@@ -413,44 +209,15 @@ public final class Executor {
     /// Whether activations are kept in oneDNN's blocked layout between operators.
     public let isBlocked: Bool
 
-    /// How the executor lays out activations between operators.
-    public enum LayoutPolicy: String, Sendable, CaseIterable {
-        /// Blocked where the network allows it (see `canUseBlockedLayout`), else plain.
-        case automatic
-        /// MXNet's NCHW everywhere (each oneDNN kernel reorders to its preferred layout).
-        case plain
-        /// oneDNN's blocked layout, or an error naming why not.
-        case blocked
-    }
-
-    /// The blocked layout is used when every 4-D activation has a channel count divisible by
-    /// the block and is consumed by operators with blocked kernels; network inputs stay
-    /// plain and may feed only convolutions.
-    static func canUseBlockedLayout(_ graph: Graph, _ shapes: Graph.Shapes, block: Int) -> Bool {
-        let blockedConsumers: Set<String> = ["Convolution", "BatchNorm", "Pooling", "LRN", "Activation", "Concat",
-                                             "elemwise_add", "_Plus", "_plus", "Dropout", "Flatten"]
-        var hasBlocked = false
+    /// Forward floating-point operations per image, as the operators declare them (the
+    /// convolutions and FullyConnected layers; a training step costs about three times this).
+    public var forwardFlopsPerImage: Double {
+        var total = 0.0
         for (position, node) in graph.nodes.enumerated() {
-            guard let definition = node.definition else { continue }
-            for (index, shape) in shapes.outputs[position].enumerated() where shape.rank == 4 {
-                guard index < definition.visibleOutputCount || shape == shapes.outputs[position][0] else { continue }
-                if shape[1] % block != 0 { return false }
-                hasBlocked = true
-            }
-            for entry in node.inputs.prefix(definition.argumentNames.count) {
-                let shape = shapes.outputs[graph.index(of: entry.node)][entry.index]
-                guard shape.rank == 4 else { continue }
-                let isConvolution = definition is Convolution || definition is FusedConvolution
-                if entry.node.isVariable && !isConvolution { return false }
-                if !isConvolution && !blockedConsumers.contains(node.op) { return false }
-                if let concat = definition as? Concat, concat.axis != 1 { return false }
-                if let pooling = definition as? Pooling, pooling.oneDNNMismatch(shapes.nodeShapes[position]!) != nil {
-                    return false
-                }
-                if let lrn = definition as? LRN, lrn.size % 2 == 0 { return false }
-            }
+            guard let definition = node.definition, let shapes = shapes.nodeShapes[position] else { continue }
+            total += definition.forwardFlops(shapes) / Double(max(shapes.arguments[0][0], 1))
         }
-        return hasBlocked
+        return total
     }
 
     public func argument(_ name: String) -> Tensor? { argumentTensors[name] }

@@ -40,6 +40,7 @@ public struct Activation: OperatorDefinition {
     public var inPlaceOptions: [(argument: Int, output: Int)] { backwardUsesOutput ? [(0, 0)] : [] }
 
     public var isCheapToRecompute: Bool { true }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
         let data = try requireDataShape(arguments, node: node)

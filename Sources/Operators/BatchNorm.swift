@@ -53,6 +53,7 @@ public struct BatchNorm: OperatorDefinition {
     /// Forward in training recomputes the same batch statistics; moving statistics change
     /// only in backward, so a second forward leaves them alone.
     public var isCheapToRecompute: Bool { true }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
         let data = try requireDataShape(arguments, node: node)

@@ -26,6 +26,8 @@ public struct Concat: OperatorDefinition {
     }
 
     public var argumentNames: [String] { (0..<inputCount).map { "arg\($0)" } }
+    /// oneDNN concatenates blocked tensors along channels only.
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { axis == 1 ? .activations : .none }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {

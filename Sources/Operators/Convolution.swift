@@ -54,6 +54,8 @@ public struct Convolution: OperatorDefinition {
 
     public var argumentNames: [String] { hasBias ? ["data", "weight", "bias"] : ["data", "weight"] }
     public var argumentRoles: [ArgumentRole] { hasBias ? [.data, .weight, .bias] : [.data, .weight] }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activationsAndInputs }
+    public func forwardFlops(_ shapes: NodeShapes) -> Double { weightedSumFlops(shapes) }
 
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1]) }
 

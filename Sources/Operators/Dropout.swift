@@ -29,6 +29,7 @@ public struct Dropout: OperatorDefinition {
     }
 
     public var argumentNames: [String] { ["data"] }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
     public var outputNames: [String] { ["output", "mask"] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(outputs: [1]) }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0)] }

@@ -9,6 +9,7 @@ public struct ElementwiseAdd: OperatorDefinition {
     public init(attributes: [String: String], node: String) throws(OperatorError) {}
 
     public var argumentNames: [String] { ["lhs", "rhs"] }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0), (1, 0)] }
 

@@ -10,6 +10,7 @@ public struct Flatten: OperatorDefinition {
     public init(attributes: [String: String], node: String) throws(OperatorError) {}
 
     public var argumentNames: [String] { ["data"] }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0)] }
 

@@ -30,6 +30,7 @@ public struct FullyConnected: OperatorDefinition {
 
     public var argumentNames: [String] { hasBias ? ["data", "weight", "bias"] : ["data", "weight"] }
     public var argumentRoles: [ArgumentRole] { hasBias ? [.data, .weight, .bias] : [.data, .weight] }
+    public func forwardFlops(_ shapes: NodeShapes) -> Double { weightedSumFlops(shapes) }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1]) }
 
     /// (rows, input features) of the matrix product.

@@ -53,6 +53,8 @@ public struct FusedConvolution: OperatorDefinition {
 
     public var argumentNames: [String] { convolution.argumentNames + (batchNorm == nil ? [] : ["gamma", "beta"]) }
     public var argumentRoles: [ArgumentRole] { convolution.argumentRoles + (batchNorm == nil ? [] : [.gamma, .beta]) }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activationsAndInputs }
+    public func forwardFlops(_ shapes: NodeShapes) -> Double { weightedSumFlops(shapes) }
     public var auxiliaryNames: [String] { batchNorm == nil ? [] : ["moving_mean", "moving_var"] }
     public var auxiliaryRoles: [ArgumentRole] { batchNorm == nil ? [] : [.movingMean, .movingVariance] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }

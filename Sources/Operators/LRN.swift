@@ -35,6 +35,8 @@ public struct LRN: OperatorDefinition {
     }
 
     public var argumentNames: [String] { ["data"] }
+    /// oneDNN's LRN windows are centred: an even size runs on the (plain) reference kernel.
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { size % 2 == 1 ? .activations : .none }
     public var outputNames: [String] { ["output", "tmp_norm"] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0], outputs: [1]) }
 

@@ -59,6 +59,10 @@ public struct Pooling: OperatorDefinition {
     }
 
     public var argumentNames: [String] { ["data"] }
+    /// Blocked where oneDNN computes it (the reference kernel is plain only).
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport {
+        oneDNNMismatch(shapes) == nil ? .activations : .none
+    }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0], outputs: [0]) }
 
     /// Kernel, stride and pad actually used for data of spatial size `height × width`.

@@ -100,7 +100,7 @@ struct BenchTrain: ParsableCommand {
                 sgd.update()
             }
         }
-        let forwardFlops = flopsPerImage(executor)
+        let forwardFlops = executor.forwardFlopsPerImage
         let flopsPerStep = Double(batchSize) * forwardFlops * (isTraining ? 3 : 1)
         log("\(network): batch \(batchSize), \(mode.rawValue), \(executor.isBlocked ? "blocked" : "plain") layout, \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
         let warmStart = monotonicSeconds()
@@ -196,23 +196,6 @@ struct BenchTrain: ParsableCommand {
                        bucket.names.count == 1 ? first : "\(first) … \(last) (\(bucket.names.count))"))
         }
     }
-}
-
-/// Forward multiply-add FLOPs (×2) of the Convolution and FullyConnected nodes, per image.
-func flopsPerImage(_ executor: Executor) -> Double {
-    var total = 0.0
-    for (position, node) in executor.graph.nodes.enumerated() {
-        guard let shapes = executor.shapes.nodeShapes[position] else { continue }
-        let batch = Double(shapes.arguments[0][0])
-        switch node.definition {
-        case is Convolution, is FusedConvolution, is FullyConnected:
-            let weight = shapes.arguments[1]
-            let perOutput = Double(weight.elementCount / weight[0])
-            total += 2 * perOutput * Double(shapes.outputs[0].elementCount) / batch
-        default: break
-        }
-    }
-    return total
 }
 
 /// Mean cross-entropy of the current probabilities against the labels.

@@ -83,6 +83,18 @@ public enum ArgumentRole: String, Sendable, CaseIterable {
     public var decays: Bool { self == .weight || self == .gamma }
 }
 
+/// Whether an operator's kernel takes its 4-D arguments in oneDNN's blocked layout
+/// (`TensorLayout.blocked`), asked by the executor's layout phase.
+public enum BlockedLayoutSupport: Sendable, Equatable {
+    /// Plain NCHW only.
+    case none
+    /// Blocked activations written by other operators.
+    case activations
+    /// Blocked activations and plain network inputs as well (a convolution reads the
+    /// network's `data` as it is and writes blocked).
+    case activationsAndInputs
+}
+
 /// The graph-time half of an operator: typed parameters parsed from MXNet's attribute
 /// strings, argument and output names, shape inference, backward dependencies, in-place
 /// options and the factory of its run-time kernel.
@@ -120,6 +132,13 @@ public protocol OperatorDefinition: Sendable {
     /// executor's mirror may recompute them in the gradient pass instead of keeping them.
     var isCheapToRecompute: Bool { get }
 
+    /// Whether the kernel for these shapes takes blocked 4-D arguments.
+    func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport
+
+    /// Floating-point operations of one forward pass over the whole batch (a multiply-add
+    /// counts 2); 0 for operators whose cost is memory traffic, not arithmetic.
+    func forwardFlops(_ shapes: NodeShapes) -> Double
+
     /// Builds the kernel for these shapes (primitives are created here, once).
     func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel
 
@@ -144,6 +163,15 @@ extension OperatorDefinition {
     public var visibleOutputCount: Int { 1 }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [] }
     public var isCheapToRecompute: Bool { false }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .none }
+    public func forwardFlops(_ shapes: NodeShapes) -> Double { 0 }
+}
+
+/// 2 · (multiply-adds per output value) · output values, for operators whose argument 1 is a
+/// weight of shape (outputs, inputs per group, kernel…): convolutions and FullyConnected.
+func weightedSumFlops(_ shapes: NodeShapes) -> Double {
+    let weight = shapes.arguments[1]
+    return 2 * Double(weight.elementCount / max(weight[0], 1)) * Double(shapes.outputs[0].elementCount)
 }
 
 /// Checks a known argument shape against the inferred one.
