@@ -56,6 +56,10 @@ public struct Convolution: OperatorDefinition {
     public var argumentRoles: [ArgumentRole] { hasBias ? [.data, .weight, .bias] : [.data, .weight] }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activationsAndInputs }
     public func forwardFlops(_ shapes: NodeShapes) -> Double { weightedSumFlops(shapes) }
+    /// Inference folds a following BatchNorm and activation in (`FusedConvolution`).
+    public func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? {
+        FusedConvolution(convolution: self, batchNorm: nil, activation: nil).fusedForInference(followedBy: next)
+    }
 
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1]) }
 

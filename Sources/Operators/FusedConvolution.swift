@@ -32,6 +32,19 @@ public struct FusedConvolution: OperatorDefinition {
         throw OperatorError(node: node, "\(Self.mxnetName) is built by the executor, not read from symbol JSON")
     }
 
+    /// A BatchNorm right after the convolution, then an activation oneDNN applies as a post-op.
+    public func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? {
+        var fused = self
+        if let norm = next as? BatchNorm, batchNorm == nil, activation == nil {
+            fused.batchNorm = norm
+        } else if let next = next as? Activation, activation == nil, Self.canFuse(next.kind) {
+            fused.activation = next.kind
+        } else {
+            return nil
+        }
+        return fused
+    }
+
     /// The activations oneDNN applies as a post-op.
     public static func canFuse(_ kind: Activation.Kind) -> Bool { postOperation(kind) != nil }
 

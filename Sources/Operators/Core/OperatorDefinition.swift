@@ -139,6 +139,12 @@ public protocol OperatorDefinition: Sendable {
     /// counts 2); 0 for operators whose cost is memory traffic, not arithmetic.
     func forwardFlops(_ shapes: NodeShapes) -> Double
 
+    /// Inference fusion: one definition computing this operator and then `next`, which reads
+    /// this operator's output 0 as its argument 0; nil when the two do not fuse. The fused
+    /// node takes this node's arguments, `next`'s other arguments, then the auxiliary states
+    /// of both.
+    func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)?
+
     /// Builds the kernel for these shapes (primitives are created here, once).
     func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel
 
@@ -165,6 +171,7 @@ extension OperatorDefinition {
     public var isCheapToRecompute: Bool { false }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .none }
     public func forwardFlops(_ shapes: NodeShapes) -> Double { 0 }
+    public func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? { nil }
 }
 
 /// 2 · (multiply-adds per output value) · output values, for operators whose argument 1 is a
