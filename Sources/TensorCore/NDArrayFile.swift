@@ -202,6 +202,11 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
     }
 }
 
+/// Writes `text` as UTF-8 to `path` through a temporary file and a rename.
+public func writeFileAtomically(_ text: String, to path: String) throws {
+    try writeFileAtomically(Array(text.utf8), to: path)
+}
+
 /// Little-endian reads with bounds checks that name the file and offset.
 struct ByteReader {
     let bytes: [UInt8]

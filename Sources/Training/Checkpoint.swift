@@ -121,6 +121,12 @@ public enum Checkpoint {
     public static func loadParameters(_ path: String, into executor: Executor) throws -> [String] {
         let entries: [NDArrayFile.Entry]
         do { entries = try NDArrayFile.read(path: path) } catch { throw TrainingError("\(error)") }
+        return try loadParameters(entries, file: path, into: executor)
+    }
+
+    /// `loadParameters` from entries already read from `file`.
+    @discardableResult
+    public static func loadParameters(_ entries: [NDArrayFile.Entry], file path: String, into executor: Executor) throws -> [String] {
         var byName: [String: Tensor] = [:]
         for entry in entries {
             let name = entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:") ? String(entry.name.dropFirst(4)) : entry.name

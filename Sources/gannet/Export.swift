@@ -102,3 +102,26 @@ func printJSON(_ object: [String: Any]) {
     let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
 }
+
+/// Runs library work, turning its errors into runtime failures (exit status 1) that keep
+/// their message; usage errors pass through.
+func runtime<T>(_ context: String? = nil, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as RuntimeFailure {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        throw RuntimeFailure(context.map { "\($0): \(error)" } ?? "\(error)")
+    }
+}
+
+/// Prints a report as one JSON object on standard output (keys sorted).
+func printReport<T: Encodable>(_ report: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data: Data
+    do { data = try encoder.encode(report) } catch { throw RuntimeFailure("cannot write the JSON report: \(error)") }
+    print(String(decoding: data, as: UTF8.self))
+}

@@ -29,76 +29,18 @@ struct PreprocessingOptions: ParsableArguments {
         if let resize, resize < 1 { throw ValidationError("--resize must be at least 1") }
     }
 
-    /// These options over the stored ones.
-    func resolved(_ stored: TrainingState.Preprocessing?) -> TrainingState.Preprocessing {
-        let shape = dataShape?.dimensions ?? stored?.dataShape ?? [3, 224, 224]
-        let given = meanRgb != nil || meanImg != nil
-        return TrainingState.Preprocessing(
-            dataShape: shape, resize: resize ?? stored?.resize,
-            meanRGB: given ? meanRgb.flatMap { parseFloats($0, count: 3) } : stored?.meanRGB,
-            meanImage: given ? meanImg : stored?.meanImage, scale: scale ?? stored?.scale ?? 1)
+    /// What these options override of the training run's preprocessing.
+    var overrides: PreprocessingOverrides {
+        PreprocessingOverrides(dataShape: dataShape?.dimensions, resize: resize,
+                               meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) }, meanImage: meanImg, scale: scale)
     }
 }
 
-/// A checkpoint bound for inference at a given batch size.
-struct LoadedModel {
-    let executor: Executor
-    let preprocessing: TrainingState.Preprocessing
-    let classCount: Int
-
-    init(prefix: String, epoch: Int, batchSize: Int, options: PreprocessingOptions) throws {
-        let symbolPath = Checkpoint.symbolPath(prefix)
-        guard FileManager.default.fileExists(atPath: symbolPath) else { throw RuntimeFailure("\(symbolPath): no such file") }
-        let text: String
-        do { text = String(decoding: try readFile(symbolPath), as: UTF8.self) } catch { throw RuntimeFailure("\(error)") }
-        // The preprocessing of training: from the .state, else from the symbol's data attributes.
-        let statePath = Checkpoint.statePath(prefix, epoch: epoch)
-        let state = FileManager.default.fileExists(atPath: statePath) ? try? Checkpoint.loadState(statePath, into: nil) : nil
-        let stored = state?.preprocessing
-            ?? TrainingState.Preprocessing(symbolAttributes: SymbolJSON.variableAttributes(text, name: "data"))
-        preprocessing = options.resolved(stored)
-        if stored == nil && options.dataShape == nil {
-            log("note: neither \(statePath) nor \(symbolPath) gives the preprocessing; assuming data shape \(preprocessing.dataShape) (see --data-shape)")
-        }
-        let parametersPath = Checkpoint.parametersPath(prefix, epoch: epoch)
-        let symbol: Symbol
-        do {
-            // A 2015 file's Pooling rounding is chosen by the shapes of its parameters.
-            var shapes: [String: Shape] = [:]
-            for entry in try NDArrayFile.read(path: parametersPath) {
-                let name = entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:") ? String(entry.name.dropFirst(4)) : entry.name
-                shapes[name] = entry.tensor.shape
-            }
-            let (decoded, notes, convention) = try SymbolJSON.decodeLegacy(
-                text, file: symbolPath, dataShape: Shape([batchSize] + preprocessing.dataShape), parameterShapes: shapes)
-            if let convention {
-                log("note: \(symbolPath) predates MXNet 0.9; Pooling without pooling_convention read as '\(convention.rawValue)', "
-                    + "the rounding its parameters fit: \(notes.legacyPooling.joined(separator: ", "))")
-            }
-            if !notes.addedAuxiliary.isEmpty { log("note: BatchNorm auxiliary states added to \(notes.addedAuxiliary.joined(separator: ", ")) (2015 file)") }
-            symbol = decoded
-        } catch {
-            throw RuntimeFailure("\(error)")
-        }
-        do {
-            executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([batchSize] + preprocessing.dataShape)), isTraining: false)
-        } catch {
-            throw RuntimeFailure("\(symbolPath): \(error)")
-        }
-        let unused: [String]
-        do { unused = try Checkpoint.loadParameters(parametersPath, into: executor) } catch {
-            throw RuntimeFailure("\(error)")
-        }
-        if !unused.isEmpty { log("note: the parameters file has entries the network does not use: \(unused.joined(separator: ", "))") }
-        classCount = executor.outputs[0].shape.dimensions.last ?? 0
-    }
-
-    func iteratorOptions(batchSize: Int) throws -> ImageIteratorOptions {
-        var options = ImageIteratorOptions(dataShape: preprocessing.dataShape, batchSize: batchSize)
-        options.resize = preprocessing.resize
-        options.scale = preprocessing.scale
-        options.mean = try meanOption(rgb: preprocessing.meanRGB, image: preprocessing.meanImage, shape: preprocessing.dataShape)
-        return options
+extension InferenceModel {
+    /// The checkpoint `PREFIX-NNNN` for inference at `batchSize`, notes on standard error.
+    static func load(prefix: String, epoch: Int, batchSize: Int, options: PreprocessingOptions) throws -> InferenceModel {
+        try runtime { try InferenceModel(prefix: prefix, epoch: epoch, batchSize: batchSize, overrides: options.overrides,
+                                         log: { log($0) }) }
     }
 }
 
@@ -132,7 +74,7 @@ struct Score: ParsableCommand {
     var json = false
 
     func run() throws {
-        let loaded = try LoadedModel(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
+        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
         let iterator: ImageRecordIterator
         do {
             var options = try loaded.iteratorOptions(batchSize: batchSize)
@@ -195,7 +137,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let batchSize = min(images.count, 32)
-        let loaded = try LoadedModel(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
+        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
         var options = try loaded.iteratorOptions(batchSize: batchSize)
         if options.resize == nil { options.resize = min(options.dataShape[1], options.dataShape[2]) }
         let names: [String]? = try synset.map { path in
@@ -206,7 +148,7 @@ struct Predict: ParsableCommand {
             log("warning: \(synset!) has \(names.count) names for \(loaded.classCount) classes")
         }
         let decoder = ImageSampleDecoder(options: options)
-        let data = loaded.executor.argument(try loaded.executor.graph.dataInput())!
+        let data = loaded.data
         let sampleSize = options.dataShape.reduce(1, *)
         var predictions: [[String: Any]] = []
         var generator = SeededGenerator(seed: 0)

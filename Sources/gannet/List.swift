@@ -64,7 +64,7 @@ struct List: ParsableCommand {
         }
         if recursive {
             let text = classes.joined(separator: "\n") + "\n"
-            try writeAtomically(text, to: prefix + ".synset.txt")
+            try writeFileAtomically(text, to: prefix + ".synset.txt")
             for (label, name) in classes.enumerated() { log("\(name) \(label)") }
         }
         // im2rec's split: per chunk, test first, then train, the rest validation.
@@ -88,7 +88,7 @@ struct List: ParsableCommand {
     }
 
     private func writeList(_ entries: [ImageListEntry], _ path: String, _ written: inout [String]) throws {
-        try writeAtomically(ImageList.text(entries), to: path)
+        try writeFileAtomically(ImageList.text(entries), to: path)
         written.append("\(path) (\(entries.count))")
     }
 
@@ -125,18 +125,5 @@ struct List: ParsableCommand {
             for relative in inside.sorted() { files.append((name + "/" + relative, label)) }
         }
         return (files, classes)
-    }
-}
-
-/// Writes `text` to a temporary file beside `path`, then renames it over `path`.
-func writeAtomically(_ text: String, to path: String) throws {
-    let temporary = path + ".tmp-\(getpid())"
-    do {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-        if rename(temporary, path) != 0 { throw RuntimeFailure("\(path): cannot rename \(temporary): \(String(cString: strerror(errno)))") }
-    } catch let error as RuntimeFailure {
-        throw error
-    } catch {
-        throw RuntimeFailure("\(path): \(error.localizedDescription)")
     }
 }

@@ -154,197 +154,75 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let communicator = try jobCommunicator()
-        let rank = communicator.rank, ranks = communicator.size
-        guard batchSize % ranks == 0 else {
-            throw ValidationError("--batch-size \(batchSize) is the global batch and must divide by the \(ranks) processes")
+        guard batchSize % communicator.size == 0 else {
+            throw ValidationError("--batch-size \(batchSize) is the global batch and must divide by the \(communicator.size) processes")
         }
-        let localBatch = batchSize / ranks
-        // Only rank 0 speaks.
-        let isRankZero = rank == 0
-        let log: @Sendable (String) -> Void = { text in if isRankZero { logToStandardError(text) } }
         let (symbol, defaultShape) = try loadNetwork(network, classCount: numClasses)
-        let shape = dataShape?.dimensions ?? defaultShape
-        let executor: Executor
-        do {
-            executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([localBatch] + shape)), isTraining: true, mirror: mirror)
-        } catch {
-            throw RuntimeFailure("\(network): \(error)")
-        }
-        let classes = executor.outputs[0].shape.dimensions.last ?? 0
-        guard classes == numClasses else {
-            throw RuntimeFailure("\(network): the network has \(classes) outputs but --num-classes is \(numClasses)")
-        }
-        try checkMemory(executor, shape: shape, log: log)
-        if ranks > 1 { log("\(ranks) processes, \(localBatch) images each per batch of \(batchSize)") }
-        executor.context.randomSeed = seed
-
-        // Parameters: fresh, or from the checkpoint to resume.
-        let optimizer = SGD(executor: executor, learningRate: lr, momentum: momentum, weightDecay: wd,
-                            rescale: 1 / Float(batchSize), clip: clipGradient)  // the global batch
-        var updateCount = 0
-        let beginEpoch = loadEpoch ?? 0
-        if let loadEpoch, let modelPrefix {
-            let parameters = Checkpoint.parametersPath(modelPrefix, epoch: loadEpoch)
-            do {
-                try Checkpoint.loadParameters(parameters, into: executor)
-                let statePath = Checkpoint.statePath(modelPrefix, epoch: loadEpoch)
-                if FileManager.default.fileExists(atPath: statePath) {
-                    updateCount = try Checkpoint.loadState(statePath, into: optimizer).updateCount
-                } else {
-                    log("warning: \(statePath) is missing: momentum starts from zero (the run will not match an uninterrupted one)")
-                    updateCount = 0
-                }
-            } catch {
-                throw RuntimeFailure("\(error)")
-            }
-            log("resuming from \(parameters) after \(loadEpoch) epochs, \(updateCount) updates")
-        } else {
-            let scheme: Initializer = switch initializer {
-            case .xavier: .xavier
-            case .uniform: .uniform(scale: 0.01)
-            case .normal: .normal(standardDeviation: 0.01)
-            case .xavierGaussianIn: .xavierGaussianIn
-            }
-            scheme.initialise(executor, seed: seed)
-        }
-
-        let preprocessing = TrainingState.Preprocessing(
-            dataShape: shape, resize: resize, meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) },
-            meanImage: meanImg, scale: scale)
-        let trainIterator = try makeIterator(train, preprocessing: preprocessing, isTraining: true, rank: rank, ranks: ranks, log: log)
-        let validationIterator = try val.map {
-            try makeIterator($0, preprocessing: preprocessing, isTraining: false, rank: rank, ranks: ranks, log: log)
-        }
-        // Indexed reading gives every process the same number of batches; byte ranges may
-        // differ by one, and all processes stop at the smallest count.
-        let stepsPerEpoch = communicator.allReduceMinimum(trainIterator.batchesPerEpoch)
-        let schedule = LearningRateSchedule(base: lr, factor: lrFactor, stepEpochs: lrStepEpochs.flatMap(parseIntegers) ?? [],
-                                            warmupEpochs: warmupEpochs)
-        let trainer: Trainer
-        do {
-            trainer = try Trainer(executor: executor, optimizer: optimizer, schedule: schedule, topK: topK, updateCount: updateCount,
-                                  communicator: communicator, bucketBytes: Int(bucketMib * 1_048_576))
-        } catch {
-            throw RuntimeFailure("\(network): \(error)")
-        }
-        trainer.broadcastParameters()
-        log("\(network): \(trainIterator.recordCount) training images, batch \(batchSize), \(stepsPerEpoch) batches per epoch, "
-            + "\(epochs - beginEpoch) epochs from epoch \(beginEpoch)")
-
-        var reports: [[String: Any]] = []
-        var rows = modelPrefix.map { MetricsTable.read(prefix: $0, before: beginEpoch) } ?? []
-        var lastCheckpoint: String?
-        for epoch in beginEpoch..<epochs {
-            let progress = ProgressBar(total: stepsPerEpoch, label: "epoch \(epoch)", isShown: rank == 0)
-            let result: (metrics: ClassificationMetrics, samplesPerSecond: Double, seconds: Double)
-            do {
-                result = try trainer.trainEpoch(trainIterator, epoch: epoch, reportInterval: logInterval,
-                                                maximumBatches: stepsPerEpoch) { report in
-                    progress.update(report.batch, unit: "batches")
-                    progress.interrupt()
-                    log(String(format: "Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec\tTrain-accuracy=%f\tTrain-top_k_accuracy_%d=%f\tTrain-cross-entropy=%f",
-                               report.epoch, report.batch, report.samplesPerSecond, report.interval.accuracy, topK,
-                               report.interval.topKAccuracy, report.interval.crossEntropy))
-                }
-            } catch {
-                progress.finish()
-                throw RuntimeFailure("\(error)")
-            }
-            progress.finish()
-            let train = result.metrics
-            trainer.averageAuxiliaryStates()
-            log(String(format: "Epoch[%d] Train-accuracy=%f", epoch, train.accuracy))
-            log(String(format: "Epoch[%d] Time cost=%.3f", epoch, result.seconds))
-            var row = MetricsTable.Row(epoch: epoch, trainAccuracy: train.accuracy, trainTopK: train.topKAccuracy,
-                                       trainCrossEntropy: train.crossEntropy, samplesPerSecond: result.samplesPerSecond,
-                                       seconds: result.seconds, learningRate: Double(optimizer.learningRate))
-            var report: [String: Any] = ["epoch": epoch, "train-accuracy": train.accuracy, "train-top-k": train.topKAccuracy,
-                                         "train-cross-entropy": train.crossEntropy, "samples-per-second": result.samplesPerSecond]
-            if let validationIterator {
-                let validation: ClassificationMetrics
-                do { validation = try trainer.evaluate(validationIterator) } catch { throw RuntimeFailure("\(error)") }
-                log(String(format: "Epoch[%d] Validation-accuracy=%f", epoch, validation.accuracy))
-                log(String(format: "Epoch[%d] Validation-top_k_accuracy_%d=%f", epoch, topK, validation.topKAccuracy))
-                log(String(format: "Epoch[%d] Validation-cross-entropy=%f", epoch, validation.crossEntropy))
-                report["validation-accuracy"] = validation.accuracy
-                report["validation-top-k"] = validation.topKAccuracy
-                report["validation-cross-entropy"] = validation.crossEntropy
-                row.validationAccuracy = validation.accuracy
-                row.validationTopK = validation.topKAccuracy
-                row.validationCrossEntropy = validation.crossEntropy
-            }
-            reports.append(report)
-            rows.append(row)
-            if let modelPrefix, rank == 0 {
-                let state = TrainingState(epoch: epoch + 1, updateCount: trainer.updateCount, learningRate: optimizer.learningRate,
-                                          seed: seed, batchSize: batchSize, classCount: numClasses, preprocessing: preprocessing)
-                do {
-                    try Checkpoint.save(prefix: modelPrefix, epoch: epoch + 1, symbol: symbol, executor: executor,
-                                        optimizer: optimizer, state: state)
-                    try MetricsTable.write(rows, prefix: modelPrefix)
-                    if plot { try MetricsTable.plot(rows, prefix: modelPrefix) }
-                } catch {
-                    throw RuntimeFailure("\(error)")
-                }
-                lastCheckpoint = Checkpoint.parametersPath(modelPrefix, epoch: epoch + 1)
-                log("Saved checkpoint to \"\(lastCheckpoint!)\"")
-            }
-        }
-        let skipped = trainIterator.skippedRecords
-        if !skipped.isEmpty { log("skipped \(skipped.count) bad records in the last epoch: \(skipped.map(\.description).joined(separator: "; "))") }
-        if json && rank == 0 {
-            printJSON(["epochs": reports, "checkpoint": lastCheckpoint.map { $0 as Any } ?? NSNull()])
-        }
-        communicator.barrier()
-    }
-
-    private func makeIterator(_ path: String, preprocessing: TrainingState.Preprocessing, isTraining: Bool,
-                              rank: Int, ranks: Int, log: @escaping @Sendable (String) -> Void) throws -> ImageRecordIterator {
-        var options = ImageIteratorOptions(dataShape: preprocessing.dataShape, batchSize: batchSize / ranks)
-        options.partCount = ranks
-        options.partIndex = rank
-        options.resize = preprocessing.resize
-        options.scale = preprocessing.scale
-        options.threadCount = threads
+        var options = FitOptions(
+            networkName: network, trainPath: train, classCount: numClasses, batchSize: batchSize, epochs: epochs,
+            learningRate: lr, preprocessing: TrainingState.Preprocessing(
+                dataShape: dataShape?.dimensions ?? defaultShape, resize: resize,
+                meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) }, meanImage: meanImg, scale: scale))
+        options.validationPath = val
+        options.momentum = momentum
+        options.weightDecay = wd
+        options.learningRateFactor = lrFactor
+        options.learningRateStepEpochs = lrStepEpochs.flatMap(parseIntegers) ?? []
+        options.warmupEpochs = warmupEpochs
+        options.clipGradient = clipGradient
+        options.initializer = initializer.scheme
+        options.randomCrop = randCrop
+        options.randomMirror = randMirror
+        options.modelPrefix = modelPrefix
+        options.loadEpoch = loadEpoch
         options.seed = seed
+        options.threadCount = threads
+        options.topK = topK
+        options.logInterval = logInterval
         options.badRecords = badRecords
-        if isTraining {
-            options.randomCrop = randCrop
-            options.randomMirror = randMirror
-            options.shuffle = true
+        options.mirror = mirror
+        options.bucketBytes = Int(bucketMib * 1_048_576)
+        options.plot = plot
+        let result = try runtime {
+            let loop = try FitLoop(symbol: symbol, options: options, communicator: communicator, log: { log($0) })
+            let progress = TrainingProgress(isShown: communicator.rank == 0)
+            return try loop.run(events: progress.handle)
         }
-        options.mean = try meanOption(rgb: preprocessing.meanRGB, image: preprocessing.meanImage, shape: preprocessing.dataShape)
-        do {
-            return try ImageRecordIterator(path: path, options: options, warn: log)
-        } catch {
-            throw RuntimeFailure("\(error)")
-        }
-    }
-
-    /// Fails early when the plan cannot fit in the memory available, naming a batch that would.
-    private func checkMemory(_ executor: Executor, shape: [Int], log: (String) -> Void) throws {
-        let memory = executor.memory
-        let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-        log("memory plan: weights \(mib(memory.weightBytes)), gradients \(mib(memory.gradientBytes)), "
-            + "activations \(mib(memory.activationBytes)), workspace \(mib(memory.workspaceBytes)); total \(mib(memory.totalBytes))")
-        guard let available = availableMemoryBytes(), memory.totalBytes > available else { return }
-        let localBatch = executor.argument(try executor.graph.dataInput())!.shape[0]
-        let perImage = max(1, memory.activationBytes / localBatch)
-        let fixed = memory.totalBytes - memory.activationBytes
-        let largest = max(0, (available - fixed) / perImage)
-        throw RuntimeFailure("batch \(localBatch) per process needs \(mib(memory.totalBytes)) but \(mib(available)) is available; "
-                             + "batch \(largest) or less would fit (or try --mirror)")
+        if json && communicator.rank == 0 { try printReport(result) }
+        communicator.barrier()
     }
 }
 
-/// `MemAvailable` from /proc/meminfo, in bytes.
-func availableMemoryBytes() -> Int? {
-    guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
-    for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-        let fields = line.split(separator: " ")
-        if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+extension Train.InitializerName {
+    var scheme: Initializer {
+        switch self {
+        case .xavier: .xavier
+        case .uniform: .uniform(scale: 0.01)
+        case .normal: .normal(standardDeviation: 0.01)
+        case .xavierGaussianIn: .xavierGaussianIn
+        }
     }
-    return nil
+}
+
+/// One progress bar per epoch, cleared for each log line.
+final class TrainingProgress {
+    private var bar: ProgressBar?
+    private let isShown: Bool
+
+    init(isShown: Bool) { self.isShown = isShown }
+
+    func handle(_ event: FitEvent) {
+        switch event {
+        case .epochStarted(let epoch, let batchCount):
+            bar = ProgressBar(total: batchCount, label: "epoch \(epoch)", isShown: isShown)
+        case .batchDone(let progress):
+            bar?.update(progress.batch, unit: "batches")
+            bar?.interrupt()
+        case .epochFinished:
+            bar?.finish()
+            bar = nil
+        }
+    }
 }
 
 func parseFloats(_ text: String, count: Int) -> [Float]? {
@@ -357,21 +235,6 @@ func parseIntegers(_ text: String) -> [Int]? {
     let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
     return values.map { $0! }
-}
-
-/// The iterator's mean from `--mean-rgb` or a mean image file (which must match the shape).
-func meanOption(rgb: [Float]?, image: String?, shape: [Int]) throws -> ImageIteratorOptions.Mean {
-    if let rgb { return .rgb(rgb[0], rgb[1], rgb[2]) }
-    guard let image else { return .none }
-    let entries: [NDArrayFile.Entry]
-    do { entries = try NDArrayFile.read(path: image) } catch { throw RuntimeFailure("\(error)") }
-    guard entries.count == 1, let tensor = entries.first?.tensor else {
-        throw RuntimeFailure("\(image): a mean image file holds one array, this one has \(entries.count)")
-    }
-    guard tensor.shape.dimensions == shape else {
-        throw RuntimeFailure("\(image): the mean image is \(tensor.shape) but the data shape is \(shape)")
-    }
-    return .image(tensor.toArray())
 }
 
 extension ImageIteratorOptions.BadRecordPolicy: ExpressibleByArgument {}

@@ -1,27 +1,43 @@
 import Foundation
+import TensorCore
 
 /// `PREFIX-metrics.csv` (one row per epoch) and `PREFIX-curves.svg` (accuracy and loss).
-enum MetricsTable {
-    struct Row {
-        var epoch: Int
-        var trainAccuracy: Double
-        var trainTopK: Double
-        var trainCrossEntropy: Double
-        var validationAccuracy: Double?
-        var validationTopK: Double?
-        var validationCrossEntropy: Double?
-        var samplesPerSecond: Double
-        var seconds: Double
-        var learningRate: Double
+public enum MetricsTable {
+    public struct Row: Sendable, Equatable {
+        public var epoch: Int
+        public var trainAccuracy: Double
+        public var trainTopK: Double
+        public var trainCrossEntropy: Double
+        public var validationAccuracy: Double?
+        public var validationTopK: Double?
+        public var validationCrossEntropy: Double?
+        public var samplesPerSecond: Double
+        public var seconds: Double
+        public var learningRate: Double
+
+        public init(epoch: Int, trainAccuracy: Double, trainTopK: Double, trainCrossEntropy: Double,
+                    validationAccuracy: Double? = nil, validationTopK: Double? = nil, validationCrossEntropy: Double? = nil,
+                    samplesPerSecond: Double, seconds: Double, learningRate: Double) {
+            self.epoch = epoch
+            self.trainAccuracy = trainAccuracy
+            self.trainTopK = trainTopK
+            self.trainCrossEntropy = trainCrossEntropy
+            self.validationAccuracy = validationAccuracy
+            self.validationTopK = validationTopK
+            self.validationCrossEntropy = validationCrossEntropy
+            self.samplesPerSecond = samplesPerSecond
+            self.seconds = seconds
+            self.learningRate = learningRate
+        }
     }
 
-    static let header = "epoch,train-accuracy,train-top-k,train-cross-entropy,validation-accuracy,validation-top-k,"
+    public static let header = "epoch,train-accuracy,train-top-k,train-cross-entropy,validation-accuracy,validation-top-k,"
         + "validation-cross-entropy,samples-per-second,seconds,learning-rate"
 
-    static func path(_ prefix: String) -> String { prefix + "-metrics.csv" }
+    public static func path(_ prefix: String) -> String { prefix + "-metrics.csv" }
 
     /// Rows of an earlier run for epochs before `epoch` (a resumed run continues the table).
-    static func read(prefix: String, before epoch: Int) -> [Row] {
+    public static func read(prefix: String, before epoch: Int) -> [Row] {
         guard let text = try? String(contentsOfFile: path(prefix), encoding: .utf8) else { return [] }
         return text.split(separator: "\n").dropFirst().compactMap { line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -32,7 +48,7 @@ enum MetricsTable {
         }
     }
 
-    static func write(_ rows: [Row], prefix: String) throws {
+    public static func write(_ rows: [Row], prefix: String) throws {
         func text(_ value: Double?) -> String { value.map { String(format: "%.6f", $0) } ?? "" }
         var csv = header + "\n"
         for row in rows {
@@ -40,11 +56,11 @@ enum MetricsTable {
                 + "\(text(row.validationAccuracy)),\(text(row.validationTopK)),\(text(row.validationCrossEntropy)),"
                 + "\(text(row.samplesPerSecond)),\(text(row.seconds)),\(text(row.learningRate))\n"
         }
-        try writeAtomically(csv, to: path(prefix))
+        try writeFileAtomically(csv, to: path(prefix))
     }
 
     /// Two charts side by side: accuracy (train, validation) and cross-entropy, per epoch.
-    static func plot(_ rows: [Row], prefix: String) throws {
+    public static func plot(_ rows: [Row], prefix: String) throws {
         let width = 420.0, height = 300.0, margin = 40.0
         func chart(x offset: Double, title: String, series: [(String, String, [Double?])], maximum: Double) -> String {
             var svg = "<g transform=\"translate(\(offset),0)\">"
@@ -75,6 +91,6 @@ enum MetricsTable {
                                                                 ("validation", "#d62728", rows.map(\.validationCrossEntropy))],
                      maximum: max(losses.max() ?? 1, 1e-3) * 1.05)
         svg += "</svg>\n"
-        try writeAtomically(svg, to: prefix + "-curves.svg")
+        try writeFileAtomically(svg, to: prefix + "-curves.svg")
     }
 }
