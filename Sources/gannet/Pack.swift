@@ -63,138 +63,28 @@ struct Pack: ParsableCommand {
     }
 
     func run() throws {
-        let list = prefix + ".lst"
-        let entries: [ImageListEntry]
-        do { entries = try ImageList.read(path: list) } catch { throw RuntimeFailure("\(error)") }
-        guard !entries.isEmpty else { throw RuntimeFailure("\(list): the list is empty") }
-        let recordPath = prefix + ".rec", indexPath = prefix + ".idx"
-        let temporaryRecord = recordPath + ".tmp-\(getpid())", temporaryIndex = indexPath + ".tmp-\(getpid())"
-        let writer: RecordWriter
-        do { writer = try RecordWriter(path: temporaryRecord) } catch { throw RuntimeFailure("\(error)") }
-        let progress = ProgressBar(total: entries.count, label: "pack")
-        let start = monotonicSeconds()
-        var failures: [String] = []
-        let blockSize = 64 * threads
-        let results = ResultSlots(count: blockSize)
-        var done = 0
-        var blockStart = 0
-        let packer = RecordPacker(root: root, resize: resize, centerCrop: centerCrop, quality: quality,
-                                  isPNG: encoding.lowercased() == ".png", passThrough: passThrough, packLabel: packLabel, color: color)
-        while blockStart < entries.count {
-            let block = Array(entries[blockStart..<min(entries.count, blockStart + blockSize)])
-            let threadCount = threads
-            DispatchQueue.concurrentPerform(iterations: min(threadCount, block.count)) { thread in
-                let resizer = ImageResizer()
-                for index in stride(from: thread, to: block.count, by: threadCount) {
-                    results[index] = packer.payload(for: block[index], resizer: resizer)
-                }
+        var options = PackOptions()
+        options.resize = resize
+        options.centerCrop = centerCrop
+        options.quality = quality
+        options.isPNG = encoding.lowercased() == ".png"
+        options.passThrough = passThrough
+        options.packLabel = packLabel
+        options.color = color
+        options.threadCount = threads
+        var progress: ProgressBar?
+        let summary = try runtime {
+            try RecordPacking.pack(prefix: prefix, root: root, options: options) { done, total in
+                if progress == nil { progress = ProgressBar(total: total, label: "pack") }
+                progress?.update(done)
+            } skipped: { path, message in
+                progress?.interrupt()
+                log("skipped \(path): \(message)")
             }
-            for index in block.indices {
-                switch results[index]! {
-                case .success(let payload):
-                    do { try writer.write(payload, key: block[index].index) } catch { throw RuntimeFailure("\(error)") }
-                case .failure(let message):
-                    failures.append(message)
-                    log("skipped \(root)/\(block[index].path): \(message)")
-                }
-                results[index] = nil
-            }
-            done += block.count
-            progress.update(done)
-            blockStart += blockSize
         }
-        progress.finish()
-        do {
-            try writer.finish()
-            try Data(writer.indexLines).write(to: URL(fileURLWithPath: temporaryIndex))
-        } catch { throw RuntimeFailure("\(error)") }
-        guard rename(temporaryRecord, recordPath) == 0, rename(temporaryIndex, indexPath) == 0 else {
-            throw RuntimeFailure("\(recordPath): cannot rename the temporary file: \(String(cString: strerror(errno)))")
-        }
-        let seconds = monotonicSeconds() - start
-        let packed = entries.count - failures.count
-        log(String(format: "%@: %d images in %.1f s, %.0f images/s, %.1f MB written%@", recordPath, packed, seconds,
-                   Double(packed) / seconds, Double(writer.offset) / 1e6,
-                   failures.isEmpty ? "" : ", \(failures.count) unreadable images skipped (listed above)"))
-    }
-}
-
-/// One slot per image of a block, written by the encoding threads at distinct indices.
-final class ResultSlots: @unchecked Sendable {
-    private let storage: UnsafeMutablePointer<PackResult?>
-    let count: Int
-    init(count: Int) {
-        self.count = count
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: nil, count: count)
-    }
-    deinit {
-        storage.deinitialize(count: count)
-        storage.deallocate()
-    }
-    subscript(index: Int) -> PackResult? {
-        get { storage[index] }
-        set { storage[index] = newValue }
-    }
-}
-
-enum PackResult {
-    case success([UInt8])
-    case failure(String)
-}
-
-/// Turns one list entry into a record payload.
-struct RecordPacker: Sendable {
-    let root: String
-    let resize: Int?
-    let centerCrop: Bool
-    let quality: Int
-    let isPNG: Bool
-    let passThrough: Bool
-    let packLabel: Bool
-    let color: Int
-
-    func payload(for entry: ImageListEntry, resizer: ImageResizer) -> PackResult {
-        let path = root.hasSuffix("/") ? root + entry.path : root + "/" + entry.path
-        guard let data = FileManager.default.contents(atPath: path) else { return .failure("cannot read the file") }
-        let labels = packLabel ? entry.labels : Array(entry.labels.prefix(1))
-        let header = ImageRecordHeader(labels: labels, id: entry.index, isPacked: packLabel && entry.labels.count > 1)
-        if passThrough { return .success(header.payload(image: [UInt8](data))) }
-        do {
-            let encoded: [UInt8] = try data.withUnsafeBytes { (bytes) throws -> [UInt8] in
-                let image = try decode(bytes, resizer: resizer)
-                let (format, _, _) = try ImageCodec.info(bytes)
-                var grey = color == 0
-                if color == -1 && format == .jpeg { grey = ImageCodec.isGreyJPEG(bytes) }
-                return isPNG ? try ImageCodec.encodePNG(image, compression: quality, grey: grey)
-                    : try ImageCodec.encodeJPEG(image, quality: quality, grey: grey)
-            }
-            return .success(header.payload(image: encoded))
-        } catch {
-            return .failure("\(error)")
-        }
-    }
-
-    /// Decodes (cropped to the central square with `centerCrop`), reduced in the DCT when
-    /// that keeps it at least the target size, then resized.
-    private func decode(_ bytes: UnsafeRawBufferPointer, resizer: ImageResizer) throws -> RGBImage {
-        let (format, width, height) = try ImageCodec.info(bytes)
-        var crop = PixelRegion(x: 0, y: 0, width: width, height: height)
-        if centerCrop {
-            let side = min(width, height)
-            crop = PixelRegion(x: (width - side) / 2, y: (height - side) / 2, width: side, height: side)
-        }
-        let target = resize.map { ImageResizer.shorterSide(to: $0, width: crop.width, height: crop.height) }
-            ?? (crop.width, crop.height)
-        let (denominator, region) = ImageCodec.reducedWindow(crop, width: width, height: height, format: format,
-                                                             minimumWidth: target.0, minimumHeight: target.1)
-        var pixels = [UInt8](repeating: 0, count: region.width * region.height * 3)
-        var scratch: [UInt8] = []
-        try pixels.withUnsafeMutableBufferPointer { target in
-            _ = try ImageCodec.decode(bytes, scaleDenominator: denominator, region: region, into: target.baseAddress!, scratch: &scratch)
-        }
-        let decoded = RGBImage(width: region.width, height: region.height, pixels: pixels)
-        if decoded.width == target.0 && decoded.height == target.1 { return decoded }
-        return resizer.resize(decoded, width: target.0, height: target.1)
+        progress?.finish()
+        log(String(format: "%@: %d images in %.1f s, %.0f images/s, %.1f MB written%@", summary.recordPath, summary.packed,
+                   summary.seconds, Double(summary.packed) / max(summary.seconds, 1e-9), Double(summary.bytesWritten) / 1e6,
+                   summary.skipped.isEmpty ? "" : ", \(summary.skipped.count) unreadable images skipped (listed above)"))
     }
 }
