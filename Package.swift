@@ -28,10 +28,11 @@ let package = Package(
         .target(name: "Graph", dependencies: ["Operators", "TensorCore"]),
         .target(name: "Models", dependencies: ["Graph", "Operators"]),
         .target(name: "Training", dependencies: ["DataIO", "Distributed", "Graph", "Operators", "TensorCore"]),
+        .target(name: "Benchmarks", dependencies: ["DNNL", "Operators", "TensorCore"]),
         .executableTarget(
             name: "gannet",
             dependencies: [
-                "Operators", "TensorCore", "DNNL", "Graph", "Models", "Training", "DataIO", "Distributed",
+                "Operators", "TensorCore", "Graph", "Models", "Training", "DataIO", "Distributed", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),

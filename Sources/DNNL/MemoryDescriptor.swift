@@ -6,35 +6,38 @@ public struct MemoryDescriptor: @unchecked Sendable {
 
     public init(raw: dnnl_memory_desc_t) { self.raw = raw }
 
-    /// A float32 descriptor with the given format tag (`dnnl_nchw`, `dnnl_nc`, `dnnl_a`,
-    /// `dnnl_oihw`, `dnnl_goihw`, or `dnnl_format_tag_any` to let a primitive choose).
-    public init(_ dimensions: [Int], _ tag: dnnl_format_tag_t, dataType: dnnl_data_type_t = dnnl_f32) throws {
+    /// The empty descriptor (zero bytes): what a primitive answers for memory it does not use.
+    public init() { raw = dnnl_memory_desc_t() }
+
+    /// A descriptor of `dimensions` in layout `tag` (float32 unless `dataType` says otherwise).
+    public init(_ dimensions: [Int], _ tag: FormatTag, dataType: DataType = .float32) throws {
         var md = dnnl_memory_desc_t()
         let dims = dimensions.map { dnnl_dim_t($0) }
-        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dataType, tag),
-                  "memory descriptor \(dimensions) tag \(tag.rawValue)")
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dataType.raw, tag.raw(rank: dims.count)),
+                  "memory descriptor \(dimensions) \(tag)")
         raw = md
+    }
+
+    /// Element types of tensors.
+    public enum DataType: Sendable {
+        case float32, bfloat16
+
+        var raw: dnnl_data_type_t { self == .float32 ? dnnl_f32 : dnnl_bf16 }
     }
 
     /// Plain row-major float32 descriptor (MXNet's logical layout).
     public static func plain(_ dimensions: [Int]) throws -> MemoryDescriptor {
-        try MemoryDescriptor(dimensions, plainTag(rank: dimensions.count))
+        try MemoryDescriptor(dimensions, .plain)
     }
 
     /// Float32 descriptor whose layout the primitive picks.
     public static func any(_ dimensions: [Int]) throws -> MemoryDescriptor {
-        try MemoryDescriptor(dimensions, dnnl_format_tag_any)
+        try MemoryDescriptor(dimensions, .any)
     }
 
-    public static func plainTag(rank: Int) -> dnnl_format_tag_t {
-        switch rank {
-        case 1: dnnl_a
-        case 2: dnnl_ab
-        case 3: dnnl_abc
-        case 4: dnnl_abcd
-        case 5: dnnl_abcde
-        default: fatalError("rank \(rank) tensors are not supported")
-        }
+    /// The dimensions.
+    public var dimensions: [Int] {
+        withUnsafeBytes(of: raw.dims) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(Int(raw.ndims))).map { Int($0) } }
     }
 
     /// Bytes a buffer of this descriptor needs (blocked layouts pad channels).

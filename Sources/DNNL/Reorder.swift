@@ -5,7 +5,7 @@ public final class Reorder {
     public let source: Memory
     public let destination: Memory
     public let primitive: Primitive
-    private let arguments: [dnnl_exec_arg_t]
+    private let arguments: PrimitiveArguments
 
     public init(from source: MemoryDescriptor, to destination: MemoryDescriptor, engine: Engine = .cpu) throws {
         var src = source.raw, dst = destination.raw
@@ -15,7 +15,7 @@ public final class Reorder {
         primitive = try Primitive(PrimitiveDescriptor(adopting: pd!))
         self.source = try Memory(source, engine: engine)
         self.destination = try Memory(destination, engine: engine)
-        arguments = [argument(DNNL_ARG_FROM, self.source), argument(DNNL_ARG_TO, self.destination)]
+        arguments = PrimitiveArguments([.source: self.source, .destination: self.destination])  // DNNL_ARG_FROM, DNNL_ARG_TO
     }
 
     /// Converts the elements at `from` into the layout at `to`.

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -97,7 +96,7 @@ final class ActivationKernel: OperatorKernel {
     private let forwardPrimitive, backwardPrimitive: Primitive?
     private let source, destination, gradientDestination, gradientSource: Memory
     private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-    private let forwardArguments, backwardArguments: [dnnl_exec_arg_t]
+    private let forwardArguments, backwardArguments: PrimitiveArguments
 
     var implementation: String { forwardPrimitive?.descriptor.implementationName ?? "swift" }
 
@@ -109,36 +108,33 @@ final class ActivationKernel: OperatorKernel {
         destination = try Memory(plain)
         gradientDestination = try Memory(plain)
         gradientSource = try Memory(plain)
-        let algorithm: dnnl_alg_kind_t? = switch definition.kind {
-        case .relu: dnnl_eltwise_relu_use_dst_for_bwd
-        case .sigmoid: dnnl_eltwise_logistic_use_dst_for_bwd
-        case .tanh: dnnl_eltwise_tanh_use_dst_for_bwd
-        case .softrelu: dnnl_eltwise_soft_relu
+        let algorithm: EltwiseAlgorithm? = switch definition.kind {
+        case .relu: .reluUsingOutput
+        case .sigmoid: .logisticUsingOutput
+        case .tanh: .tanhUsingOutput
+        case .softrelu: .softRelu
         case .softsign: nil
         }
         guard let algorithm else {
             forwardPrimitive = nil
             backwardPrimitive = nil
-            forwardArguments = []
-            backwardArguments = []
+            forwardArguments = PrimitiveArguments()
+            backwardArguments = PrimitiveArguments()
             return
         }
-        var md = plain.raw
         let attributes = try PrimitiveAttributes()
-        var forwardDesc = dnnl_eltwise_desc_t()
-        try check(dnnl_eltwise_forward_desc_init(&forwardDesc, dnnl_forward_training, algorithm, &md, 0, 0),
-                  "eltwise forward descriptor")
-        let fwd = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "activation forward")
-        var backwardDesc = dnnl_eltwise_desc_t()
-        try check(dnnl_eltwise_backward_desc_init(&backwardDesc, algorithm, &md, &md, 0, 0),
-                  "eltwise backward descriptor")
-        let bwd = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: fwd, what: "activation backward")
+        let fwd = try PrimitiveDescriptor(.eltwiseForward(.forwardTraining, algorithm, data: plain), attributes: attributes,
+                                          what: "activation forward")
+        let bwd = try PrimitiveDescriptor(.eltwiseBackward(algorithm, diffData: plain, data: plain), attributes: attributes,
+                                          hint: fwd, what: "activation backward")
         forwardPrimitive = try Primitive(fwd)
         backwardPrimitive = try Primitive(bwd)
-        forwardArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination)]
-        let backwardInput = definition.backwardUsesOutput ? DNNL_ARG_DST : DNNL_ARG_SRC
-        backwardArguments = [argument(backwardInput, source), argument(DNNL_ARG_DIFF_DST, gradientDestination),
-                             argument(DNNL_ARG_DIFF_SRC, gradientSource)]
+        forwardArguments = PrimitiveArguments([.source: source, .destination: destination])
+        var backwardArguments = PrimitiveArguments()
+        backwardArguments.append(definition.backwardUsesOutput ? .destination : .source, source)
+        backwardArguments.append(.diffDestination, gradientDestination)
+        backwardArguments.append(.diffSource, gradientSource)
+        self.backwardArguments = backwardArguments
     }
 
     func forward(_ call: ForwardCall) {

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -175,7 +174,7 @@ final class BatchNormKernel: OperatorKernel {
     private let dataShape: Shape
     private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private let gammaTarget = RequestTarget(slot: 1), betaTarget = RequestTarget(slot: 2)
-    private let trainingArguments, statisticsArguments, backwardArguments: [dnnl_exec_arg_t]
+    private let trainingArguments, statisticsArguments, backwardArguments: PrimitiveArguments
 
     var implementation: String { trainingPrimitive.descriptor.implementationName }
 
@@ -185,27 +184,21 @@ final class BatchNormKernel: OperatorKernel {
         let data = shapes.arguments[0]
         channels = data[1]
         dataShape = data
-        var md = try shapes.layout(ofArgument: 0).descriptor(data).raw
+        let plainData = try shapes.layout(ofArgument: 0).descriptor(data)
         let epsilon = Float(definition.epsilon)
-        let affine = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
-        let global = dnnl_use_global_stats.rawValue
+        let affine: BatchNormalizationFlags = [.scale, .shift]
+        let batchFlags = definition.useGlobalStats ? affine.union(.globalStatistics) : affine
         let attributes = try PrimitiveAttributes()
-        func descriptor(_ kind: dnnl_prop_kind_t, _ flags: UInt32, hint: PrimitiveDescriptor? = nil) throws -> PrimitiveDescriptor {
-            var desc = dnnl_batch_normalization_desc_t()
-            if kind == dnnl_backward {
-                try check(dnnl_batch_normalization_backward_desc_init(&desc, kind, &md, &md, epsilon, flags),
-                          "batch normalization backward descriptor")
-            } else {
-                try check(dnnl_batch_normalization_forward_desc_init(&desc, kind, &md, epsilon, flags),
-                          "batch normalization forward descriptor")
-            }
-            return try PrimitiveDescriptor(&desc, attributes: attributes, hint: hint, what: "batch normalization \(data)")
-        }
-        let batchFlags = definition.useGlobalStats ? affine | global : affine
-        let training = try descriptor(dnnl_forward_training, batchFlags)
-        let statistics = try descriptor(dnnl_forward_inference, affine | global)
-        let backward = try descriptor(dnnl_backward, batchFlags, hint: training)
-        let plainData = MemoryDescriptor(raw: md)
+        let training = try PrimitiveDescriptor(
+            .batchNormalizationForward(.forwardTraining, data: plainData, epsilon: epsilon, flags: batchFlags),
+            attributes: attributes, what: "batch normalization \(data)")
+        let statistics = try PrimitiveDescriptor(
+            .batchNormalizationForward(.forwardInference, data: plainData, epsilon: epsilon,
+                                       flags: affine.union(.globalStatistics)),
+            attributes: attributes, what: "batch normalization \(data)")
+        let backward = try PrimitiveDescriptor(
+            .batchNormalizationBackward(diffData: plainData, data: plainData, epsilon: epsilon, flags: batchFlags),
+            attributes: attributes, hint: training, what: "batch normalization \(data)")
         let plainChannels = try MemoryDescriptor.plain([channels])
         source = try Memory(plainData)
         destination = try Memory(plainData)
@@ -225,18 +218,15 @@ final class BatchNormKernel: OperatorKernel {
         trainingPrimitive = try Primitive(training)
         statisticsPrimitive = try Primitive(statistics)
         backwardPrimitive = try Primitive(backward)
-        let common = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination),
-                      argument(DNNL_ARG_SCALE, scale), argument(DNNL_ARG_SHIFT, shift),
-                      argument(DNNL_ARG_MEAN, mean), argument(DNNL_ARG_VARIANCE, variance),
-                      argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        let common = PrimitiveArguments([.source: source, .destination: destination, .scale: scale, .shift: shift,
+                                         .mean: mean, .variance: variance, .scratchpad: scratchpad])
         trainingArguments = common
         statisticsArguments = common
-        backwardArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_MEAN, mean),
-                             argument(DNNL_ARG_VARIANCE, variance), argument(DNNL_ARG_DIFF_DST, gradientDestination),
-                             argument(DNNL_ARG_SCALE, scale), argument(DNNL_ARG_SHIFT, shift),
-                             argument(DNNL_ARG_DIFF_SRC, gradientSource),
-                             argument(DNNL_ARG_DIFF_SCALE, gradientScale), argument(DNNL_ARG_DIFF_SHIFT, gradientShift),
-                             argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        backwardArguments = PrimitiveArguments([
+            .source: source, .mean: mean, .variance: variance, .diffDestination: gradientDestination, .scale: scale,
+            .shift: shift, .diffSource: gradientSource, .diffScale: gradientScale, .diffShift: gradientShift,
+            .scratchpad: scratchpad,
+        ])
     }
 
     private func bindStatistics(_ outputs: [Tensor], _ auxiliary: [Tensor], useBatch: Bool) {

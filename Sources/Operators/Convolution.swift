@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -104,78 +103,62 @@ public final class ConvolutionPrimitives {
     public let backwardData: PrimitiveDescriptor
     public let backwardWeights: PrimitiveDescriptor
     /// The operation descriptors, for enumerating the other implementations oneDNN offers.
-    public private(set) var forwardOperation = dnnl_convolution_desc_t()
-    public private(set) var backwardDataOperation = dnnl_convolution_desc_t()
-    public private(set) var backwardWeightsOperation = dnnl_convolution_desc_t()
+    public let forwardOperation: OperationDescriptor
+    public let backwardDataOperation: OperationDescriptor
+    public let backwardWeightsOperation: OperationDescriptor
 
-    /// `activationLayout` forces the layout of data and output (`dnnl_acdb` for NHWC); by
-    /// default oneDNN picks.
+    /// `activationLayout` forces the layout of data and output (`.channelsLast` for NHWC);
+    /// by default oneDNN picks.
     public init(_ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true,
-                activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws {
-        var geometry = try ConvolutionGeometry(definition, shapes: shapes, activationLayout: activationLayout)
+                activationLayout: FormatTag = .any) throws {
+        let geometry = try ConvolutionGeometry(definition, shapes: shapes, activationLayout: activationLayout)
         let data = shapes.arguments[0].dimensions
         let attributes = try PrimitiveAttributes()
-        var forwardDesc = try geometry.forwardOperation(isTraining ? dnnl_forward_training : dnnl_forward_inference,
-                                                        withBias: definition.hasBias)
-        forward = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "convolution forward \(data)")
-        forwardOperation = forwardDesc
-        var dataDesc = dnnl_convolution_desc_t()
-        try check(dnnl_dilated_convolution_backward_data_desc_init(
-            &dataDesc, dnnl_convolution_direct, &geometry.source, &geometry.weights, &geometry.destination,
-            geometry.strides, geometry.dilation, geometry.padding, geometry.padding),
-            "convolution backward-data descriptor")
-        backwardData = try PrimitiveDescriptor(&dataDesc, attributes: attributes, hint: forward,
+        forwardOperation = try geometry.forwardOperation(isTraining ? .forwardTraining : .forwardInference,
+                                                         withBias: definition.hasBias)
+        forward = try PrimitiveDescriptor(forwardOperation, attributes: attributes, what: "convolution forward \(data)")
+        backwardDataOperation = try .convolutionBackwardData(
+            diffSource: geometry.source, weights: geometry.weights, diffDestination: geometry.destination,
+            strides: definition.stride, dilation: definition.dilate, padding: definition.pad)
+        backwardData = try PrimitiveDescriptor(backwardDataOperation, attributes: attributes, hint: forward,
                                                what: "convolution backward data \(data)")
-        backwardDataOperation = dataDesc
-        var weightsDesc = dnnl_convolution_desc_t()
-        let hasBias = definition.hasBias
-        try withUnsafePointer(to: &geometry.bias) { biasPointer in
-            try check(dnnl_dilated_convolution_backward_weights_desc_init(
-                &weightsDesc, dnnl_convolution_direct, &geometry.source, &geometry.weights, hasBias ? biasPointer : nil,
-                &geometry.destination, geometry.strides, geometry.dilation, geometry.padding, geometry.padding),
-                "convolution backward-weights descriptor")
-        }
-        backwardWeights = try PrimitiveDescriptor(&weightsDesc, attributes: attributes, hint: forward,
+        backwardWeightsOperation = try .convolutionBackwardWeights(
+            source: geometry.source, diffWeights: geometry.weights, diffBias: definition.hasBias ? geometry.bias : nil,
+            diffDestination: geometry.destination, strides: definition.stride, dilation: definition.dilate,
+            padding: definition.pad)
+        backwardWeights = try PrimitiveDescriptor(backwardWeightsOperation, attributes: attributes, hint: forward,
                                                   what: "convolution backward weights \(data)")
-        backwardWeightsOperation = weightsDesc
     }
 }
 
 /// The memory descriptors and geometry of one convolution node, in oneDNN's terms.
 struct ConvolutionGeometry {
-    var source, weights, bias, destination: dnnl_memory_desc_t
-    let strides, dilation, padding: [dnnl_dim_t]
+    let definition: Convolution
+    let source, weights, bias, destination: MemoryDescriptor
     /// oneDNN's weight dimensions: `(F, C, KH, KW)`, grouped `(G, F/G, C/G, KH, KW)`.
     let weightDimensions: [Int]
 
-    init(_ definition: Convolution, shapes: NodeShapes, activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws {
+    init(_ definition: Convolution, shapes: NodeShapes, activationLayout: FormatTag = .any) throws {
+        self.definition = definition
         let givenLayouts = !shapes.argumentLayouts.isEmpty
         let groups = definition.groupCount
         weightDimensions = groups == 1 ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
         // Layouts fixed by the executor are honoured; otherwise oneDNN chooses.
-        source = givenLayouts ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]).raw
-            : try MemoryDescriptor(shapes.arguments[0].dimensions, activationLayout).raw
-        weights = try MemoryDescriptor.any(weightDimensions).raw
-        bias = try MemoryDescriptor.plain([definition.filterCount]).raw
-        destination = givenLayouts ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]).raw
-            : try MemoryDescriptor(shapes.outputs[0].dimensions, activationLayout).raw
-        strides = definition.stride.map { dnnl_dim_t($0) }
-        dilation = definition.dilate.map { dnnl_dim_t($0 - 1) }
-        // MXNet pads both sides equally and rounds down; oneDNN's formula with the same right
-        // padding rounds down the same way.
-        padding = definition.pad.map { dnnl_dim_t($0) }
+        source = givenLayouts ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
+            : try MemoryDescriptor(shapes.arguments[0].dimensions, activationLayout)
+        weights = try MemoryDescriptor.any(weightDimensions)
+        bias = try MemoryDescriptor.plain([definition.filterCount])
+        destination = givenLayouts ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0])
+            : try MemoryDescriptor(shapes.outputs[0].dimensions, activationLayout)
     }
 
-    /// The forward operation (`dnnl_forward_training` or `dnnl_forward_inference`).
-    mutating func forwardOperation(_ kind: dnnl_prop_kind_t, withBias: Bool) throws -> dnnl_convolution_desc_t {
-        var operation = dnnl_convolution_desc_t()
-        try withUnsafePointer(to: &bias) { biasPointer in
-            try check(dnnl_dilated_convolution_forward_desc_init(
-                &operation, kind, dnnl_convolution_direct, &source, &weights, withBias ? biasPointer : nil, &destination,
-                strides, dilation, padding, padding), "convolution forward descriptor")
-        }
-        return operation
+    /// The forward operation. MXNet pads both sides equally and rounds down; oneDNN's
+    /// formula with the same right padding rounds down the same way.
+    func forwardOperation(_ kind: PropagationKind, withBias: Bool) throws -> OperationDescriptor {
+        try .convolutionForward(kind, source: source, weights: weights, bias: withBias ? bias : nil,
+                                destination: destination, strides: definition.stride, dilation: definition.dilate,
+                                padding: definition.pad)
     }
 }
 
@@ -196,9 +179,9 @@ final class ConvolutionKernel: OperatorKernel {
     private let weightGradients: WeightGradients
     private let scratchpad: Memory
     private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-    private var forwardArguments: [dnnl_exec_arg_t] = []
-    private var backwardDataArguments: [dnnl_exec_arg_t] = []
-    private var backwardWeightsArguments: [dnnl_exec_arg_t] = []
+    private let forwardArguments: PrimitiveArguments
+    private let backwardDataArguments: PrimitiveArguments
+    private let backwardWeightsArguments: PrimitiveArguments
 
     var implementation: String { primitives.forward.implementationName }
 
@@ -215,21 +198,21 @@ final class ConvolutionKernel: OperatorKernel {
         let weightDims = groups == 1 ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
         let plainData = try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
-        let plainWeights = try MemoryDescriptor(weightDims, groups == 1 ? dnnl_oihw : dnnl_goihw)
+        let plainWeights = try MemoryDescriptor.plain(weightDims)  // OIHW, grouped GOIHW
         let plainOutput = try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0])
         let fwd = primitives.forward, bwdData = primitives.backwardData, bwdWeights = primitives.backwardWeights
-        source = try context.bridge(plain: plainData, chosen: fwd.memoryDescriptor(dnnl_query_src_md))
-        weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(dnnl_query_weights_md))
-        destination = try context.bridge(plain: plainOutput, chosen: fwd.memoryDescriptor(dnnl_query_dst_md))
+        source = try context.bridge(plain: plainData, chosen: fwd.memoryDescriptor(.source))
+        weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(.weights))
+        destination = try context.bridge(plain: plainOutput, chosen: fwd.memoryDescriptor(.destination))
         bias = try Memory(MemoryDescriptor.plain([definition.filterCount]))
-        gradientOutput = try context.bridge(plain: plainOutput, chosen: bwdData.memoryDescriptor(dnnl_query_diff_dst_md))
-        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(dnnl_query_weights_md))
-        gradientData = try context.bridge(plain: plainData, chosen: bwdData.memoryDescriptor(dnnl_query_diff_src_md))
-        sourceForWeights = try context.bridge(plain: plainData, chosen: bwdWeights.memoryDescriptor(dnnl_query_src_md))
+        gradientOutput = try context.bridge(plain: plainOutput, chosen: bwdData.memoryDescriptor(.diffDestination))
+        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(.weights))
+        gradientData = try context.bridge(plain: plainData, chosen: bwdData.memoryDescriptor(.diffSource))
+        sourceForWeights = try context.bridge(plain: plainData, chosen: bwdWeights.memoryDescriptor(.source))
         gradientOutputForWeights = try context.bridge(
-            plain: plainOutput, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_dst_md))
+            plain: plainOutput, chosen: bwdWeights.memoryDescriptor(.diffDestination))
         weightGradients = WeightGradients(
-            weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md)),
+            weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(.diffWeights)),
             weightShape: shapes.arguments[1],
             bias: hasBias ? try Memory(MemoryDescriptor.plain([definition.filterCount])) : nil,
             biasShape: [definition.filterCount], context: context)
@@ -238,18 +221,19 @@ final class ConvolutionKernel: OperatorKernel {
         forwardPrimitive = try Primitive(fwd)
         backwardDataPrimitive = try Primitive(bwdData)
         backwardWeightsPrimitive = try Primitive(bwdWeights)
-        forwardArguments = [argument(DNNL_ARG_SRC, source.memory), argument(DNNL_ARG_WEIGHTS, weights.memory),
-                            argument(DNNL_ARG_DST, destination.memory), argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if hasBias { forwardArguments.append(argument(DNNL_ARG_BIAS, bias)) }
-        backwardDataArguments = [argument(DNNL_ARG_DIFF_DST, gradientOutput.memory),
-                                 argument(DNNL_ARG_WEIGHTS, weightsForData.memory),
-                                 argument(DNNL_ARG_DIFF_SRC, gradientData.memory),
-                                 argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        backwardWeightsArguments = [argument(DNNL_ARG_SRC, sourceForWeights.memory),
-                                    argument(DNNL_ARG_DIFF_DST, gradientOutputForWeights.memory),
-                                    argument(DNNL_ARG_DIFF_WEIGHTS, weightGradients.weights.memory),
-                                    argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if let bias = weightGradients.bias { backwardWeightsArguments.append(argument(DNNL_ARG_DIFF_BIAS, bias)) }
+        var forwardArguments = PrimitiveArguments([.source: source.memory, .weights: weights.memory,
+                                                   .destination: destination.memory, .scratchpad: scratchpad])
+        if hasBias { forwardArguments.append(.bias, bias) }
+        self.forwardArguments = forwardArguments
+        backwardDataArguments = PrimitiveArguments([.diffDestination: gradientOutput.memory,
+                                                    .weights: weightsForData.memory,
+                                                    .diffSource: gradientData.memory, .scratchpad: scratchpad])
+        var backwardWeightsArguments = PrimitiveArguments([.source: sourceForWeights.memory,
+                                                           .diffDestination: gradientOutputForWeights.memory,
+                                                           .diffWeights: weightGradients.weights.memory,
+                                                           .scratchpad: scratchpad])
+        if let bias = weightGradients.bias { backwardWeightsArguments.append(.diffBias, bias) }
+        self.backwardWeightsArguments = backwardWeightsArguments
     }
 
     func forward(_ call: ForwardCall) {

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -105,7 +104,7 @@ final class FullyConnectedKernel: OperatorKernel {
     private let weights, weightsForData: LayoutBridge
     private let weightGradients: WeightGradients
     private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-    private let forwardArguments, backwardDataArguments, backwardWeightsArguments: [dnnl_exec_arg_t]
+    private let forwardArguments, backwardDataArguments, backwardWeightsArguments: PrimitiveArguments
 
     var implementation: String { forwardPrimitive.descriptor.implementationName }
 
@@ -114,63 +113,51 @@ final class FullyConnectedKernel: OperatorKernel {
         hasBias = definition.hasBias
         let (rows, inputs) = definition.matrix(shapes.arguments[0])
         let hidden = definition.hiddenCount
-        var src = try MemoryDescriptor.plain([rows, inputs]).raw
+        let src = try MemoryDescriptor.plain([rows, inputs])
         // Plain (H, K) weights: oneDNN's gemm reads them as they are, where a blocked choice
         // would cost a reorder of the whole matrix every batch.
-        var weightLayout = try MemoryDescriptor.plain([hidden, inputs]).raw
-        var biasDesc = try MemoryDescriptor.plain([hidden]).raw
-        var dst = try MemoryDescriptor.plain([rows, hidden]).raw
+        let plainWeights = try MemoryDescriptor.plain([hidden, inputs])
+        let biasDesc = try MemoryDescriptor.plain([hidden])
+        let dst = try MemoryDescriptor.plain([rows, hidden])
         let attributes = try PrimitiveAttributes()
         let hasBias = definition.hasBias
-        var forwardDesc = dnnl_inner_product_desc_t()
-        try withUnsafePointer(to: &biasDesc) { biasPointer in
-            try check(dnnl_inner_product_forward_desc_init(&forwardDesc, dnnl_forward_training, &src, &weightLayout,
-                                                           hasBias ? biasPointer : nil, &dst),
-                      "inner product forward descriptor")
-        }
-        let fwd = try PrimitiveDescriptor(&forwardDesc, attributes: attributes, what: "inner product forward")
-        var dataDesc = dnnl_inner_product_desc_t()
-        try check(dnnl_inner_product_backward_data_desc_init(&dataDesc, &src, &weightLayout, &dst),
-                  "inner product backward-data descriptor")
-        let bwdData = try PrimitiveDescriptor(&dataDesc, attributes: attributes, hint: fwd, what: "inner product backward data")
-        var weightsDesc = dnnl_inner_product_desc_t()
-        try withUnsafePointer(to: &biasDesc) { biasPointer in
-            try check(dnnl_inner_product_backward_weights_desc_init(&weightsDesc, &src, &weightLayout,
-                                                                    hasBias ? biasPointer : nil, &dst),
-                      "inner product backward-weights descriptor")
-        }
-        let bwdWeights = try PrimitiveDescriptor(&weightsDesc, attributes: attributes, hint: fwd,
-                                                 what: "inner product backward weights")
-        let plainWeights = try MemoryDescriptor.plain([hidden, inputs])
-        source = try Memory(MemoryDescriptor(raw: src))
-        output = try Memory(MemoryDescriptor(raw: dst))
-        bias = try Memory(MemoryDescriptor(raw: biasDesc))
-        gradientSource = try Memory(MemoryDescriptor(raw: src))
-        gradientOutput = try Memory(MemoryDescriptor(raw: dst))
-        weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(dnnl_query_weights_md))
-        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(dnnl_query_weights_md))
+        let fwd = try PrimitiveDescriptor(
+            .innerProductForward(.forwardTraining, source: src, weights: plainWeights, bias: hasBias ? biasDesc : nil,
+                                 destination: dst),
+            attributes: attributes, what: "inner product forward")
+        let bwdData = try PrimitiveDescriptor(
+            .innerProductBackwardData(diffSource: src, weights: plainWeights, diffDestination: dst),
+            attributes: attributes, hint: fwd, what: "inner product backward data")
+        let bwdWeights = try PrimitiveDescriptor(
+            .innerProductBackwardWeights(source: src, diffWeights: plainWeights, diffBias: hasBias ? biasDesc : nil,
+                                         diffDestination: dst),
+            attributes: attributes, hint: fwd, what: "inner product backward weights")
+        source = try Memory(src)
+        output = try Memory(dst)
+        bias = try Memory(biasDesc)
+        gradientSource = try Memory(src)
+        gradientOutput = try Memory(dst)
+        weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(.weights))
+        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(.weights))
         weightGradients = WeightGradients(
-            weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(dnnl_query_diff_weights_md)),
-            weightShape: [hidden, inputs], bias: hasBias ? try Memory(MemoryDescriptor(raw: biasDesc)) : nil,
+            weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(.diffWeights)),
+            weightShape: [hidden, inputs], bias: hasBias ? try Memory(biasDesc) : nil,
             biasShape: [hidden], context: context)
         context.reserveScratchpad(bytes: max(fwd.scratchpadBytes, bwdData.scratchpadBytes, bwdWeights.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         forwardPrimitive = try Primitive(fwd)
         backwardDataPrimitive = try Primitive(bwdData)
         backwardWeightsPrimitive = try Primitive(bwdWeights)
-        var forwardArgs = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_WEIGHTS, weights.memory),
-                           argument(DNNL_ARG_DST, output), argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if hasBias { forwardArgs.append(argument(DNNL_ARG_BIAS, bias)) }
-        forwardArguments = forwardArgs
-        backwardDataArguments = [argument(DNNL_ARG_DIFF_DST, gradientOutput),
-                                 argument(DNNL_ARG_WEIGHTS, weightsForData.memory),
-                                 argument(DNNL_ARG_DIFF_SRC, gradientSource),
-                                 argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        var weightArgs = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DIFF_DST, gradientOutput),
-                          argument(DNNL_ARG_DIFF_WEIGHTS, weightGradients.weights.memory),
-                          argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if let gradientBias = weightGradients.bias { weightArgs.append(argument(DNNL_ARG_DIFF_BIAS, gradientBias)) }
-        backwardWeightsArguments = weightArgs
+        var forwardArguments = PrimitiveArguments([.source: source, .weights: weights.memory, .destination: output,
+                                                   .scratchpad: scratchpad])
+        if hasBias { forwardArguments.append(.bias, bias) }
+        self.forwardArguments = forwardArguments
+        backwardDataArguments = PrimitiveArguments([.diffDestination: gradientOutput, .weights: weightsForData.memory,
+                                                    .diffSource: gradientSource, .scratchpad: scratchpad])
+        var weightArguments = PrimitiveArguments([.source: source, .diffDestination: gradientOutput,
+                                                  .diffWeights: weightGradients.weights.memory, .scratchpad: scratchpad])
+        if let gradientBias = weightGradients.bias { weightArguments.append(.diffBias, gradientBias) }
+        backwardWeightsArguments = weightArguments
     }
 
     func forward(_ call: ForwardCall) {

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -48,12 +47,12 @@ public struct FusedConvolution: OperatorDefinition {
     /// The activations oneDNN applies as a post-op.
     public static func canFuse(_ kind: Activation.Kind) -> Bool { postOperation(kind) != nil }
 
-    static func postOperation(_ kind: Activation.Kind) -> dnnl_alg_kind_t? {
+    static func postOperation(_ kind: Activation.Kind) -> EltwiseAlgorithm? {
         switch kind {
-        case .relu: dnnl_eltwise_relu
-        case .sigmoid: dnnl_eltwise_logistic
-        case .tanh: dnnl_eltwise_tanh
-        case .softrelu: dnnl_eltwise_soft_relu
+        case .relu: .relu
+        case .sigmoid: .logistic
+        case .tanh: .tanh
+        case .softrelu: .softRelu
         case .softsign: nil
         }
     }
@@ -134,7 +133,7 @@ final class FusedConvolutionKernel: OperatorKernel {
     private let folded: (weights: Tensor, bias: Tensor)?
     private let scratchpad: Memory
     private let outputTarget = RequestTarget(slot: 0)
-    private let arguments: [dnnl_exec_arg_t]
+    private let arguments: PrimitiveArguments
 
     var implementation: String { descriptor.implementationName }
     var workspaceBytes: Int {
@@ -145,18 +144,18 @@ final class FusedConvolutionKernel: OperatorKernel {
         self.context = context
         self.definition = definition
         let convolution = definition.convolution
-        var geometry = try ConvolutionGeometry(convolution, shapes: shapes)
+        let geometry = try ConvolutionGeometry(convolution, shapes: shapes)
         let hasBias = convolution.hasBias || definition.batchNorm != nil
-        var operation = try geometry.forwardOperation(dnnl_forward_inference, withBias: hasBias)
+        let operation = try geometry.forwardOperation(.forwardInference, withBias: hasBias)
         let attributes = try PrimitiveAttributes(elementwise: definition.activation.flatMap(FusedConvolution.postOperation))
-        descriptor = try PrimitiveDescriptor(&operation, attributes: attributes,
+        descriptor = try PrimitiveDescriptor(operation, attributes: attributes,
                                              what: "\(definition.description) forward \(shapes.arguments[0])")
-        let plainWeights = try MemoryDescriptor(geometry.weightDimensions, convolution.groupCount == 1 ? dnnl_oihw : dnnl_goihw)
+        let plainWeights = try MemoryDescriptor.plain(geometry.weightDimensions)  // OIHW, grouped GOIHW
         source = try context.bridge(plain: try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]),
-                                    chosen: descriptor.memoryDescriptor(dnnl_query_src_md))
-        weights = try context.bridge(plain: plainWeights, chosen: descriptor.memoryDescriptor(dnnl_query_weights_md))
+                                    chosen: descriptor.memoryDescriptor(.source))
+        weights = try context.bridge(plain: plainWeights, chosen: descriptor.memoryDescriptor(.weights))
         destination = try context.bridge(plain: try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]),
-                                         chosen: descriptor.memoryDescriptor(dnnl_query_dst_md))
+                                         chosen: descriptor.memoryDescriptor(.destination))
         bias = try Memory(MemoryDescriptor.plain([convolution.filterCount]))
         if definition.batchNorm != nil {
             let folded = (weights: Tensor(shape: shapes.arguments[1]), bias: Tensor(shape: [convolution.filterCount]))
@@ -168,9 +167,9 @@ final class FusedConvolutionKernel: OperatorKernel {
         context.reserveScratchpad(bytes: descriptor.scratchpadBytes)
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         primitive = try Primitive(descriptor)
-        var arguments = [argument(DNNL_ARG_SRC, source.memory), argument(DNNL_ARG_WEIGHTS, weights.memory),
-                         argument(DNNL_ARG_DST, destination.memory), argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-        if hasBias { arguments.append(argument(DNNL_ARG_BIAS, bias)) }
+        var arguments = PrimitiveArguments([.source: source.memory, .weights: weights.memory,
+                                            .destination: destination.memory, .scratchpad: scratchpad])
+        if hasBias { arguments.append(.bias, bias) }
         self.arguments = arguments
     }
 

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -116,21 +115,18 @@ public struct LRN: OperatorDefinition {
 /// fits there, otherwise in a kernel-owned buffer.
 func makeLRNKernel(_ definition: LRN, shapes: NodeShapes, context: KernelContext) throws -> WorkspaceKernel {
     let data = shapes.arguments[0]
-    var md = try shapes.layout(ofArgument: 0).descriptor(data).raw
+    let md = try shapes.layout(ofArgument: 0).descriptor(data)
     let attributes = try PrimitiveAttributes()
     let (alpha, beta, k) = (Float(definition.alpha), Float(definition.beta), Float(definition.knorm))
-    func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {
-        var desc = dnnl_lrn_desc_t()
-        try check(dnnl_lrn_forward_desc_init(&desc, kind, dnnl_lrn_across_channels, &md, dnnl_dim_t(definition.size),
-                                             alpha, beta, k), "LRN forward descriptor")
-        return try PrimitiveDescriptor(&desc, attributes: attributes, what: "LRN forward \(data)")
+    func forwardDescriptor(_ kind: PropagationKind) throws -> PrimitiveDescriptor {
+        try PrimitiveDescriptor(.lrnForward(kind, data: md, size: definition.size, alpha: alpha, beta: beta, k: k),
+                                attributes: attributes, what: "LRN forward \(data)")
     }
-    let training = try forwardDescriptor(dnnl_forward_training)
-    var backwardDesc = dnnl_lrn_desc_t()
-    try check(dnnl_lrn_backward_desc_init(&backwardDesc, dnnl_lrn_across_channels, &md, &md,
-                                          dnnl_dim_t(definition.size), alpha, beta, k), "LRN backward descriptor")
-    let backward = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: training, what: "LRN backward")
-    return try WorkspaceKernel(training: training, inference: forwardDescriptor(dnnl_forward_inference), backward: backward,
+    let training = try forwardDescriptor(.forwardTraining)
+    let backward = try PrimitiveDescriptor(
+        .lrnBackward(diffData: md, data: md, size: definition.size, alpha: alpha, beta: beta, k: k),
+        attributes: attributes, hint: training, what: "LRN backward")
+    return try WorkspaceKernel(training: training, inference: forwardDescriptor(.forwardInference), backward: backward,
                                backwardReadsSource: true, hiddenOutput: (1, shapes.outputs[1].elementCount * 4),
                                context: context)
 }

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -211,36 +210,32 @@ func makePoolingKernel(_ definition: Pooling, shapes: NodeShapes, context: Kerne
     let data = shapes.arguments[0], output = shapes.outputs[0]
     let w = definition.window(height: data[2], width: data[3])
     let overhang = definition.overhangs(shapes)
-    let algorithm: dnnl_alg_kind_t = switch definition.kind {
-    case .max: dnnl_pooling_max
+    let algorithm: PoolingAlgorithm = switch definition.kind {
+    case .max: .max
     // Where windows overhang, MXNet's divisor equals oneDNN's "exclude padding" count
     // (the mismatching case was sent to the reference kernel).
     case .avg: definition.countIncludesPad && !overhang && !definition.isGlobal
-        ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding
+        ? .averageIncludingPadding : .averageExcludingPadding
     case .sum: fatalError("sum pooling is handled by the reference kernel")
     }
-    var src = try shapes.layout(ofArgument: 0).descriptor(data).raw
-    var dst = try shapes.layout(ofOutput: 0).descriptor(output).raw
-    let strides = w.stride.map { dnnl_dim_t($0) }, kernel = w.kernel.map { dnnl_dim_t($0) }
-    let dilation: [dnnl_dim_t] = [0, 0]
-    let padLeft = w.pad.map { dnnl_dim_t($0) }
-    var padRight: [dnnl_dim_t] = []
-    for axis in 0..<2 {
-        let reach = (output[2 + axis] - 1) * w.stride[axis] + w.kernel[axis]
-        padRight.append(dnnl_dim_t(max(w.pad[axis], reach - data[2 + axis] - w.pad[axis])))
+    let src = try shapes.layout(ofArgument: 0).descriptor(data)
+    let dst = try shapes.layout(ofOutput: 0).descriptor(output)
+    // MXNet's `full` rounding reaches past the padded edge: pad the right by what the last
+    // window needs.
+    let padRight = (0..<2).map { axis in
+        max(w.pad[axis], (output[2 + axis] - 1) * w.stride[axis] + w.kernel[axis] - data[2 + axis] - w.pad[axis])
     }
     let attributes = try PrimitiveAttributes()
-    func forwardDescriptor(_ kind: dnnl_prop_kind_t) throws -> PrimitiveDescriptor {
-        var desc = dnnl_pooling_v2_desc_t()
-        try check(dnnl_pooling_v2_forward_desc_init(&desc, kind, algorithm, &src, &dst, strides, kernel, dilation,
-                                                    padLeft, padRight), "pooling forward descriptor")
-        return try PrimitiveDescriptor(&desc, attributes: attributes, what: "pooling forward \(data)")
+    func forwardDescriptor(_ kind: PropagationKind) throws -> PrimitiveDescriptor {
+        try PrimitiveDescriptor(.poolingForward(kind, algorithm, source: src, destination: dst, strides: w.stride,
+                                                kernel: w.kernel, paddingLeft: w.pad, paddingRight: padRight),
+                                attributes: attributes, what: "pooling forward \(data)")
     }
-    let training = try forwardDescriptor(dnnl_forward_training)
-    var backwardDesc = dnnl_pooling_v2_desc_t()
-    try check(dnnl_pooling_v2_backward_desc_init(&backwardDesc, algorithm, &src, &dst, strides, kernel, dilation,
-                                                 padLeft, padRight), "pooling backward descriptor")
-    let backward = try PrimitiveDescriptor(&backwardDesc, attributes: attributes, hint: training, what: "pooling backward")
-    return try WorkspaceKernel(training: training, inference: forwardDescriptor(dnnl_forward_inference), backward: backward,
+    let training = try forwardDescriptor(.forwardTraining)
+    let backward = try PrimitiveDescriptor(
+        .poolingBackward(algorithm, diffSource: src, diffDestination: dst, strides: w.stride, kernel: w.kernel,
+                         paddingLeft: w.pad, paddingRight: padRight),
+        attributes: attributes, hint: training, what: "pooling backward")
+    return try WorkspaceKernel(training: training, inference: forwardDescriptor(.forwardInference), backward: backward,
                                backwardReadsSource: false, hiddenOutput: nil, context: context)
 }

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -126,7 +125,7 @@ final class SoftmaxOutputKernel: OperatorKernel {
     private let primitive: Primitive
     private let source, destination: Memory
     private let outputTarget = RequestTarget(slot: 0)
-    private let arguments: [dnnl_exec_arg_t]
+    private let arguments: PrimitiveArguments
 
     var implementation: String { primitive.descriptor.implementationName }
 
@@ -135,13 +134,12 @@ final class SoftmaxOutputKernel: OperatorKernel {
         self.definition = definition
         rows = shapes.arguments[0][0]
         classes = shapes.arguments[0].elementCount / rows
-        var md = try MemoryDescriptor.plain([rows, classes]).raw
-        var desc = dnnl_softmax_desc_t()
-        try check(dnnl_softmax_forward_desc_init(&desc, dnnl_forward_training, &md, 1), "softmax descriptor")
-        primitive = try Primitive(PrimitiveDescriptor(&desc, attributes: PrimitiveAttributes(), what: "softmax"))
-        source = try Memory(MemoryDescriptor(raw: md))
-        destination = try Memory(MemoryDescriptor(raw: md))
-        arguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination)]
+        let md = try MemoryDescriptor.plain([rows, classes])
+        primitive = try Primitive(PrimitiveDescriptor(.softmaxForward(.forwardTraining, data: md, axis: 1),
+                                                      attributes: PrimitiveAttributes(), what: "softmax"))
+        source = try Memory(md)
+        destination = try Memory(md)
+        arguments = PrimitiveArguments([.source: source, .destination: destination])
     }
 
     func forward(_ call: ForwardCall) {

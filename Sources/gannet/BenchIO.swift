@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import DataIO
 import Foundation
 import TensorCore

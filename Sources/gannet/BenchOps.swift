@@ -1,6 +1,5 @@
 import ArgumentParser
-import CDNNL
-import DNNL
+import Benchmarks
 import Foundation
 import Operators
 import TensorCore
@@ -50,67 +49,25 @@ struct BenchOps: ParsableCommand {
     }
 
     func run() throws {
-        let runCount = runs ?? (preset == .short ? 3 : 5)
-        let runSeconds = preset == .short ? 0.15 : 0.4
-        let gemmSize = preset == .short ? 2048 : 4096
-        let roofRuns = sgemmRoof(size: gemmSize, runs: runCount)
-        let roof = median(roofRuns)
-        log(String(format: "sgemm %d³ roof: %.1f GFLOPS (median of %d)", gemmSize, roof, runCount))
-        var results: [OperatorResult] = []
-        let n = batchSize
-        func selected(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
-        for spec in ConvolutionSpec.seedShapes(batch: n) where selected(spec.name) {
-            results += try benchConvolution(spec, runs: runCount, runSeconds: runSeconds,
-                                            allImplementations: allImplementations)
-            if layouts {
-                results += try benchConvolution(spec, runs: runCount, runSeconds: runSeconds, activationLayout: dnnl_acdb)
-            }
-        }
-        let kernels: [(String, () throws -> [OperatorResult])] = [
-            ("alexnet.fc6", { try benchKernel(name: "alexnet.fc6", FullyConnected(hiddenCount: 4096), data: [n, 9216],
-                                              flops: 2.0 * Double(n) * 9216 * 4096, runs: runCount, runSeconds: runSeconds) }),
-            ("inception.3a.bn", { try benchKernel(name: "inception.3a.bn", BatchNorm(fixGamma: false),
-                                                  data: [n, 64, 28, 28], flops: nil, runs: runCount, runSeconds: runSeconds) }),
-            ("alexnet.pool1", { try benchKernel(name: "alexnet.pool1",
-                                                Pooling(.max, kernel: [3, 3], stride: [2, 2], convention: .full),
-                                                data: [n, 96, 54, 54], flops: nil, runs: runCount, runSeconds: runSeconds) }),
-            ("inception.3a.pool", { try benchKernel(name: "inception.3a.pool",
-                                                    Pooling(.avg, kernel: [3, 3], stride: [1, 1], pad: [1, 1]),
-                                                    data: [n, 192, 28, 28], flops: nil, runs: runCount,
-                                                    runSeconds: runSeconds) }),
-            ("alexnet.lrn1", { try benchKernel(name: "alexnet.lrn1", LRN(size: 5, alpha: 1e-4, beta: 0.75, knorm: 1),
-                                               data: [n, 96, 54, 54], flops: nil, runs: runCount, runSeconds: runSeconds) }),
-            ("inception.3a.relu", { try benchKernel(name: "inception.3a.relu", Activation(.relu), data: [n, 64, 28, 28],
-                                                    flops: nil, runs: runCount, runSeconds: runSeconds) }),
-        ]
-        for (name, bench) in kernels where selected(name) { results += try bench() }
-        guard layouts else {
-            report(roof: roof, roofRuns: roofRuns, gemmSize: gemmSize, results: results)
-            return
-        }
-        // The same memory-bound operators in each candidate executor layout.
-        // The layout oneDNN's convolutions choose for activations here (Inception 3a 3×3).
-        let probe = Convolution(kernel: [3, 3], filterCount: 64, pad: [1, 1])
-        let blocked = try ConvolutionPrimitives(probe, shapes: probe.inferShapes([[n, 64, 28, 28]], node: "probe"))
-            .forward.memoryDescriptor(dnnl_query_dst_md).formatName
-        results += try benchLayouts(blockedFormat: blocked, batch: n, runs: runCount, runSeconds: runSeconds,
-                                    selected: selected)
-        report(roof: roof, roofRuns: roofRuns, gemmSize: gemmSize, results: results)
+        var options = OperatorBenchmarkOptions()
+        options.runs = runs ?? (preset == .short ? 3 : 5)
+        options.runSeconds = preset == .short ? 0.15 : 0.4
+        options.gemmSize = preset == .short ? 2048 : 4096
+        options.batchSize = batchSize
+        options.allImplementations = allImplementations
+        options.layouts = layouts
+        options.only = only
+        let report = try runtime { try OperatorBenchmark.run(options, log: { log($0) }) }
+        if json { return try printReport(report) }
+        show(report)
     }
 
-    func report(roof: Double, roofRuns: [Double], gemmSize: Int, results: [OperatorResult]) {
-        if json {
-            let object = BenchOpsReport(roofGflops: roof, roofRuns: roofRuns, sgemmSize: gemmSize,
-                                        threads: ProcessInfo.processInfo.activeProcessorCount, operators: results)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try! encoder.encode(object), as: UTF8.self))
-            return
-        }
-        print(String(format: "roof: oneDNN sgemm %d³ = %.1f GFLOPS (median; min %.1f, max %.1f)", gemmSize, roof,
-                     roofRuns.min()!, roofRuns.max()!))
+    func show(_ report: BenchOpsReport) {
+        let (roof, roofRuns) = (report.roofGflops, report.roofRuns)
+        print(String(format: "roof: oneDNN sgemm %d³ = %.1f GFLOPS (median; min %.1f, max %.1f)", report.sgemmSize, roof,
+                     roofRuns.min() ?? 0, roofRuns.max() ?? 0))
         print("operator                     pass              batch   GFLOPS  % roof     GB/s  NCHW reorders  implementation / format")
-        for r in results {
+        for r in report.operators {
             let gflops = r.gflops.map { String(format: "%8.1f", $0) } ?? "       -"
             let share = r.gflops.map { String(format: "%6.0f%%", 100 * $0 / roof) } ?? "      -"
             let gbps = r.gbps.map { String(format: "%8.1f", $0) } ?? "       -"
@@ -120,66 +77,4 @@ struct BenchOps: ParsableCommand {
                   + "\(gflops) \(share) \(gbps) \(reorder)  \(r.implementation) \(r.format)")
         }
     }
-}
-
-struct OperatorResult: Codable {
-    var name: String
-    var op: String
-    var pass: String
-    var batch: Int
-    var gflops: Double?
-    var gbps: Double?
-    var runs: [Double]
-    var implementation: String
-    var format: String
-    /// Median seconds of one call.
-    var seconds: Double
-    /// Time of the reorders from/to plain NCHW this pass would need, relative to the pass.
-    var reorderShare: Double?
-
-    enum CodingKeys: String, CodingKey {
-        case name, op, pass, batch, gflops, gbps, runs, implementation, format, seconds
-        case reorderShare = "reorder-share"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(op, forKey: .op)
-        try container.encode(pass, forKey: .pass)
-        try container.encode(batch, forKey: .batch)
-        try container.encode(gflops, forKey: .gflops)   // null when not FLOP-bound
-        try container.encode(gbps, forKey: .gbps)
-        try container.encode(runs, forKey: .runs)
-        try container.encode(implementation, forKey: .implementation)
-        try container.encode(format, forKey: .format)
-        try container.encode(seconds, forKey: .seconds)
-        try container.encode(reorderShare, forKey: .reorderShare)
-    }
-}
-
-struct BenchOpsReport: Encodable {
-    var roofGflops: Double
-    var roofRuns: [Double]
-    var sgemmSize: Int
-    var threads: Int
-    var operators: [OperatorResult]
-
-    enum CodingKeys: String, CodingKey {
-        case roofGflops = "roof-gflops", roofRuns = "roof-runs", sgemmSize = "sgemm-size", threads, operators
-    }
-}
-
-/// GFLOPS of oneDNN's sgemm on square matrices, one value per run.
-func sgemmRoof(size: Int, runs: Int) -> [Double] {
-    let a = Tensor(shape: [size, size]), b = Tensor(shape: [size, size]), c = Tensor(shape: [size, size])
-    var generator = SeededGenerator(seed: 1)
-    a.fillUniform(-1...1, using: &generator)
-    b.fillUniform(-1...1, using: &generator)
-    let n = dnnl_dim_t(size)
-    let seconds = measure(runs: runs, runSeconds: 0.5) {
-        _ = dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), n, n, n, 1, a.floats, n, b.floats, n, 0,
-                       c.floats, n)
-    }
-    return seconds.map { 2 * pow(Double(size), 3) / $0 / 1e9 }
 }

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 

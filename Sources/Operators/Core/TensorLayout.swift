@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -18,7 +17,7 @@ public enum TensorLayout: Sendable, Equatable, CustomStringConvertible {
         case .plain: return try MemoryDescriptor.plain(shape.dimensions)
         case .blocked(let size):
             precondition(shape.rank == 4, "blocked layout of a rank-\(shape.rank) tensor")
-            return try MemoryDescriptor(shape.dimensions, size == 16 ? dnnl_aBcd16b : dnnl_aBcd8b)
+            return try MemoryDescriptor(shape.dimensions, .channelBlocked(size))
         }
     }
 
@@ -35,7 +34,7 @@ public enum TensorLayout: Sendable, Equatable, CustomStringConvertible {
         let probe = Convolution(kernel: [3, 3], filterCount: 32, pad: [1, 1])
         guard let shapes = try? probe.inferShapes([[2, 32, 8, 8]], node: "probe"),
               let primitives = try? ConvolutionPrimitives(probe, shapes: shapes) else { return 8 }
-        let name = primitives.forward.memoryDescriptor(dnnl_query_dst_md).formatName
+        let name = primitives.forward.memoryDescriptor(.destination).formatName
         return name.hasSuffix("16b") ? 16 : 8
     }()
 }

@@ -1,4 +1,3 @@
-import CDNNL
 import DNNL
 import TensorCore
 
@@ -16,7 +15,7 @@ final class WorkspaceKernel: OperatorKernel {
     /// Index of the hidden output holding the workspace, when it does.
     private let workspaceOutput: Int?
     private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-    private let trainingArguments, inferenceArguments, backwardArguments: [dnnl_exec_arg_t]
+    private let trainingArguments, inferenceArguments, backwardArguments: PrimitiveArguments
 
     var implementation: String { trainingPrimitive.descriptor.implementationName }
     var workspaceBytes: Int { ownWorkspace?.byteCount ?? 0 }
@@ -25,13 +24,13 @@ final class WorkspaceKernel: OperatorKernel {
     init(training: PrimitiveDescriptor, inference: PrimitiveDescriptor, backward: PrimitiveDescriptor,
          backwardReadsSource: Bool, hiddenOutput: (index: Int, bytes: Int)?, context: KernelContext) throws {
         self.context = context
-        source = try Memory(training.memoryDescriptor(dnnl_query_src_md))
-        destination = try Memory(training.memoryDescriptor(dnnl_query_dst_md))
-        gradientDestination = try Memory(backward.memoryDescriptor(dnnl_query_diff_dst_md))
-        gradientSource = try Memory(backward.memoryDescriptor(dnnl_query_diff_src_md))
+        source = try Memory(training.memoryDescriptor(.source))
+        destination = try Memory(training.memoryDescriptor(.destination))
+        gradientDestination = try Memory(backward.memoryDescriptor(.diffDestination))
+        gradientSource = try Memory(backward.memoryDescriptor(.diffSource))
         context.reserveScratchpad(bytes: max(training.scratchpadBytes, inference.scratchpadBytes, backward.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
-        let workspaceDescriptor = training.memoryDescriptor(dnnl_query_workspace_md)
+        let workspaceDescriptor = training.memoryDescriptor(.workspace)
         if workspaceDescriptor.byteCount == 0 {
             workspace = nil
             ownWorkspace = nil
@@ -49,13 +48,14 @@ final class WorkspaceKernel: OperatorKernel {
         trainingPrimitive = try Primitive(training)
         inferencePrimitive = try Primitive(inference)
         backwardPrimitive = try Primitive(backward)
-        let workspaceArguments = workspace.map { [argument(DNNL_ARG_WORKSPACE, $0)] } ?? []
-        inferenceArguments = [argument(DNNL_ARG_SRC, source), argument(DNNL_ARG_DST, destination),
-                              argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
+        var workspaceArguments = PrimitiveArguments()
+        if let workspace { workspaceArguments.append(.workspace, workspace) }
+        inferenceArguments = PrimitiveArguments([.source: source, .destination: destination, .scratchpad: scratchpad])
         trainingArguments = inferenceArguments + workspaceArguments
-        backwardArguments = [argument(DNNL_ARG_DIFF_DST, gradientDestination), argument(DNNL_ARG_DIFF_SRC, gradientSource),
-                             argument(DNNL_ARG_SCRATCHPAD, scratchpad)]
-            + (backwardReadsSource ? [argument(DNNL_ARG_SRC, source)] : []) + workspaceArguments
+        var backwardArguments = PrimitiveArguments([.diffDestination: gradientDestination, .diffSource: gradientSource,
+                                                    .scratchpad: scratchpad])
+        if backwardReadsSource { backwardArguments.append(.source, source) }
+        self.backwardArguments = backwardArguments + workspaceArguments
     }
 
     private func bindWorkspace(_ outputs: [Tensor]) {

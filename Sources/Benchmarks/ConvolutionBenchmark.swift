@@ -1,18 +1,17 @@
-import CDNNL
 import DNNL
 import Foundation
 import Operators
 import TensorCore
 
 /// One convolution shape of the seed networks.
-struct ConvolutionSpec {
-    var name: String
-    var definition: Convolution
-    var data: Shape
+public struct ConvolutionSpec: Sendable {
+    public var name: String
+    public var definition: Convolution
+    public var data: Shape
 
     /// AlexNet (2015 script, 224 input, `full` pooling) conv1–conv5 and the 1×1 and 3×3
     /// convolutions of Inception-BN's 3a (28×28) and 4a (14×14) blocks.
-    static func seedShapes(batch n: Int) -> [ConvolutionSpec] {
+    public static func seedShapes(batch n: Int) -> [ConvolutionSpec] {
         func conv(_ name: String, _ c: Int, _ f: Int, _ k: Int, _ size: Int, stride: Int = 1, pad: Int = 0) -> ConvolutionSpec {
             ConvolutionSpec(name: name, definition: Convolution(kernel: [k, k], filterCount: f, stride: [stride, stride],
                                                                 pad: [pad, pad]), data: [n, c, size, size])
@@ -50,7 +49,7 @@ private final class Buffer {
 /// Times the three passes of one convolution on their primitives, plus the reorders
 /// between MXNet's plain layout and the chosen ones.
 func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, allImplementations: Bool = false,
-                      activationLayout: dnnl_format_tag_t = dnnl_format_tag_any) throws -> [OperatorResult] {
+                      activationLayout: FormatTag = .any, log: (String) -> Void) throws -> [OperatorResult] {
     let shapes = try spec.definition.inferShapes([spec.data], node: spec.name)
     let primitives = try ConvolutionPrimitives(spec.definition, shapes: shapes, activationLayout: activationLayout)
     let stream = try DNNL.Stream()
@@ -70,24 +69,25 @@ func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, al
         })
     }
 
-    func pass(_ name: String, _ descriptor: PrimitiveDescriptor, _ arguments: [(Int32, dnnl_query_t, Int32)],
-              activationFormats: [(MemoryDescriptor, dnnl_query_t, Bool)]) throws -> OperatorResult {
-        let scratchpad = try Buffer(descriptor.memoryDescriptor(dnnl_query_scratchpad_md), seed: 0)
+    func pass(_ name: String, _ descriptor: PrimitiveDescriptor, _ arguments: [(ArgumentKind, MemoryQuery, Int)],
+              activationFormats: [(MemoryDescriptor, MemoryQuery, Bool)]) throws -> OperatorResult {
+        let scratchpad = try Buffer(descriptor.memoryDescriptor(.scratchpad), seed: 0)
         var buffers: [Buffer] = []
-        var execArguments: [dnnl_exec_arg_t] = [argument(DNNL_ARG_SCRATCHPAD, scratchpad.memory)]
+        var execArguments = PrimitiveArguments([.scratchpad: scratchpad.memory])
         for (index, (arg, query, position)) in arguments.enumerated() {
             let buffer = try Buffer(descriptor.memoryDescriptor(query, position), seed: UInt64(index + 1))
             buffers.append(buffer)
-            execArguments.append(argument(arg, buffer.memory))
+            execArguments.append(arg, buffer.memory)
         }
         let primitive = try Primitive(descriptor)
         let seconds = measure(runs: runs, runSeconds: runSeconds) { primitive.execute(execArguments, on: stream) }
+        withExtendedLifetime(buffers) {}
         var reorder = 0.0
         for (plain, query, toPlain) in activationFormats {
             reorder += try reorderSeconds(plain, descriptor.memoryDescriptor(query), toPlain: toPlain)
         }
         let format = arguments.map { arg, query, position in
-            "\(label(arg)):\(descriptor.memoryDescriptor(query, position).formatName)"
+            "\(arg.shortName):\(descriptor.memoryDescriptor(query, position).formatName)"
         }.joined(separator: " ")
         let middle = median(seconds)
         return OperatorResult(name: spec.name, op: "Convolution", pass: name, batch: spec.data[0],
@@ -97,36 +97,33 @@ func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, al
     }
 
     var results: [OperatorResult] = []
-    var forwardArguments: [(Int32, dnnl_query_t, Int32)] = [(DNNL_ARG_SRC, dnnl_query_src_md, 0), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0),
-                                                     (DNNL_ARG_DST, dnnl_query_dst_md, 0)]
-    if spec.definition.hasBias { forwardArguments.append((DNNL_ARG_BIAS, dnnl_query_weights_md, 1)) }
-    results.append(try pass("forward", primitives.forward, forwardArguments,
-                            activationFormats: [(plainData, dnnl_query_src_md, false), (plainOutput, dnnl_query_dst_md, true)]))
-    results.append(try pass("backward-data", primitives.backwardData,
-                            [(DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0),
-                             (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0)],
-                            activationFormats: [(plainOutput, dnnl_query_diff_dst_md, false),
-                                                (plainData, dnnl_query_diff_src_md, true)]))
-    var weightArguments: [(Int32, dnnl_query_t, Int32)] = [(DNNL_ARG_SRC, dnnl_query_src_md, 0), (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0),
-                                                    (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0)]
-    if spec.definition.hasBias { weightArguments.append((DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1)) }
-    results.append(try pass("backward-weights", primitives.backwardWeights, weightArguments,
-                            activationFormats: [(plainData, dnnl_query_src_md, false),
-                                                (plainOutput, dnnl_query_diff_dst_md, false)]))
+    var forwardArguments: [(ArgumentKind, MemoryQuery, Int)] = [(.source, .source, 0), (.weights, .weights, 0),
+                                                                 (.destination, .destination, 0)]
+    if spec.definition.hasBias { forwardArguments.append((.bias, .weights, 1)) }
+    let dataArguments: [(ArgumentKind, MemoryQuery, Int)] = [(.diffDestination, .diffDestination, 0), (.weights, .weights, 0),
+                                                              (.diffSource, .diffSource, 0)]
+    var weightArguments: [(ArgumentKind, MemoryQuery, Int)] = [(.source, .source, 0), (.diffDestination, .diffDestination, 0),
+                                                                (.diffWeights, .diffWeights, 0)]
+    if spec.definition.hasBias { weightArguments.append((.diffBias, .diffWeights, 1)) }
+    let forwardFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [(plainData, .source, false), (plainOutput, .destination, true)]
+    let dataFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [(plainOutput, .diffDestination, false),
+                                                               (plainData, .diffSource, true)]
+    let weightFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [(plainData, .source, false),
+                                                                 (plainOutput, .diffDestination, false)]
+    results.append(try pass("forward", primitives.forward, forwardArguments, activationFormats: forwardFormats))
+    results.append(try pass("backward-data", primitives.backwardData, dataArguments, activationFormats: dataFormats))
+    results.append(try pass("backward-weights", primitives.backwardWeights, weightArguments, activationFormats: weightFormats))
     if allImplementations {
         let attributes = try PrimitiveAttributes()
-        var operations = (primitives.forwardOperation, primitives.backwardDataOperation, primitives.backwardWeightsOperation)
-        let alternatives: [(String, [PrimitiveDescriptor], [(Int32, dnnl_query_t, Int32)], [(MemoryDescriptor, dnnl_query_t, Bool)])] = [
-            ("forward", try PrimitiveDescriptor.allImplementations(&operations.0, attributes: attributes), forwardArguments,
-             [(plainData, dnnl_query_src_md, false), (plainOutput, dnnl_query_dst_md, true)]),
-            ("backward-data", try PrimitiveDescriptor.allImplementations(&operations.1, attributes: attributes,
-                                                                         hint: primitives.forward),
-             [(DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0),
-              (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0)],
-             [(plainOutput, dnnl_query_diff_dst_md, false), (plainData, dnnl_query_diff_src_md, true)]),
-            ("backward-weights", try PrimitiveDescriptor.allImplementations(&operations.2, attributes: attributes,
-                                                                            hint: primitives.forward), weightArguments,
-             [(plainData, dnnl_query_src_md, false), (plainOutput, dnnl_query_diff_dst_md, false)]),
+        let alternatives = [
+            ("forward", try PrimitiveDescriptor.allImplementations(primitives.forwardOperation, attributes: attributes),
+             forwardArguments, forwardFormats),
+            ("backward-data", try PrimitiveDescriptor.allImplementations(primitives.backwardDataOperation,
+                                                                         attributes: attributes, hint: primitives.forward),
+             dataArguments, dataFormats),
+            ("backward-weights", try PrimitiveDescriptor.allImplementations(primitives.backwardWeightsOperation,
+                                                                            attributes: attributes, hint: primitives.forward),
+             weightArguments, weightFormats),
         ]
         for (name, candidates, arguments, formats) in alternatives {
             // The reference implementations run at ~1 GFLOPS: not worth the wait.
@@ -143,24 +140,11 @@ func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, al
     return results
 }
 
-private func label(_ argument: Int32) -> String {
-    switch argument {
-    case DNNL_ARG_SRC: "src"
-    case DNNL_ARG_DST: "dst"
-    case DNNL_ARG_WEIGHTS: "wei"
-    case DNNL_ARG_BIAS: "bia"
-    case DNNL_ARG_DIFF_SRC: "diff_src"
-    case DNNL_ARG_DIFF_DST: "diff_dst"
-    case DNNL_ARG_DIFF_WEIGHTS: "diff_wei"
-    case DNNL_ARG_DIFF_BIAS: "diff_bia"
-    default: "arg\(argument)"
-    }
-}
-
 /// Times an operator through its kernel (plain NCHW in and out): forward (training) and
 /// backward. FLOP-bound operators report GFLOPS, the others GB/s of the tensors they touch.
 func benchKernel<Definition: OperatorDefinition>(
-    name: String, _ definition: Definition, data: Shape, flops: Double?, runs: Int, runSeconds: Double
+    name: String, _ definition: Definition, data: Shape, flops: Double?, runs: Int, runSeconds: Double,
+    log: (String) -> Void
 ) throws -> [OperatorResult] {
     var shapes = try definition.inferShapes([data], node: name)
     // 4-D activations in the layout the executor keeps them in (blocked when the channels divide).
