@@ -79,3 +79,76 @@ public final class InferenceModel {
         try preprocessing.iteratorOptions(batchSize: batchSize)
     }
 }
+
+/// The classes of one image, best first, as `predict --json` and a prediction server report them.
+public struct Prediction: Encodable, Sendable, Equatable {
+    public struct Class: Encodable, Sendable, Equatable {
+        public var index: Int
+        /// From the synset; null without one.
+        public var name: String?
+        public var probability: Double
+
+        enum CodingKeys: String, CodingKey { case index = "class", name, probability }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(name, forKey: .name)
+            try container.encode(probability, forKey: .probability)
+        }
+    }
+
+    /// The `topK` most probable classes.
+    public var top: [Class]
+    /// Every class's probability, in label order.
+    public var probabilities: [Double]
+}
+
+extension InferenceModel {
+    /// Classifies encoded images (JPEG or PNG bytes), `data`'s batch at a time, with this
+    /// model's preprocessing (shorter side to the crop size unless a resize is set, centre
+    /// crop). `names` label the classes; errors name the image by `labels`.
+    public func predict(_ images: [[UInt8]], labels: [String], names: [String]?, topK: Int) throws -> [Prediction] {
+        var options = try iteratorOptions(batchSize: data.shape[0])
+        if options.resize == nil { options.resize = min(options.dataShape[1], options.dataShape[2]) }
+        let decoder = ImageSampleDecoder(options: options)
+        let sampleSize = options.dataShape.reduce(1, *)
+        var generator = SeededGenerator(seed: 0)
+        var predictions: [Prediction] = []
+        for start in stride(from: 0, to: images.count, by: data.shape[0]) {
+            let chunk = start..<min(images.count, start + data.shape[0])
+            for index in chunk {
+                let row = index - start
+                do {
+                    _ = try images[index].withUnsafeBytes {
+                        try decoder.decode($0, into: data.floats + row * sampleSize, generator: &generator)
+                    }
+                } catch {
+                    throw TrainingError("\(labels[index]): \(error)")
+                }
+            }
+            executor.forward(isTraining: false)
+            for row in 0..<chunk.count {
+                let p = executor.outputs[0].floats + row * classCount
+                let all = (0..<classCount).map { Double(p[$0]) }
+                let top = all.indices.sorted { all[$0] > all[$1] }.prefix(topK).map { index in
+                    Prediction.Class(index: index, name: names.flatMap { $0.indices.contains(index) ? $0[index] : nil },
+                                     probability: all[index])
+                }
+                predictions.append(Prediction(top: top, probabilities: all))
+            }
+        }
+        return predictions
+    }
+
+    /// Top-1 and top-k accuracy over every record of `path` exactly once, and the images per second.
+    public func score(_ path: String, topK: Int, threadCount: Int,
+                      warn: @escaping @Sendable (String) -> Void) throws -> (metrics: ClassificationMetrics, samplesPerSecond: Double) {
+        var options = try iteratorOptions(batchSize: data.shape[0])
+        options.threadCount = threadCount
+        let iterator = try ImageRecordIterator(path: path, options: options, warn: warn)
+        let start = monotonicSeconds()
+        let metrics = try Trainer.evaluate(executor: executor, iterator: iterator, topK: topK)
+        return (metrics, Double(metrics.count) / max(monotonicSeconds() - start, 1e-9))
+    }
+}

@@ -27,8 +27,7 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "Seconds per size.")
     var seconds = 0.3
 
-    @Flag(help: "Print one JSON object on standard output (rank 0).")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
         if minBytes < 4 || maxBytes < minBytes { throw ValidationError("need 4 <= --min-bytes <= --max-bytes") }
@@ -41,7 +40,7 @@ struct BenchAllreduce: ParsableCommand {
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxBytes / 4)
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 1, count: maxBytes / 4)
-        var rows: [[String: Any]] = []
+        var rows: [Row] = []
         var bytes = minBytes
         while bytes <= maxBytes {
             let count = bytes / 4
@@ -59,21 +58,28 @@ struct BenchAllreduce: ParsableCommand {
             let perCall = (monotonicSeconds() - start) / Double(repetitions)
             let algorithm = Double(bytes) / perCall / 1e9
             let bus = algorithm * 2 * Double(ranks - 1) / Double(max(ranks, 1))
-            rows.append(["bytes": bytes, "seconds": perCall, "algorithm-gbps": algorithm, "bus-gbps": bus])
-            if communicator.rank == 0 && !json {
+            rows.append(Row(bytes: bytes, seconds: perCall, algorithmGBps: algorithm, busGBps: bus))
+            if communicator.rank == 0 && !report.json {
                 print(String(format: "%10d bytes  %9.1f us  %7.2f GB/s algorithm  %7.2f GB/s bus", bytes, perCall * 1e6, algorithm, bus))
             }
             bytes *= 4
         }
-        if communicator.rank == 0 && json { printJSON(["ranks": ranks, "buckets": rows]) }
+        if communicator.rank == 0 && report.json { try printReport(Report(ranks: ranks, buckets: rows)) }
     }
-}
 
-/// MPI's communicator when an MPI launcher started this process, else the single-process one.
-func jobCommunicator() throws -> any Communicator {
-    do {
-        return MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
-    } catch {
-        throw RuntimeFailure("\(error)")
+    /// `--json`: one row per bucket size.
+    struct Report: Encodable {
+        var ranks: Int
+        var buckets: [Row]
+    }
+
+    struct Row: Encodable {
+        var bytes: Int
+        var seconds: Double
+        var algorithmGBps: Double
+        var busGBps: Double
+        enum CodingKeys: String, CodingKey {
+            case bytes, seconds, algorithmGBps = "algorithm-gbps", busGBps = "bus-gbps"
+        }
     }
 }

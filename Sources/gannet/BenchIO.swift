@@ -35,8 +35,7 @@ struct BenchIO: ParsableCommand {
     @Flag(help: "Random horizontal flips.")
     var randMirror = false
 
-    @Option(help: "Decode threads (default: all cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Option(help: "Timed epochs after one warm-up epoch.")
     var epochs = 5
@@ -47,29 +46,23 @@ struct BenchIO: ParsableCommand {
     @Option(help: "Stop each epoch after this many batches (0: the whole epoch).")
     var batches = 0
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
     }
 
     func run() throws {
+        let threads = threadOptions.threads
         var options = ImageIteratorOptions(dataShape: dataShape.dimensions, batchSize: batchSize)
         options.randomCrop = randCrop
         options.randomMirror = randMirror
         options.mean = .rgb(123.68, 116.779, 103.939)
         options.threadCount = threads
         options.shuffle = true
-        let iterator: ImageRecordIterator
-        do {
-            iterator = try ImageRecordIterator(path: data, options: options, warn: { log($0) })
-        } catch {
-            throw RuntimeFailure("\(error)")
-        }
+        let iterator = try runtime { try ImageRecordIterator(path: data, options: options, warn: { log($0) }) }
         log("\(data): \(iterator.recordCount) records, \(iterator.batchesPerEpoch) batches of \(batchSize), \(threads) threads")
         var rates: [Double] = []
         var cores: [Double] = []
@@ -92,14 +85,27 @@ struct BenchIO: ParsableCommand {
             cores.append((processCPUSeconds() - cpuStart) / seconds)
             log(String(format: "epoch %d: %.0f images/s, %.2f cores busy", epoch, rates.last!, cores.last!))
         }
-        if json {
-            var object: [String: Any] = ["samples-per-second": median(rates), "runs": rates, "threads": threads,
-                                         "batch-size": batchSize, "cpu-cores": median(cores)]
-            if let rate { object["rate"] = rate }
-            printJSON(object)
+        if report.json {
+            try printReport(Report(samplesPerSecond: median(rates), runs: rates, threads: threads, batchSize: batchSize,
+                                   cpuCores: median(cores), rate: rate))
         } else {
             print(String(format: "%@: %.0f images/s (median of %d epochs), %d threads, %.2f cores busy",
                          data, median(rates), rates.count, threads, median(cores)))
+        }
+    }
+
+    /// `--json`.
+    struct Report: Encodable {
+        var samplesPerSecond: Double
+        var runs: [Double]
+        var threads: Int
+        var batchSize: Int
+        var cpuCores: Double
+        /// The consumption rate asked for, when one was.
+        var rate: Double?
+        enum CodingKeys: String, CodingKey {
+            case runs, threads, rate
+            case samplesPerSecond = "samples-per-second", batchSize = "batch-size", cpuCores = "cpu-cores"
         }
     }
 }

@@ -17,8 +17,7 @@ struct BenchMemory: ParsableCommand {
               gannet bench memory --network inception-bn --budget-gib 8
             """)
 
-    @Option(help: "alexnet, inception-bn, inception-bn-full, inception-bn-small, or a symbol JSON file.")
-    var network: String
+    @OptionGroup var network: NetworkOptions
 
     @Option(help: "Memory budget in GiB (peak resident set of the whole process).")
     var budgetGib: Double
@@ -32,8 +31,7 @@ struct BenchMemory: ParsableCommand {
     @Flag(help: "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time.")
     var mirror = false
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
         if budgetGib <= 0 { throw ValidationError("--budget-gib must be positive") }
@@ -48,12 +46,12 @@ struct BenchMemory: ParsableCommand {
 
     func run() throws {
         let budgetMiB = budgetGib * 1024
-        var probes: [[String: Any]] = []
+        var probes: [Probe] = []
         var largest: Int? = nil
         for batch in probeSizes! {
             log("probing batch \(batch)…")
             let peak = try probe(batch: batch)
-            probes.append(["batch-size": batch, "peak-rss-mib": peak.map { $0 as Any } ?? NSNull()])
+            probes.append(Probe(batchSize: batch, peakRSSMiB: peak))
             guard let peak, peak <= budgetMiB else {
                 log("batch \(batch): " + (peak.map { String(format: "%.0f MiB, over budget", $0) } ?? "failed (out of memory?)"))
                 break
@@ -61,13 +59,12 @@ struct BenchMemory: ParsableCommand {
             log(String(format: "batch %d: %.0f MiB", batch, peak))
             largest = batch
         }
-        if json {
-            printJSON(["network": network, "budget-gib": budgetGib, "largest-batch": largest.map { $0 as Any } ?? NSNull(),
-                       "probes": probes])
+        if report.json {
+            try printReport(Report(network: network.network, budgetGiB: budgetGib, largestBatch: largest, probes: probes))
         } else {
             print("| network | budget | largest batch |")
             print("|---|---|---|")
-            print("| \(network) | \(budgetGib) GiB | \(largest.map(String.init) ?? "none") |")
+            print("| \(network.network) | \(budgetGib) GiB | \(largest.map(String.init) ?? "none") |")
         }
     }
 
@@ -75,8 +72,9 @@ struct BenchMemory: ParsableCommand {
     func probe(batch: Int) throws -> Double? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["bench", "train", "--network", network, "--batch-size", "\(batch)", "--iterations", "1",
+        process.arguments = ["bench", "train", "--network", network.network, "--batch-size", "\(batch)", "--iterations", "1",
                              "--runs", "1", "--layout", layout.rawValue, "--json"] + (mirror ? ["--mirror"] : [])
+            + (network.dataShape.map { ["--data-shape", $0.dimensions.map(String.init).joined(separator: ",")] } ?? [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -87,5 +85,23 @@ struct BenchMemory: ParsableCommand {
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let peak = object["peak-rss-mib"] as? Double else { return nil }
         return peak
+    }
+
+    /// `--json`.
+    struct Report: Encodable {
+        var network: String
+        var budgetGiB: Double
+        @Nullable var largestBatch: Int?
+        var probes: [Probe]
+        enum CodingKeys: String, CodingKey {
+            case network, probes, budgetGiB = "budget-gib", largestBatch = "largest-batch"
+        }
+    }
+
+    struct Probe: Encodable {
+        var batchSize: Int
+        /// nil when the probe failed (out of memory).
+        @Nullable var peakRSSMiB: Double?
+        enum CodingKeys: String, CodingKey { case batchSize = "batch-size", peakRSSMiB = "peak-rss-mib" }
     }
 }

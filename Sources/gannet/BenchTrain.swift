@@ -1,5 +1,7 @@
 import ArgumentParser
 import Benchmarks
+import DNNL
+import Distributed
 import Foundation
 import Graph
 import Models
@@ -25,10 +27,9 @@ struct BenchTrain: ParsableCommand {
               gannet bench train --network alexnet --batch-size 64 --mode inference --json
             """)
 
-    @Option(help: "alexnet, inception-bn, inception-bn-full, inception-bn-small, or a symbol JSON file.")
-    var network: String
+    @OptionGroup var network: NetworkOptions
 
-    @Option(help: "Batch size.")
+    @Option(help: "Batch size; under mpirun the global batch, split evenly over the processes.")
     var batchSize = 32
 
     @Option(help: "float32 (bfloat16 comes with the mixed-precision work).")
@@ -42,9 +43,6 @@ struct BenchTrain: ParsableCommand {
 
     @Option(help: "train (forward + backward + update) or inference (forward).")
     var mode: Plan.Mode = .train
-
-    @Option(help: "Input shape C,H,W (default: the network's).")
-    var dataShape: DataShape?
 
     @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
@@ -61,8 +59,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Under mpirun: gradient bucket size in MiB (see `gannet train --bucket-mib`).")
     var bucketMib: Double = Double(GradientExchange.defaultBucketBytes) / 1_048_576
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
         guard dtype == "float32" else { throw ValidationError("--dtype \(dtype) is not supported yet (float32 only)") }
@@ -72,25 +69,62 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        // Under mpirun every rank runs this batch size; the gradients are summed over the ranks.
         let communicator = try jobCommunicator()
         let ranks = communicator.size
+        guard batchSize % ranks == 0 else {
+            throw ValidationError("--batch-size \(batchSize) is the global batch and must divide by the \(ranks) processes")
+        }
+        // Every rank runs its share of the global batch; the gradients are summed over the ranks.
+        let localBatch = batchSize / ranks
         /// Progress on standard error, from rank 0 only.
-        func log(_ message: String) { if communicator.rank == 0 { logToStandardError(message) } }
-        let (symbol, defaultShape) = try loadNetwork(network, classCount: nil)
+        func log(_ message: String) { if communicator.rank == 0 { gannet.log(message) } }
+        if ranks > 1 { log("\(ranks) processes, \(localBatch) images each per batch of \(batchSize)") }
+        let (symbol, shape) = try network.load(classCount: nil)
+        let executor = try runtime(network.network) {
+            try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([localBatch] + shape)),
+                         isTraining: mode == .train, layout: layout, mirror: mirror, fuse: fuse)
+        }
+        let measured = try measure(executor, communicator: communicator, log: log)
+        guard communicator.rank == 0 else { return }
+        if report.json { return try printReport(makeReport(executor, measured, ranks: ranks)) }
+        print("| network | batch | mode | img/sec | GFLOPS | peak RSS |")
+        print("|---|---|---|---|---|---|")
+        print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.0f MiB |", network.network, batchSize, mode.rawValue,
+                     measured.rate, measured.gflops, measured.peakMiB))
+        if let shares = measured.shares {
+            print(String(format: "%d ranks × batch %d; waiting for gradients: %.1f%% of step time; %.0f%% of gradient "
+                         + "bytes summed before backward ended (%d buckets of ~%.1f MiB)", ranks, localBatch,
+                         100 * shares.wait, 100 * shares.overlapped, shares.buckets, bucketMib))
+        }
+    }
+
+    /// What a benchmark run measured.
+    struct Measurement {
+        var rate: Double
+        var rates: [Double]
+        var gflops: Double
+        var peakMiB: Double
+        var loss: Double
+        /// Under mpirun: the share of step time spent waiting for the gradients after
+        /// backward, the share of gradient bytes summed before backward ended, the buckets
+        /// and the gradient bytes per step.
+        var shares: (wait: Double, overlapped: Double, buckets: Int, gradientBytes: Int)?
+    }
+
+    /// Warm-up, then the timed runs; checks that work was done.
+    private func measure(_ executor: Executor, communicator: any Communicator,
+                         log: (String) -> Void) throws -> Measurement {
+        let ranks = communicator.size
         let isTraining = mode == .train
-        let dataDimensions = [batchSize] + (dataShape?.dimensions ?? defaultShape)
-        let executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape(dataDimensions)), isTraining: isTraining, layout: layout,
-                                    mirror: mirror, fuse: fuse)
         let classCount = executor.outputs[0].shape[1]
         var generator = SeededGenerator(seed: 1)
         Initializer.xavier.initialise(executor, seed: 2)
-        executor.argument(try executor.graph.dataInput())!.fillNormal(using: &generator)
+        try runtime { executor.argument(try executor.graph.dataInput())!.fillNormal(using: &generator) }
         if let label = executor.graph.labelNames.first.flatMap(executor.argument) {
             label.copy(from: (0..<label.elementCount).map { _ in Float(generator.next() % UInt64(classCount)) })
         }
         let sgd = SGD(executor: executor, learningRate: 0.001, momentum: 0.9, weightDecay: 1e-5,
-                      rescale: 1 / Float(batchSize * ranks))
+                      rescale: 1 / Float(batchSize))
         let exchange = GradientExchange(executor: executor, communicator: communicator, bucketBytes: Int(bucketMib * 1_048_576))
         let watched = sgd.parameterNames.first.flatMap(executor.argument)
         let before = watched?.toArray()
@@ -102,8 +136,7 @@ struct BenchTrain: ParsableCommand {
             }
         }
         let forwardFlops = executor.forwardFlopsPerImage
-        let flopsPerStep = Double(batchSize) * forwardFlops * (isTraining ? 3 : 1)
-        log("\(network): batch \(batchSize), \(mode.rawValue), \(executor.isBlocked ? "blocked" : "plain") layout, \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
+        log("\(network.network): batch \(batchSize), \(mode.rawValue), \(executor.isBlocked ? "blocked" : "plain") layout, \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
         let warmStart = monotonicSeconds()
         for _ in 0..<2 { step() }
         log(String(format: "warm-up: %.2f s per batch", (monotonicSeconds() - warmStart) / 2))
@@ -119,67 +152,108 @@ struct BenchTrain: ParsableCommand {
                 step()
                 batchSeconds.append(monotonicSeconds() - batchStart)
             }
-            let rate = Double(batchSize * ranks * iterations) / (monotonicSeconds() - start)
+            let rate = Double(batchSize * iterations) / (monotonicSeconds() - start)
             rates.append(rate)
             log(String(format: "run %d: %.2f img/s", run + 1, rate))
         }
-        if profile {
-            let total = executor.profile.reduce(0) { $0 + $1.forward + $1.backward }
-            log("time per batch by operator (forward + backward), over \(runs * iterations) batches:")
-            for entry in executor.profile {
-                let perBatch = (entry.forward + entry.backward) / Double(runs * iterations)
-                log("  " + entry.op.padding(toLength: 34, withPad: " ", startingAt: 0)
-                    + String(format: "%8.1f ms  (forward %7.1f, backward %7.1f)  %4.1f%%", perBatch * 1000,
-                           entry.forward / Double(runs * iterations) * 1000, entry.backward / Double(runs * iterations) * 1000,
-                           100 * (entry.forward + entry.backward) / total))
-            }
-        }
+        if profile { logProfile(executor, batches: runs * iterations, log: log) }
         let loss = crossEntropy(executor)
-        guard loss.isFinite else { throw RuntimeFailure("\(network): the loss is not finite (\(loss))") }
+        guard loss.isFinite else { throw RuntimeFailure("\(network.network): the loss is not finite (\(loss))") }
         if isTraining, let before, let watched, watched.toArray() == before {
-            throw RuntimeFailure("\(network): the weights did not change; the benchmark skipped work")
+            throw RuntimeFailure("\(network.network): the weights did not change; the benchmark skipped work")
         }
         // As the baselines report: the median batch time over every timed batch.
-        let rate = Double(batchSize * ranks) / median(batchSeconds)
+        let rate = Double(batchSize) / median(batchSeconds)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peakMiB = Double(usage.ru_maxrss) / 1024
-        let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
-        /// Under mpirun: the share of step time spent waiting for the gradients after backward,
-        /// and the share of gradient bytes summed before backward ended.
-        var shares: (wait: Double, overlapped: Double)? = nil
+        var measurement = Measurement(rate: rate, rates: rates, gflops: rate * forwardFlops * (isTraining ? 3 : 1) / 1e9,
+                                      peakMiB: Double(usage.ru_maxrss) / 1024, loss: loss)
         if ranks > 1 && isTraining {
             let totals = exchange.statistics
-            shares = (totals.waitSeconds / batchSeconds.reduce(0, +),
-                      Double(totals.overlappedBytes) / Double(max(totals.bytes, 1)))
+            measurement.shares = (totals.waitSeconds / batchSeconds.reduce(0, +),
+                                  Double(totals.overlappedBytes) / Double(max(totals.bytes, 1)), exchange.buckets.count,
+                                  exchange.bytesPerStep)
             if communicator.rank == 0 { logTimeline(exchange) }
         }
-        guard communicator.rank == 0 else { return }
-        if json {
-            var object: [String: Any] = [
-                "network": network, "batch-size": batchSize, "dtype": dtype, "mode": mode.rawValue,
-                "samples-per-second": rate, "runs": rates, "gflops": rate / Double(batchSize) * flopsPerStep / 1e9,
-                "peak-rss-mib": peakMiB, "loss": loss, "layout": executor.isBlocked ? "blocked" : "plain", "mirror": mirror, "fused": !isTraining && fuse, "threads": ProcessInfo.processInfo.activeProcessorCount,
-                "plan": ["weights-mib": mib(executor.memory.weightBytes),
-                         "activations-mib": mib(executor.memory.activationBytes + executor.memory.gradientBytes),
-                         "workspace-mib": mib(executor.memory.workspaceBytes)],
-            ]
-            if let shares {
-                object["communication"] = [
-                    "ranks": ranks, "batch-size-per-rank": batchSize, "bucket-mib": bucketMib, "buckets": exchange.buckets.count,
-                    "gradient-mib": mib(exchange.bytesPerStep), "wait-share": shares.wait, "overlapped-share": shares.overlapped,
-                ]
+        return measurement
+    }
+
+    /// `--json`.
+    struct Report: Encodable {
+        var network: String
+        var batchSize: Int
+        var dtype: String
+        var mode: String
+        var samplesPerSecond: Double
+        var runs: [Double]
+        var gflops: Double
+        var peakRSSMiB: Double
+        var loss: Double
+        var layout: String
+        var mirror: Bool
+        var fused: Bool
+        var threads: Int
+        var isa: String
+        var plan: Plan
+        var communication: Communication?
+
+        struct Plan: Encodable {
+            var weightsMiB: Double
+            var activationsMiB: Double
+            var workspaceMiB: Double
+            enum CodingKeys: String, CodingKey {
+                case weightsMiB = "weights-mib", activationsMiB = "activations-mib", workspaceMiB = "workspace-mib"
             }
-            printJSON(object)
-        } else {
-            print("| network | batch | mode | img/sec | GFLOPS | peak RSS |")
-            print("|---|---|---|---|---|---|")
-            print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.0f MiB |", network, batchSize * ranks, mode.rawValue, rate,
-                         rate / Double(batchSize) * flopsPerStep / 1e9, peakMiB))
-            if let shares {
-                print(String(format: "%d ranks × batch %d; waiting for gradients: %.1f%% of step time; %.0f%% of gradient bytes summed before backward ended (%d buckets of ~%.1f MiB)",
-                             ranks, batchSize, 100 * shares.wait, 100 * shares.overlapped, exchange.buckets.count, bucketMib))
+        }
+
+        struct Communication: Encodable {
+            var ranks: Int
+            var batchSizePerRank: Int
+            var bucketMiB: Double
+            var buckets: Int
+            var gradientMiB: Double
+            var waitShare: Double
+            var overlappedShare: Double
+            enum CodingKeys: String, CodingKey {
+                case ranks, buckets
+                case batchSizePerRank = "batch-size-per-rank", bucketMiB = "bucket-mib", gradientMiB = "gradient-mib"
+                case waitShare = "wait-share", overlappedShare = "overlapped-share"
             }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case network, dtype, mode, runs, gflops, loss, layout, mirror, fused, threads, isa, plan, communication
+            case batchSize = "batch-size", samplesPerSecond = "samples-per-second", peakRSSMiB = "peak-rss-mib"
+        }
+    }
+
+    private func makeReport(_ executor: Executor, _ measured: Measurement, ranks: Int) -> Report {
+        let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
+        let memory = executor.memory
+        return Report(
+            network: network.network, batchSize: batchSize, dtype: dtype, mode: mode.rawValue,
+            samplesPerSecond: measured.rate, runs: measured.rates, gflops: measured.gflops, peakRSSMiB: measured.peakMiB,
+            loss: measured.loss, layout: executor.isBlocked ? "blocked" : "plain", mirror: mirror,
+            fused: mode == .inference && fuse, threads: ProcessInfo.processInfo.activeProcessorCount,
+            isa: Library.instructionSet,
+            plan: .init(weightsMiB: mib(memory.weightBytes), activationsMiB: mib(memory.activationBytes + memory.gradientBytes),
+                        workspaceMiB: mib(memory.workspaceBytes)),
+            communication: measured.shares.map {
+                .init(ranks: ranks, batchSizePerRank: batchSize / ranks, bucketMiB: bucketMib, buckets: $0.buckets,
+                      gradientMiB: mib($0.gradientBytes), waitShare: $0.wait, overlappedShare: $0.overlapped)
+            })
+    }
+
+    /// Time per operator type and batch, slowest first.
+    private func logProfile(_ executor: Executor, batches: Int, log: (String) -> Void) {
+        let total = executor.profile.reduce(0) { $0 + $1.forward + $1.backward }
+        log("time per batch by operator (forward + backward), over \(batches) batches:")
+        for entry in executor.profile {
+            let perBatch = (entry.forward + entry.backward) / Double(batches)
+            log("  " + entry.op.padding(toLength: 34, withPad: " ", startingAt: 0)
+                + String(format: "%8.1f ms  (forward %7.1f, backward %7.1f)  %4.1f%%", perBatch * 1000,
+                         entry.forward / Double(batches) * 1000, entry.backward / Double(batches) * 1000,
+                         100 * (entry.forward + entry.backward) / total))
         }
     }
 

@@ -41,8 +41,7 @@ struct Export: ParsableCommand {
     @Option(help: "Seed of the initial weights.")
     var seed: UInt64 = 0
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
         if let numClasses, numClasses < 1 { throw ValidationError("--num-classes must be at least 1") }
@@ -52,10 +51,8 @@ struct Export: ParsableCommand {
         let symbol = try network.symbol(classCount: numClasses, pooling: pooling)
         let shape = dataShape?.dimensions ?? network.dataShape
         let graph = Graph(symbol)
-        do {
+        try runtime("\(network.rawValue) does not fit data shape \(shape)") {
             _ = try graph.inferShapes(graph.inputShapes(data: Shape([1] + shape)))
-        } catch {
-            throw RuntimeFailure("\(network.rawValue) does not fit data shape \(shape): \(error)")
         }
         let path = "\(output)-symbol.json"
         try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: path)
@@ -66,62 +63,22 @@ struct Export: ParsableCommand {
             parametersPath = "\(output)-0000.params"
             try NDArrayFile.write(checkpointEntries(executor), to: parametersPath!)
         }
-        if json {
-            var object: [String: Any] = ["symbol": path, "network": network.rawValue,
-                                         "arguments": graph.argumentNodes.count, "auxiliary": graph.auxiliaryNodes.count]
-            if let parametersPath { object["parameters"] = parametersPath }
-            printJSON(object)
+        if report.json {
+            try printReport(Report(symbol: path, network: network.rawValue, arguments: graph.argumentNodes.count,
+                                   auxiliary: graph.auxiliaryNodes.count, parameters: parametersPath))
         } else {
             print("wrote \(path) (\(graph.argumentNodes.count) arguments, \(graph.auxiliaryNodes.count) auxiliary states)")
             if let parametersPath { print("wrote \(parametersPath)") }
         }
     }
-}
 
-extension NetworkName: ExpressibleByArgument {}
-extension PoolingRounding: ExpressibleByArgument {}
-extension Executor.LayoutPolicy: ExpressibleByArgument {}
-
-/// `C,H,W` on the command line.
-struct DataShape: ExpressibleByArgument {
-    var dimensions: [Int]
-    init?(argument: String) {
-        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-        dimensions = parts.map { $0! }
+    /// `--json`.
+    struct Report: Encodable {
+        var symbol: String
+        var network: String
+        var arguments: Int
+        var auxiliary: Int
+        /// With `--init`.
+        var parameters: String?
     }
-}
-
-/// A failure at run time (exit status 1); the message names what is at fault.
-struct RuntimeFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-func printJSON(_ object: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    print(String(decoding: data, as: UTF8.self))
-}
-
-/// Runs library work, turning its errors into runtime failures (exit status 1) that keep
-/// their message; usage errors pass through.
-func runtime<T>(_ context: String? = nil, _ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as RuntimeFailure {
-        throw error
-    } catch let error as ValidationError {
-        throw error
-    } catch {
-        throw RuntimeFailure(context.map { "\($0): \(error)" } ?? "\(error)")
-    }
-}
-
-/// Prints a report as one JSON object on standard output (keys sorted).
-func printReport<T: Encodable>(_ report: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    let data: Data
-    do { data = try encoder.encode(report) } catch { throw RuntimeFailure("cannot write the JSON report: \(error)") }
-    print(String(decoding: data, as: UTF8.self))
 }

@@ -70,29 +70,33 @@ struct Score: ParsableCommand {
 
     @OptionGroup var preprocessing: PreprocessingOptions
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var threadOptions: ThreadOptions
+
+    @OptionGroup var report: JSONOutput
 
     func run() throws {
         let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
-        let iterator: ImageRecordIterator
-        do {
-            var options = try loaded.iteratorOptions(batchSize: batchSize)
-            options.threadCount = ProcessInfo.processInfo.activeProcessorCount
-            iterator = try ImageRecordIterator(path: data, options: options, warn: { log($0) })
-        } catch let error as RuntimeFailure { throw error } catch { throw RuntimeFailure("\(error)") }
-        let start = monotonicSeconds()
-        let metrics: ClassificationMetrics
-        do { metrics = try Trainer.evaluate(executor: loaded.executor, iterator: iterator, topK: topK) } catch {
-            throw RuntimeFailure("\(error)")
+        let (metrics, speed) = try runtime {
+            try loaded.score(data, topK: topK, threadCount: threadOptions.threads, warn: { log($0) })
         }
-        let speed = Double(metrics.count) / (monotonicSeconds() - start)
-        if json {
-            printJSON(["images": metrics.count, "top-1": metrics.accuracy, "top-k": metrics.topKAccuracy, "k": topK,
-                       "samples-per-second": speed])
+        if report.json {
+            try printReport(Report(images: metrics.count, top1: metrics.accuracy, topK: metrics.topKAccuracy, k: topK,
+                                   samplesPerSecond: speed))
         } else {
             print(String(format: "%@: %d images, top-1 %.4f, top-%d %.4f, %.1f images/s", data, metrics.count,
                          metrics.accuracy, topK, metrics.topKAccuracy, speed))
+        }
+    }
+
+    /// `--json`.
+    struct Report: Encodable {
+        var images: Int
+        var top1: Double
+        var topK: Double
+        var k: Int
+        var samplesPerSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case images, k, top1 = "top-1", topK = "top-k", samplesPerSecond = "samples-per-second"
         }
     }
 }
@@ -124,8 +128,7 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var preprocessing: PreprocessingOptions
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     @Argument(help: "Image files.")
     var images: [String]
@@ -138,8 +141,6 @@ struct Predict: ParsableCommand {
     func run() throws {
         let batchSize = min(images.count, 32)
         let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
-        var options = try loaded.iteratorOptions(batchSize: batchSize)
-        if options.resize == nil { options.resize = min(options.dataShape[1], options.dataShape[2]) }
         let names: [String]? = try synset.map { path in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RuntimeFailure("\(path): cannot read") }
             return text.split(whereSeparator: \.isNewline).map(String.init)
@@ -147,39 +148,35 @@ struct Predict: ParsableCommand {
         if let names, names.count != loaded.classCount {
             log("warning: \(synset!) has \(names.count) names for \(loaded.classCount) classes")
         }
-        let decoder = ImageSampleDecoder(options: options)
-        let data = loaded.data
-        let sampleSize = options.dataShape.reduce(1, *)
-        var predictions: [[String: Any]] = []
-        var generator = SeededGenerator(seed: 0)
-        for start in stride(from: 0, to: images.count, by: batchSize) {
-            let chunk = Array(images[start..<min(images.count, start + batchSize)])
-            for (row, path) in chunk.enumerated() {
-                guard let bytes = FileManager.default.contents(atPath: path) else { throw RuntimeFailure("\(path): cannot read") }
-                do {
-                    _ = try bytes.withUnsafeBytes { try decoder.decode($0, into: data.floats + row * sampleSize, generator: &generator) }
-                } catch {
-                    throw RuntimeFailure("\(path): \(error)")
-                }
-            }
-            loaded.executor.forward(isTraining: false)
-            let probabilities = loaded.executor.outputs[0]
-            for (row, path) in chunk.enumerated() {
-                let p = probabilities.floats + row * loaded.classCount
-                let all = (0..<loaded.classCount).map { Double(p[$0]) }
-                let top = all.indices.sorted { all[$0] > all[$1] }.prefix(topK)
-                func name(_ index: Int) -> String? { names.flatMap { $0.indices.contains(index) ? $0[index] : nil } }
-                predictions.append([
-                    "image": path,
-                    "top": top.map { ["class": $0, "name": name($0).map { $0 as Any } ?? NSNull(), "probability": all[$0]] },
-                    "probabilities": all,
-                ])
-                if !json {
-                    print(path)
-                    for index in top { print(String(format: "  %6.4f  %d  %@", all[index], index, name(index) ?? "class \(index)")) }
-                }
+        let bytes = try images.map { path in
+            guard let data = FileManager.default.contents(atPath: path) else { throw RuntimeFailure("\(path): cannot read") }
+            return [UInt8](data)
+        }
+        let predictions = try runtime { try loaded.predict(bytes, labels: images, names: names, topK: topK) }
+        if report.json {
+            return try printReport(Report(predictions: zip(images, predictions).map { Report.Entry(image: $0, prediction: $1) }))
+        }
+        for (path, prediction) in zip(images, predictions) {
+            print(path)
+            for entry in prediction.top {
+                print(String(format: "  %6.4f  %d  %@", entry.probability, entry.index, entry.name ?? "class \(entry.index)"))
             }
         }
-        if json { printJSON(["predictions": predictions]) }
+    }
+
+    /// `--json`: each image's prediction with its path.
+    struct Report: Encodable {
+        struct Entry: Encodable {
+            var image: String
+            var prediction: Prediction
+            enum CodingKeys: String, CodingKey { case image, top, probabilities }
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(image, forKey: .image)
+                try container.encode(prediction.top, forKey: .top)
+                try container.encode(prediction.probabilities, forKey: .probabilities)
+            }
+        }
+        var predictions: [Entry]
     }
 }

@@ -26,21 +26,19 @@ struct Inspect: ParsableCommand {
     @Option(help: "Write the decoded image of --record here (.png or .jpg).")
     var saveImage: String?
 
-    @Flag(help: "JSON output (one object with --record, else one per line).")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
         if saveImage != nil && record == nil { throw ValidationError("--save-image needs --record") }
     }
 
     func run() throws {
-        let reader: RecordReader
-        do { reader = try RecordReader(paths: [file]) } catch { throw RuntimeFailure("\(error)") }
+        let reader = try runtime { try RecordReader(paths: [file]) }
         // (key, offset) of every record, in file order.
         var entries: [(key: UInt64, offset: Int)]
         let indexPath = file.hasSuffix(".rec") ? String(file.dropLast(4)) + ".idx" : file + ".idx"
         if FileManager.default.fileExists(atPath: indexPath) {
-            do { entries = try RecordIndex.read(path: indexPath) } catch { throw RuntimeFailure("\(error)") }
+            entries = try runtime { try RecordIndex.read(path: indexPath) }
         } else {
             let (offsets, damage) = reader.scanRecordOffsets()
             if let damage { log("warning: \(damage)") }
@@ -52,59 +50,70 @@ struct Inspect: ParsableCommand {
                 throw RuntimeFailure("\(file): no record with key \(record) (\(entries.count) records)")
             }
             let description = try describe(reader, entries[position], end: ends[position], save: saveImage)
-            if json { printJSON(description) } else { print(text(description)) }
+            if report.json { try printReport(description) } else { print(description.text) }
             return
         }
         for (position, entry) in entries.enumerated() {
             let description = try describe(reader, entry, end: ends[position], save: nil)
-            if json { printJSON(description) } else { print(text(description)) }
+            if report.json { try printReport(description) } else { print(description.text) }
         }
     }
 
-    private func describe(_ reader: RecordReader, _ entry: (key: UInt64, offset: Int), end: Int, save: String?) throws -> [String: Any] {
+    private func describe(_ reader: RecordReader, _ entry: (key: UInt64, offset: Int), end: Int, save: String?) throws -> Record {
         var payload: [UInt8] = []
-        do { try reader.readRecord(at: entry.offset, into: &payload) } catch { throw RuntimeFailure("\(error)") }
-        return try payload.withUnsafeBytes { bytes -> [String: Any] in
+        try runtime { try reader.readRecord(at: entry.offset, into: &payload) }
+        return try payload.withUnsafeBytes { bytes -> Record in
             guard let (header, imageOffset) = ImageRecordHeader.parse(bytes) else {
                 throw RuntimeFailure("\(file): record at byte \(entry.offset) is too short for an image record header")
             }
             let image = UnsafeRawBufferPointer(rebasing: bytes[imageOffset...])
-            var object: [String: Any] = [
-                "key": entry.key, "id": header.id, "id2": header.id2, "label": header.labels, "flag": header.flag,
-                "offset": entry.offset, "record-bytes": end - entry.offset, "payload-bytes": image.count,
-                "payload-sha256": sha256Hex(image),
-            ]
-            if let (format, width, height) = try? ImageCodec.info(image) {
-                object["format"] = format.rawValue
-                object["width"] = width
-                object["height"] = height
-                object["channels"] = 3
-                if let save {
-                    do {
-                        let decoded = try ImageCodec.decode(image)
-                        let lower = save.lowercased()
-                        let encoded = lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
-                            ? try ImageCodec.encodeJPEG(decoded, quality: 95) : try ImageCodec.encodePNG(decoded, compression: 6)
-                        try Data(encoded).write(to: URL(fileURLWithPath: save))
-                        log("wrote \(save) (\(width)x\(height))")
-                    } catch {
-                        throw RuntimeFailure("\(file): record \(header.id) at byte \(entry.offset): \(error)")
-                    }
-                }
-            } else {
+            var record = Record(key: entry.key, id: header.id, id2: header.id2, label: header.labels, flag: header.flag,
+                                offset: entry.offset, recordBytes: end - entry.offset, payloadBytes: image.count,
+                                payloadSHA256: sha256Hex(image), format: "raw")
+            guard let (format, width, height) = try? ImageCodec.info(image) else {
                 if save != nil { throw RuntimeFailure("\(file): record \(header.id) holds no JPEG or PNG image") }
-                object["format"] = "raw"
-                object["width"] = NSNull()
-                object["height"] = NSNull()
-                object["channels"] = NSNull()
+                return record
             }
-            return object
+            (record.format, record.width, record.height, record.channels) = (format.rawValue, width, height, 3)
+            if let save {
+                try runtime("\(file): record \(header.id) at byte \(entry.offset)") {
+                    let decoded = try ImageCodec.decode(image)
+                    let lower = save.lowercased()
+                    let encoded = lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
+                        ? try ImageCodec.encodeJPEG(decoded, quality: 95) : try ImageCodec.encodePNG(decoded, compression: 6)
+                    try Data(encoded).write(to: URL(fileURLWithPath: save))
+                }
+                log("wrote \(save) (\(width)x\(height))")
+            }
+            return record
         }
     }
 
-    private func text(_ object: [String: Any]) -> String {
-        let size = (object["width"] as? Int).map { "\($0)x\(object["height"]!)" } ?? "-"
-        return "key \(object["key"]!)\tid \(object["id"]!)\tlabel \(object["label"]!)\toffset \(object["offset"]!)\t"
-            + "\(object["payload-bytes"]!) bytes\t\(object["format"]!) \(size)"
+    /// One record, as `--json` reports it (width, height and channels as decoded to RGB;
+    /// null for a payload that is not an image).
+    struct Record: Encodable {
+        var key: UInt64
+        var id: UInt64
+        var id2: UInt64
+        var label: [Float]
+        var flag: UInt32
+        var offset: Int
+        var recordBytes: Int
+        var payloadBytes: Int
+        var payloadSHA256: String
+        var format: String
+        @Nullable var width: Int?
+        @Nullable var height: Int?
+        @Nullable var channels: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case key, id, id2, label, flag, offset, format, width, height, channels
+            case recordBytes = "record-bytes", payloadBytes = "payload-bytes", payloadSHA256 = "payload-sha256"
+        }
+
+        var text: String {
+            "key \(key)\tid \(id)\tlabel \(label)\toffset \(offset)\t\(payloadBytes) bytes\t\(format) "
+                + (width.map { "\($0)x\(height ?? 0)" } ?? "-")
+        }
     }
 }

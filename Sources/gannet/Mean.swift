@@ -34,45 +34,27 @@ struct Mean: ParsableCommand {
     @Flag(help: "Random flips.")
     var randMirror = false
 
-    @Option(help: "Decode threads (default: all cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         var options = ImageIteratorOptions(dataShape: dataShape.dimensions, batchSize: 64)
         options.resize = resize
         options.randomCrop = randCrop
         options.randomMirror = randMirror
-        options.threadCount = threads
-        let iterator: ImageRecordIterator
-        do { iterator = try ImageRecordIterator(path: file, options: options, warn: { _ in }) } catch { throw RuntimeFailure("\(error)") }
-        let size = dataShape.dimensions.reduce(1, *)
-        var sum = [Double](repeating: 0, count: size)
-        var count = 0
-        let progress = ProgressBar(total: iterator.recordCount, label: "mean")
-        do {
-            while let batch = try iterator.next() {
-                let rows = batch.data.shape[0] - batch.pad
-                let values = batch.data.floats
-                for row in 0..<rows {
-                    for index in 0..<size { sum[index] += Double(values[row * size + index]) }
-                }
-                count += rows
-                progress.update(count)
+        options.threadCount = threadOptions.threads
+        var progress: ProgressBar?
+        let (mean, count) = try runtime {
+            try MeanImage.compute(path: file, options: options) { done, total in
+                if progress == nil { progress = ProgressBar(total: total, label: "mean") }
+                progress?.update(done)
             }
-        } catch {
-            throw RuntimeFailure("\(error)")
         }
-        progress.finish()
-        guard count > 0 else { throw RuntimeFailure("\(file): no records") }
-        let mean = Tensor(shape: Shape(dataShape.dimensions), values: sum.map { Float($0 / Double(count)) })
-        do {
-            try NDArrayFile.write([NDArrayFile.Entry(name: "mean_img", tensor: mean)], to: output)
-        } catch {
-            throw RuntimeFailure("\(output): \(error)")
+        progress?.finish()
+        try runtime(output) { try NDArrayFile.write([NDArrayFile.Entry(name: "mean_img", tensor: mean)], to: output) }
+        let channels = dataShape.dimensions[0], perChannel = mean.elementCount / channels
+        let means = (0..<channels).map { c in
+            String(format: "%.2f", (0..<perChannel).reduce(0.0) { $0 + Double(mean.floats[c * perChannel + $1]) } / Double(perChannel))
         }
-        let channels = (0..<dataShape.dimensions[0]).map { c in
-            String(format: "%.2f", sum[(c * size / dataShape.dimensions[0])..<((c + 1) * size / dataShape.dimensions[0])].reduce(0, +) / Double(count * size / dataShape.dimensions[0]))
-        }
-        log("\(output): mean of \(count) images, channel means \(channels.joined(separator: ", "))")
+        log("\(output): mean of \(count) images, channel means \(means.joined(separator: ", "))")
     }
 }

@@ -18,14 +18,10 @@ struct Plan: ParsableCommand {
               gannet plan --network model/inception-bn-symbol.json --data-shape 3,224,224 --json
             """)
 
-    @Option(help: "alexnet, inception-bn, inception-bn-full, inception-bn-small, or a symbol JSON file.")
-    var network: String
+    @OptionGroup var network: NetworkOptions
 
     @Option(help: "Batch size.")
     var batchSize = 32
-
-    @Option(help: "Input shape C,H,W (default: the network's).")
-    var dataShape: DataShape?
 
     @Option(help: "Number of classes for a built-in network.")
     var numClasses: Int?
@@ -45,8 +41,7 @@ struct Plan: ParsableCommand {
     @Flag(help: "Also print every buffer of the plan: name, shape, region, offset and size.")
     var buffers = false
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     enum Mode: String, ExpressibleByArgument { case train, inference }
 
@@ -55,38 +50,16 @@ struct Plan: ParsableCommand {
     }
 
     func run() throws {
-        let (symbol, defaultShape) = try loadNetwork(network, classCount: numClasses)
-        let shape = [batchSize] + (dataShape?.dimensions ?? defaultShape)
-        let executor: Executor
-        do {
-            executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape(shape)), isTraining: mode == .train,
-                                    planMemory: !noPlanning, layout: layout, mirror: mirror)
-        } catch {
-            throw RuntimeFailure("\(network): \(error)")
+        let (symbol, dataShape) = try network.load(classCount: numClasses)
+        let executor = try runtime(network.network) {
+            try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([batchSize] + dataShape)),
+                         isTraining: mode == .train, planMemory: !noPlanning, layout: layout, mirror: mirror)
         }
         let graph = executor.graph
-        func describe(_ nodes: [Node]) -> [[String: Any]] {
-            nodes.map { ["name": $0.name, "shape": executor.shapes.outputs[graph.index(of: $0)][0].dimensions] }
-        }
         let parameters = graph.parameterNames.reduce(0) { $0 + executor.argument($1)!.elementCount }
+        if report.json { return try printReport(Report(executor, parameters: parameters, withBuffers: buffers)) }
         let memory = executor.memory
         let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
-        let bufferList: [[String: Any]] = executor.buffers.map {
-            ["name": $0.name, "shape": $0.shape.dimensions, "region": $0.region.rawValue, "offset": $0.offset,
-             "bytes": $0.bytes]
-        }
-        if json {
-            var object: [String: Any] = [
-                "arguments": describe(graph.argumentNodes), "auxiliary": describe(graph.auxiliaryNodes),
-                "output": executor.outputs.map { $0.shape.dimensions }, "parameters": parameters,
-                "plan": ["weights-mib": mib(memory.weightBytes), "gradients-mib": mib(memory.gradientBytes),
-                         "activations-mib": mib(memory.activationBytes), "workspace-mib": mib(memory.workspaceBytes),
-                         "total-mib": mib(memory.totalBytes)],
-            ]
-            if buffers { object["buffers"] = bufferList }
-            printJSON(object)
-            return
-        }
         print("arguments (\(graph.argumentNodes.count)):")
         for node in graph.argumentNodes { print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])") }
         print("auxiliary states (\(graph.auxiliaryNodes.count)):")
@@ -105,27 +78,52 @@ struct Plan: ParsableCommand {
                      mib(memory.activationBytes), mib(memory.workspaceBytes), mib(memory.totalBytes), memory.inPlaceCount,
                      mib(memory.peakLiveBytes)))
     }
-}
 
-/// A built-in network by name, or a symbol JSON file; with the default data shape.
-func loadNetwork(_ name: String, classCount: Int?) throws -> (Symbol, [Int]) {
-    if let builtIn = NetworkName(rawValue: name) {
-        return (try builtIn.symbol(classCount: classCount), builtIn.dataShape)
+    /// `--json`: MXNet's argument and auxiliary lists with shapes, and the memory plan.
+    struct Report: Encodable {
+        struct Tensor: Encodable {
+            var name: String
+            var shape: [Int]
+        }
+        struct Totals: Encodable {
+            var weightsMiB, gradientsMiB, activationsMiB, workspaceMiB, totalMiB: Double
+            enum CodingKeys: String, CodingKey {
+                case weightsMiB = "weights-mib", gradientsMiB = "gradients-mib", activationsMiB = "activations-mib"
+                case workspaceMiB = "workspace-mib", totalMiB = "total-mib"
+            }
+        }
+        struct Buffer: Encodable {
+            var name: String
+            var shape: [Int]
+            var region: String
+            var offset: Int
+            var bytes: Int
+        }
+        var arguments: [Tensor]
+        var auxiliary: [Tensor]
+        var output: [[Int]]
+        var parameters: Int
+        var plan: Totals
+        /// With `--buffers`.
+        var buffers: [Buffer]?
+
+        init(_ executor: Executor, parameters: Int, withBuffers: Bool) {
+            let graph = executor.graph
+            func describe(_ nodes: [Node]) -> [Tensor] {
+                nodes.map { Tensor(name: $0.name, shape: executor.shapes.outputs[graph.index(of: $0)][0].dimensions) }
+            }
+            let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
+            let memory = executor.memory
+            arguments = describe(graph.argumentNodes)
+            auxiliary = describe(graph.auxiliaryNodes)
+            output = executor.outputs.map { $0.shape.dimensions }
+            self.parameters = parameters
+            plan = Totals(weightsMiB: mib(memory.weightBytes), gradientsMiB: mib(memory.gradientBytes),
+                          activationsMiB: mib(memory.activationBytes), workspaceMiB: mib(memory.workspaceBytes),
+                          totalMiB: mib(memory.totalBytes))
+            buffers = withBuffers ? executor.buffers.map {
+                Buffer(name: $0.name, shape: $0.shape.dimensions, region: $0.region.rawValue, offset: $0.offset, bytes: $0.bytes)
+            } : nil
+        }
     }
-    guard name.hasSuffix(".json") else {
-        throw ValidationError("--network '\(name)' is neither a built-in network "
-                              + "(\(NetworkName.allCases.map(\.rawValue).joined(separator: ", "))) nor a .json file")
-    }
-    let text: String
-    do {
-        text = String(decoding: try readFile(name), as: UTF8.self)
-    } catch {
-        throw RuntimeFailure("\(error)")
-    }
-    let (symbol, notes) = try SymbolJSON.decode(text, file: name)
-    if !notes.legacyPooling.isEmpty {
-        FileHandle.standardError.write(Data(("note: \(name) predates MXNet 0.9; Pooling without pooling_convention "
-            + "read as 'full' (MXNet rounded up then): \(notes.legacyPooling.joined(separator: ", "))\n").utf8))
-    }
-    return (symbol, [3, 224, 224])
 }

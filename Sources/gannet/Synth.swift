@@ -45,20 +45,12 @@ struct Synth: ParsableCommand {
         let progress = ProgressBar(total: total, label: "synth")
         for label in 0..<classes {
             let folder = outdir + "/" + String(format: "class_%03d", label)
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            } catch {
-                throw RuntimeFailure("\(folder): \(error.localizedDescription)")
-            }
+            try runtime(folder) { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             for index in 0..<imagesPerClass {
                 let image = SyntheticImages.image(label: label, classCount: classes, index: index,
                                                   imagesPerClass: imagesPerClass, size: size, seed: seed)
                 let path = folder + String(format: "/img_%05d.jpg", index)
-                do {
-                    try Data(try ImageCodec.encodeJPEG(image, quality: 90)).write(to: URL(fileURLWithPath: path))
-                } catch {
-                    throw RuntimeFailure("\(path): \(error)")
-                }
+                try runtime(path) { try Data(try ImageCodec.encodeJPEG(image, quality: 90)).write(to: URL(fileURLWithPath: path)) }
                 progress.update(label * imagesPerClass + index + 1)
             }
         }

@@ -225,16 +225,3 @@ final class TrainingProgress {
     }
 }
 
-func parseFloats(_ text: String, count: Int) -> [Float]? {
-    let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-    guard values.count == count, values.allSatisfy({ $0 != nil }) else { return nil }
-    return values.map { $0! }
-}
-
-func parseIntegers(_ text: String) -> [Int]? {
-    let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
-    return values.map { $0! }
-}
-
-extension ImageIteratorOptions.BadRecordPolicy: ExpressibleByArgument {}

@@ -21,18 +21,15 @@ struct Verify: ParsableCommand {
     @Argument(help: "The .rec file.")
     var file: String
 
-    @Option(help: "Decode threads (default: all cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadOptions: ThreadOptions
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var report: JSONOutput
 
     func run() throws {
         let start = monotonicSeconds()
-        let reader: RecordReader
-        do { reader = try RecordReader(paths: [file]) } catch { throw RuntimeFailure("\(error)") }
+        let reader = try runtime { try RecordReader(paths: [file]) }
         let (offsets, damage) = reader.scanRecordOffsets()
-        let threadCount = max(1, min(threads, offsets.count))
+        let threadCount = max(1, min(threadOptions.threads, offsets.count))
         let results = VerifyResults(threads: threadCount)
         let progress = ProgressBar(total: offsets.count, label: "verify")
         let counter = ProgressCounter()
@@ -74,13 +71,11 @@ struct Verify: ParsableCommand {
         var failed = total.failed.sorted { $0.offset < $1.offset }
         if let damage { failed.append((nil, damage.offset, damage.message)) }
         let seconds = monotonicSeconds() - start
-        if json {
-            printJSON([
-                "records": offsets.count, "decoded": total.decoded,
-                "failed": failed.map { ["id": $0.id.map { $0 as Any } ?? NSNull(), "offset": $0.offset, "error": $0.error] },
-                "labels": total.minimum.map { ["min": $0, "max": total.maximum!] as Any } ?? NSNull(),
-                "seconds": seconds,
-            ])
+        if report.json {
+            try printReport(Report(
+                records: offsets.count, decoded: total.decoded,
+                failed: failed.map { Report.Failure(id: $0.id, offset: $0.offset, error: $0.error) },
+                labels: total.minimum.map { Report.Labels(min: $0, max: total.maximum ?? $0) }, seconds: seconds))
         } else {
             for failure in failed {
                 print("\(file): record \(failure.id.map(String.init) ?? "?") at byte \(failure.offset): \(failure.error)")
@@ -90,6 +85,28 @@ struct Verify: ParsableCommand {
                          failed.count, labels, seconds))
         }
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension Verify {
+    /// `--json`.
+    struct Report: Encodable {
+        struct Failure: Encodable {
+            /// The record's id, null when its header could not be read.
+            @Nullable var id: UInt64?
+            var offset: Int
+            var error: String
+        }
+        struct Labels: Encodable {
+            var min: Float
+            var max: Float
+        }
+        var records: Int
+        var decoded: Int
+        var failed: [Failure]
+        /// The smallest and largest first label, null when nothing decoded.
+        @Nullable var labels: Labels?
+        var seconds: Double
     }
 }
 

@@ -1,0 +1,148 @@
+import ArgumentParser
+import DataIO
+import Distributed
+import Foundation
+import Graph
+import Models
+import TensorCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// What every command shares: option groups, errors, reports and the standard-error writer.
+
+/// `--json`: JSON on standard output instead of text (one object; `inspect` without a
+/// record: one per line).
+struct JSONOutput: ParsableArguments {
+    @Flag(help: "Print the results as JSON on standard output (logs and progress stay on standard error).")
+    var json = false
+}
+
+/// `--threads`.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "Worker threads (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
+/// `--network` and `--data-shape`: a built-in network or an MXNet symbol file.
+struct NetworkOptions: ParsableArguments {
+    @Option(help: "A built-in network (\(NetworkName.allCases.map(\.rawValue).joined(separator: ", "))) or an MXNet symbol JSON file.")
+    var network: String
+
+    @Option(help: "Input shape C,H,W (default: the network's; 3,224,224 for a symbol file).")
+    var dataShape: DataShape?
+
+    /// The symbol (with `classCount` outputs where the network lets it be chosen) and the
+    /// data shape `[C, H, W]`.
+    func load(classCount: Int?) throws -> (symbol: Symbol, dataShape: [Int]) {
+        let (symbol, defaultShape) = try loadNetwork(network, classCount: classCount)
+        return (symbol, dataShape?.dimensions ?? defaultShape)
+    }
+}
+
+/// A built-in network by name, or a symbol JSON file; with its default data shape.
+func loadNetwork(_ name: String, classCount: Int?) throws -> (Symbol, [Int]) {
+    if let builtIn = NetworkName(rawValue: name) {
+        return (try runtime { try builtIn.symbol(classCount: classCount) }, builtIn.dataShape)
+    }
+    guard name.hasSuffix(".json") else {
+        throw ValidationError("--network '\(name)' is neither a built-in network "
+                              + "(\(NetworkName.allCases.map(\.rawValue).joined(separator: ", "))) nor a .json file")
+    }
+    let (symbol, notes) = try runtime { try SymbolJSON.decode(String(decoding: try readFile(name), as: UTF8.self), file: name) }
+    if !notes.legacyPooling.isEmpty {
+        log("note: \(name) predates MXNet 0.9; Pooling without pooling_convention read as 'full' (MXNet rounded up "
+            + "then): \(notes.legacyPooling.joined(separator: ", "))")
+    }
+    return (symbol, [3, 224, 224])
+}
+
+/// `C,H,W` on the command line.
+struct DataShape: ExpressibleByArgument {
+    var dimensions: [Int]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        dimensions = parts.map { $0! }
+    }
+}
+
+func parseFloats(_ text: String, count: Int) -> [Float]? {
+    let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+    guard values.count == count, values.allSatisfy({ $0 != nil }) else { return nil }
+    return values.map { $0! }
+}
+
+func parseIntegers(_ text: String) -> [Int]? {
+    let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { return nil }
+    return values.map { $0! }
+}
+
+extension NetworkName: ExpressibleByArgument {}
+extension PoolingRounding: ExpressibleByArgument {}
+extension Executor.LayoutPolicy: ExpressibleByArgument {}
+extension ImageIteratorOptions.BadRecordPolicy: ExpressibleByArgument {}
+
+/// A failure at run time (exit status 1); the message names what is at fault.
+struct RuntimeFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs library work, turning its errors into runtime failures (exit status 1) that keep
+/// their message, prefixed with `context` when given; usage errors pass through.
+func runtime<T>(_ context: String? = nil, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as RuntimeFailure {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        throw RuntimeFailure(context.map { "\($0): \(error)" } ?? "\(error)")
+    }
+}
+
+/// Prints a report as one JSON object on standard output (keys sorted). A value JSON cannot
+/// hold (NaN, infinity) fails with a message instead of printing half a report.
+func printReport<T: Encodable>(_ report: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data: Data
+    do { data = try encoder.encode(report) } catch { throw RuntimeFailure("cannot write the JSON report: \(error)") }
+    print(String(decoding: data, as: UTF8.self))
+}
+
+/// An optional that reports write as `null` rather than leave out (the contract names the key).
+@propertyWrapper
+struct Nullable<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}
+
+/// MPI's communicator when an MPI launcher started this process, else the single-process one.
+func jobCommunicator() throws -> any Communicator {
+    try runtime { () throws -> any Communicator in
+        MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcess()
+    }
+}
+
+/// Writes a line to standard error (standard output carries results), in one write.
+func log(_ text: String) {
+    let line = text + "\n"
+    line.withCString { _ = write(2, $0, strlen($0)) }
+}
