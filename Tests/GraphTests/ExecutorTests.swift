@@ -276,7 +276,7 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         step()
         step()
         var cleanWindow = false
-        for _ in 0..<50 where !cleanWindow {
+        for _ in 0..<500 where !cleanWindow {
             let before = gannet_heap_allocated_bytes()
             for _ in 0..<3 { step() }
             cleanWindow = gannet_heap_allocated_bytes() == before
