@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(
             name: "gannet",
             dependencies: [
-                "Operators", "TensorCore", "Graph", "Models", "Training", "DataIO", "Distributed", "Benchmarks",
+                "DNNL", "Operators", "TensorCore", "Graph", "Models", "Training", "DataIO", "Distributed", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),

@@ -10,8 +10,8 @@ struct BenchAllreduce: ParsableCommand {
         commandName: "allreduce",
         abstract: "All-reduce bandwidth per bucket size over the ranks of an MPI job (run it under mpirun).",
         discussion: """
-            Each size is timed for about --seconds after a warm-up; rank 0 reports. Algorithm
-            bandwidth is bytes / time; bus bandwidth is that times 2(n−1)/n, what a ring
+            Each size is timed for about --seconds after a warm-up; rank 0 reports. Algorithm \
+            bandwidth is bytes / time; bus bandwidth is that times 2(n−1)/n, what a ring \
             all-reduce moves per link (comparable across rank counts).
 
             Example:

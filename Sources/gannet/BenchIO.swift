@@ -10,13 +10,14 @@ struct BenchIO: ParsableCommand {
         commandName: "io",
         abstract: "Images per second delivered by the record iterator (decode, crop, mirror, mean, batch).",
         discussion: """
-            One warm-up epoch, then --epochs timed epochs; the median is reported. Mean
-            subtraction uses the ImageNet RGB means (123.68, 116.779, 103.939), as the baselines do.
-            With --rate the consumer takes at most that many images per second and the CPU
+            One warm-up epoch, then --epochs timed epochs; the median is reported. Mean \
+            subtraction uses the ImageNet RGB means (123.68, 116.779, 103.939), as the baselines do. \
+            With --rate the consumer takes at most that many images per second and the CPU \
             cores the iterator used are reported: the load a training process would see.
 
             Example:
-              gannet bench io --data data/train.rec --batch-size 128 --rand-crop --rand-mirror
+              gannet bench io --data data/train.rec --batch-size 128 \\
+                --rand-crop --rand-mirror
               gannet bench io --data data/train.rec --rate 25 --epochs 1
             """)
 

@@ -10,7 +10,7 @@ struct BenchMemory: ParsableCommand {
         commandName: "memory",
         abstract: "Largest training batch whose peak RSS stays within a budget.",
         discussion: """
-            Each probe is `gannet bench train --iterations 1 --runs 1` in its own process
+            Each probe is `gannet bench train --iterations 1 --runs 1` in its own process \
             (3 training steps including warm-up); probing stops at the first batch over budget.
 
             Example:

@@ -11,8 +11,8 @@ struct BenchOps: ParsableCommand {
         commandName: "ops",
         abstract: "GFLOPS per operator and pass (AlexNet, Inception-BN 3a/4a) against a sgemm roof.",
         discussion: """
-            Each convolution pass is timed on its oneDNN primitive in the memory format oneDNN
-            picked; the reorders that MXNet's plain NCHW layout would add around it are timed
+            Each convolution pass is timed on its oneDNN primitive in the memory format oneDNN \
+            picked; the reorders that MXNet's plain NCHW layout would add around it are timed \
             separately. Min/median/max over several runs, after a warm-up.
 
             Example:

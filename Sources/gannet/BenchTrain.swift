@@ -16,10 +16,10 @@ struct BenchTrain: ParsableCommand {
         commandName: "train",
         abstract: "Training (or inference) img/s of a network on synthetic data.",
         discussion: """
-            Random normal images and random labels; weights Xavier-initialised; SGD with momentum
-            0.9, lr 0.001, wd 1e-5 (the baselines' settings). Two warm-up batches, then --runs timed
-            runs of --iterations batches; img/s is the batch size over the median batch time of
-            all timed batches (as the baselines report), and each run's mean is listed. The run fails if the loss is not
+            Random normal images and random labels; weights Xavier-initialised; SGD with momentum \
+            0.9, lr 0.001, wd 1e-5 (the baselines' settings). Two warm-up batches, then --runs timed \
+            runs of --iterations batches; img/s is the batch size over the median batch time of \
+            all timed batches (as the baselines report), and each run's mean is listed. The run fails if the loss is not \
             finite or the weights did not change. Threads: oneDNN uses all cores (OMP_NUM_THREADS).
 
             Example:

@@ -10,12 +10,13 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a built-in network as MXNet symbol JSON (PREFIX-symbol.json).",
         discussion: """
-            The file is MXNet 1.x's JSON dialect: mx.sym.load (MXNet 1.9.1) reads it, and so does
+            The file is MXNet 1.x's JSON dialect: mx.sym.load (MXNet 1.9.1) reads it, and so does \
             `gannet plan --network PREFIX-symbol.json`. Shapes are checked for the data shape first.
 
             Example:
               gannet export --network inception-bn --output model/inception-bn
-              gannet export --network alexnet --num-classes 10 --pooling valid --output alexnet10
+              gannet export --network alexnet --num-classes 10 --pooling valid \\
+                --output alexnet10
               gannet export --network inception-bn-small --init --seed 1 --output small
             """)
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNNL
 import Foundation
 
 @main
@@ -23,15 +24,22 @@ struct Gannet: ParsableCommand {
         abstract: "Trains image-classification networks on ImageNet-scale data, with MXNet-compatible files.",
         discussion: """
             Example:
-              gannet bench ops --preset short
-              gannet export --network inception-bn --output model/inception-bn
+              gannet synth photos --classes 10 --images-per-class 100 --size 40
+              gannet list data/photos photos --recursive --train-ratio 0.9
+              gannet pack data/photos_train photos
+              gannet train --network inception-bn-small --train data/photos_train.rec \\
+                --num-classes 10 --data-shape 3,28,28 --model-prefix model/small
             """,
+        version: "gannet \(gannetVersion) (oneDNN \(Library.version), ISA \(Library.instructionSet))",
         subcommands: [Synth.self, List.self, Pack.self, Verify.self, Inspect.self, Mean.self, Train.self, Score.self, Predict.self, Bench.self, Export.self, Plan.self])
 }
 
+/// The release of this build.
+let gannetVersion = "0.12.0"
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measures speed: operators against the machine's sgemm roof.",
+        abstract: "Measure speed: operators, training, input pipeline, memory and communication.",
         discussion: """
             Example:
               gannet bench ops --json

@@ -5,42 +5,14 @@ import Graph
 import TensorCore
 import Training
 
-/// The preprocessing options shared by `score` and `predict`; what is not given comes
-/// from the training run's `.state`, then from MXNet's defaults.
-struct PreprocessingOptions: ParsableArguments {
-    @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")
-    var dataShape: DataShape?
-
-    @Option(help: "Resize the shorter side to this before the centre crop (default: the training run's, else the crop size).")
-    var resize: Int?
-
-    @Option(help: "Per-channel RGB mean (default: the training run's).")
-    var meanRgb: String?
-
-    @Option(help: "Mean image file (default: the training run's).")
-    var meanImg: String?
-
-    @Option(help: "Multiply after subtracting the mean (default: the training run's, else 1).")
-    var scale: Float?
-
-    mutating func validate() throws {
-        if meanRgb != nil && meanImg != nil { throw ValidationError("give --mean-rgb or --mean-img, not both") }
-        if let meanRgb, parseFloats(meanRgb, count: 3) == nil { throw ValidationError("--mean-rgb must be three numbers R,G,B") }
-        if let resize, resize < 1 { throw ValidationError("--resize must be at least 1") }
-    }
-
-    /// What these options override of the training run's preprocessing.
-    var overrides: PreprocessingOverrides {
-        PreprocessingOverrides(dataShape: dataShape?.dimensions, resize: resize,
-                               meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) }, meanImage: meanImg, scale: scale)
-    }
-}
-
 extension InferenceModel {
     /// The checkpoint `PREFIX-NNNN` for inference at `batchSize`, notes on standard error.
-    static func load(prefix: String, epoch: Int, batchSize: Int, options: PreprocessingOptions) throws -> InferenceModel {
-        try runtime { try InferenceModel(prefix: prefix, epoch: epoch, batchSize: batchSize, overrides: options.overrides,
-                                         log: { log($0) }) }
+    static func load(prefix: String, epoch: Int, batchSize: Int, dataShape: DataShape?,
+                     options: PreprocessingOptions) throws -> InferenceModel {
+        try runtime {
+            try InferenceModel(prefix: prefix, epoch: epoch, batchSize: batchSize,
+                               overrides: options.overrides(dataShape: dataShape?.dimensions), log: { log($0) })
+        }
     }
 }
 
@@ -68,6 +40,9 @@ struct Score: ParsableCommand {
     @Option(help: "k of the top-k accuracy.")
     var topK = 5
 
+    @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")
+    var dataShape: DataShape?
+
     @OptionGroup var preprocessing: PreprocessingOptions
 
     @OptionGroup var threadOptions: ThreadOptions
@@ -75,7 +50,8 @@ struct Score: ParsableCommand {
     @OptionGroup var report: JSONOutput
 
     func run() throws {
-        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
+        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
+                                             options: preprocessing)
         let (metrics, speed) = try runtime {
             try loaded.score(data, topK: topK, threadCount: threadOptions.threads, warn: { log($0) })
         }
@@ -106,12 +82,13 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify images (JPEG or PNG) with a checkpoint: the top-k classes and their probabilities.",
         discussion: """
-            Each image: decoded, shorter side resized to --resize (default: the crop size),
-            centre-cropped to the data shape, mean subtracted, scaled — as in training unless
+            Each image: decoded, shorter side resized to --resize (default: the crop size), \
+            centre-cropped to the data shape, mean subtracted, scaled — as in training unless \
             overridden. Loads MXNet checkpoints of both dialects (MXNet 1.x and 2015).
 
             Example:
-              gannet predict --model model/small --epoch 8 --synset data/train.synset.txt cat.jpg dog.png
+              gannet predict --model model/small --epoch 8 \\
+                --synset data/train.synset.txt cat.jpg dog.png
             """)
 
     @Option(help: "Checkpoint prefix (PREFIX-symbol.json, PREFIX-NNNN.params).")
@@ -125,6 +102,9 @@ struct Predict: ParsableCommand {
 
     @Option(help: "How many classes to show per image.")
     var topK = 5
+
+    @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")
+    var dataShape: DataShape?
 
     @OptionGroup var preprocessing: PreprocessingOptions
 
@@ -140,7 +120,8 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let batchSize = min(images.count, 32)
-        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, options: preprocessing)
+        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
+                                             options: preprocessing)
         let names: [String]? = try synset.map { path in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RuntimeFailure("\(path): cannot read") }
             return text.split(whereSeparator: \.isNewline).map(String.init)

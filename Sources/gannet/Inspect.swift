@@ -7,9 +7,9 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the records of a .rec: key, id, labels, offset, sizes, payload digest, image format and size.",
         discussion: """
-            --record N selects the record whose .idx key is N (its position in the file when
-            there is no .idx beside it). Without --record every record is listed, one line each
-            (JSON lines with --json). --save-image writes the decoded image (PNG, or JPEG when
+            --record N selects the record whose .idx key is N (its position in the file when \
+            there is no .idx beside it). Without --record every record is listed, one line each \
+            (JSON lines with --json). --save-image writes the decoded image (PNG, or JPEG when \
             the name ends in .jpg).
 
             Example:

@@ -8,15 +8,16 @@ struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write PREFIX.lst (index, label, path) for the images under ROOT, as im2rec --list does.",
         discussion: """
-            With --recursive every subfolder of ROOT is a class (labels 0, 1, … in sorted folder
-            order; images in deeper folders belong to their top folder) and PREFIX.synset.txt
-            lists the folder names in label order. Without it, the images directly in ROOT get
-            label 0. The list is shuffled (seeded) unless --no-shuffle: a list sorted by class
+            With --recursive every subfolder of ROOT is a class (labels 0, 1, … in sorted folder \
+            order; images in deeper folders belong to their top folder) and PREFIX.synset.txt \
+            lists the folder names in label order. Without it, the images directly in ROOT get \
+            label 0. The list is shuffled (seeded) unless --no-shuffle: a list sorted by class \
             makes whole batches of one class, and training then stays at chance accuracy.
 
             Example:
               gannet list data/train images/train --recursive
-              gannet list data/photos images --recursive --train-ratio 0.9    # photos_train.lst, photos_val.lst
+              # data/photos_train.lst and data/photos_val.lst:
+              gannet list data/photos images --recursive --train-ratio 0.9
             """)
 
     @Argument(help: "Output prefix: writes PREFIX.lst (or PREFIX_train.lst, … with ratios, PREFIX_N.lst with chunks).")

@@ -8,8 +8,8 @@ struct Mean: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compute the mean image of a .rec and save it as MXNet's mean.bin (key mean_img).",
         discussion: """
-            Every record is decoded and cropped as the iterator would (centre crop unless
-            --rand-crop) and the RGB float images are averaged before any normalisation, as
+            Every record is decoded and cropped as the iterator would (centre crop unless \
+            --rand-crop) and the RGB float images are averaged before any normalisation, as \
             ImageRecordIter does when its mean_img file does not exist yet.
 
             Example:

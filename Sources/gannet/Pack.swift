@@ -8,14 +8,14 @@ struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pack the images of PREFIX.lst into PREFIX.rec and PREFIX.idx (MXNet RecordIO, as im2rec).",
         discussion: """
-            Records follow the list order; each holds MXNet's 24-byte IRHeader (id = the list
-            index) and the image re-encoded (or the file bytes with --pass-through). The files
-            are written under temporary names and renamed at the end, so an interrupted pack
-            leaves nothing half-written under PREFIX.rec. Images that cannot be read are
+            Records follow the list order; each holds MXNet's 24-byte IRHeader (id = the list \
+            index) and the image re-encoded (or the file bytes with --pass-through). The files \
+            are written under temporary names and renamed at the end, so an interrupted pack \
+            leaves nothing half-written under PREFIX.rec. Images that cannot be read are \
             reported by path and left out.
 
-            --resize uses an antialiased bilinear filter (im2rec's OpenCV INTER_LINEAR aliases
-            when shrinking by more than 2); JPEGs much larger than the target are first reduced
+            --resize uses an antialiased bilinear filter (im2rec's OpenCV INTER_LINEAR aliases \
+            when shrinking by more than 2); JPEGs much larger than the target are first reduced \
             by 1/2, 1/4 or 1/8 inside the decoder.
 
             Example:

@@ -15,7 +15,8 @@ struct Plan: ParsableCommand {
 
             Example:
               gannet plan --network inception-bn --batch-size 64
-              gannet plan --network model/inception-bn-symbol.json --data-shape 3,224,224 --json
+              gannet plan --network model/inception-bn-symbol.json \\
+                --data-shape 3,224,224 --json
             """)
 
     @OptionGroup var network: NetworkOptions

@@ -5,6 +5,7 @@ import Foundation
 import Graph
 import Models
 import TensorCore
+import Training
 
 #if canImport(Glibc)
 import Glibc
@@ -42,6 +43,35 @@ struct NetworkOptions: ParsableArguments {
     func load(classCount: Int?) throws -> (symbol: Symbol, dataShape: [Int]) {
         let (symbol, defaultShape) = try loadNetwork(network, classCount: classCount)
         return (symbol, dataShape?.dimensions ?? defaultShape)
+    }
+}
+
+/// How images are prepared: resize, mean, scale (the crop is the data shape). In `train`
+/// what is not given takes MXNet's defaults and is recorded in the checkpoint; `score` and
+/// `predict` fall back to the training run's, then to the defaults.
+struct PreprocessingOptions: ParsableArguments {
+    @Option(help: "Resize the shorter side to this before cropping (default: the training run's, else none for train and the crop size for inference).")
+    var resize: Int?
+
+    @Option(help: "Per-channel RGB mean subtracted from the images, e.g. 123.68,116.78,103.94 (default: the training run's, else none).")
+    var meanRgb: String?
+
+    @Option(help: "Mean image file (MXNet's mean.bin, e.g. from `gannet mean`; default: the training run's).")
+    var meanImg: String?
+
+    @Option(help: "Multiply the images by this after subtracting the mean (default: the training run's, else 1).")
+    var scale: Float?
+
+    func validate() throws {
+        if meanRgb != nil && meanImg != nil { throw ValidationError("give --mean-rgb or --mean-img, not both") }
+        if let meanRgb, parseFloats(meanRgb, count: 3) == nil { throw ValidationError("--mean-rgb must be three numbers R,G,B") }
+        if let resize, resize < 1 { throw ValidationError("--resize must be at least 1") }
+    }
+
+    /// What these options (and a data shape) override of a training run's preprocessing.
+    func overrides(dataShape: [Int]?) -> PreprocessingOverrides {
+        PreprocessingOverrides(dataShape: dataShape, resize: resize, meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) },
+                               meanImage: meanImg, scale: scale)
     }
 }
 

@@ -8,12 +8,12 @@ struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a deterministic, learnable, photo-like image folder OUTDIR/<class>/*.jpg.",
         discussion: """
-            Each class is an object of its own silhouette (disk, ring, triangle, square, star,
-            cross, bar, half disk) and fill (solid, stripes, checks, dots: class k has silhouette
-            k mod 8 and fill k/8 mod 4), drawn at a random place, size and angle, in a hue that
-            only scatters around the class's, over a random background with clutter and a
-            lighting gradient, partly occluded, with sensor noise; saved as a JPEG of varying
-            size around --size. Colour alone tells the classes apart poorly: a linear model on
+            Each class is an object of its own silhouette (disk, ring, triangle, square, star, \
+            cross, bar, half disk) and fill (solid, stripes, checks, dots: class k has silhouette \
+            k mod 8 and fill k/8 mod 4), drawn at a random place, size and angle, in a hue that \
+            only scatters around the class's, over a random background with clutter and a \
+            lighting gradient, partly occluded, with sensor noise; saved as a JPEG of varying \
+            size around --size. Colour alone tells the classes apart poorly: a linear model on \
             the pixels stays far below a small CNN. The same seed writes the same bytes.
 
             Example:

@@ -8,9 +8,9 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode every record of a .rec once: count, failures (id and byte offset), labels seen.",
         discussion: """
-            Records are found by walking the file from header to header (the .idx is not
-            needed). Corrupt-but-decodable JPEGs (libjpeg warnings such as a premature end of
-            data) count as failures. A damaged or truncated tail is reported with its offset.
+            Records are found by walking the file from header to header (the .idx is not \
+            needed). Corrupt-but-decodable JPEGs (libjpeg warnings such as a premature end of \
+            data) count as failures. A damaged or truncated tail is reported with its offset. \
             Exit status 1 if anything failed.
 
             Example:
