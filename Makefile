@@ -1,7 +1,7 @@
 # Gannet: trains image classifiers on ImageNet-scale data, in Swift.
 SWIFT ?= swift
 
-.PHONY: setup build release test test-release demo clean
+.PHONY: setup build release test test-release demo clean check-no-mpi
 
 setup:
 	@bash scripts/setup.sh
@@ -24,3 +24,7 @@ demo: release
 
 clean:
 	rm -rf .build
+
+# Slow tier: builds a second copy as on a machine without Open MPI and checks it.
+check-no-mpi: setup
+	bash scripts/check-no-mpi.sh

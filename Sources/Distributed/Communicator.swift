@@ -59,28 +59,32 @@ public final class MPICommunicator: Communicator {
         return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"].contains { environment[$0] != nil }
     }
 
+    /// Whether this build has MPI (Open MPI's headers were found when it was compiled).
+    public static var isBuilt: Bool { gannet_mpi_is_built() != 0 }
+
     /// Initialises MPI (funneled: only the training thread calls it).
     public init() throws {
-        var provided: Int32 = 0
-        guard MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided) == MPI_SUCCESS else {
-            throw CommunicatorError(description: "MPI_Init_thread failed")
+        guard Self.isBuilt else {
+            throw CommunicatorError(description: "this process was started by an MPI launcher, but Gannet was built "
+                                    + "without MPI support (install libopenmpi-dev and rebuild); run it without mpirun")
         }
-        MPI_Comm_set_errhandler(gannet_mpi_world(), gannet_mpi_errors_return())
         var rank: Int32 = 0, size: Int32 = 0
-        MPI_Comm_rank(gannet_mpi_world(), &rank)
-        MPI_Comm_size(gannet_mpi_world(), &size)
+        let status = gannet_mpi_init(&rank, &size)
+        guard status == 0 else { throw CommunicatorError(description: "MPI_Init_thread failed: \(Self.message(status))") }
         self.rank = Int(rank)
         self.size = Int(size)
-        atexit { MPI_Finalize() }
+        atexit { gannet_mpi_finalize() }
+    }
+
+    private static func message(_ status: Int32) -> String {
+        var text = [CChar](repeating: 0, count: 512)
+        gannet_mpi_error_string(status, &text, Int32(text.count))
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func check(_ status: Int32, _ call: String) {
-        guard status != MPI_SUCCESS else { return }
-        var length: Int32 = 0
-        var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING))
-        MPI_Error_string(status, &text, &length)
-        let message = String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        FileHandle.standardError.write(Data("rank \(rank): \(call) failed: \(message); another rank probably died\n".utf8))
+        guard status != 0 else { return }
+        FileHandle.standardError.write(Data("rank \(rank): \(call) failed: \(Self.message(status)); another rank probably died\n".utf8))
         exit(1)
     }
 
@@ -88,21 +92,19 @@ public final class MPICommunicator: Communicator {
         var offset = 0
         while offset < count {  // MPI counts are Int32
             let chunk = min(count - offset, Int(Int32.max))
-            check(MPI_Allreduce(gannet_mpi_in_place(), buffer + offset, Int32(chunk), gannet_mpi_float(), gannet_mpi_sum(),
-                                gannet_mpi_world()), "MPI_Allreduce")
+            check(gannet_mpi_allreduce_sum_float(buffer + offset, Int32(chunk)), "MPI_Allreduce")
             offset += chunk
         }
     }
 
     /// In-flight nonblocking operations; a handle indexes this list, and finished slots are
     /// reused, so a steady training loop does not allocate.
-    private var requests: [MPI_Request?] = []
+    private var requests: [gannet_mpi_request?] = []
 
     public func startAllReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) -> Int {
         precondition(count <= Int(Int32.max), "a nonblocking allreduce of \(count) floats is over MPI's Int32 count")
-        var request: MPI_Request? = nil
-        check(MPI_Iallreduce(gannet_mpi_in_place(), buffer, Int32(count), gannet_mpi_float(), gannet_mpi_sum(),
-                             gannet_mpi_world(), &request), "MPI_Iallreduce")
+        var request: gannet_mpi_request = 0
+        check(gannet_mpi_iallreduce_sum_float(buffer, Int32(count), &request), "MPI_Iallreduce")
         if let free = requests.firstIndex(where: { $0 == nil }) {
             requests[free] = request
             return free
@@ -112,30 +114,29 @@ public final class MPICommunicator: Communicator {
     }
 
     public func isFinished(_ handle: Int) -> Bool {
-        guard requests[handle] != nil else { return true }
+        guard var request = requests[handle] else { return true }
         var done: Int32 = 0
-        check(MPI_Test(&requests[handle], &done, nil), "MPI_Test")
-        if done != 0 { requests[handle] = nil }
+        check(gannet_mpi_test(&request, &done), "MPI_Test")
+        requests[handle] = done != 0 ? nil : request
         return done != 0
     }
 
     public func wait(_ handle: Int) {
-        guard requests[handle] != nil else { return }
-        check(MPI_Wait(&requests[handle], nil), "MPI_Wait")
+        guard var request = requests[handle] else { return }
+        check(gannet_mpi_wait(&request), "MPI_Wait")
         requests[handle] = nil
     }
 
     public func allReduceSum(_ values: inout [Double]) {
         let count = Int32(values.count)
         values.withUnsafeMutableBufferPointer { buffer in
-            check(MPI_Allreduce(gannet_mpi_in_place(), buffer.baseAddress, count, gannet_mpi_double(), gannet_mpi_sum(),
-                                gannet_mpi_world()), "MPI_Allreduce")
+            check(gannet_mpi_allreduce_sum_double(buffer.baseAddress, count), "MPI_Allreduce")
         }
     }
 
     public func allReduceMinimum(_ value: Int) -> Int {
-        var local = value, result = 0
-        check(MPI_Allreduce(&local, &result, 1, gannet_mpi_long(), gannet_mpi_min(), gannet_mpi_world()), "MPI_Allreduce")
+        var result = value
+        check(gannet_mpi_allreduce_min_long(&result), "MPI_Allreduce")
         return result
     }
 
@@ -143,10 +144,10 @@ public final class MPICommunicator: Communicator {
         var offset = 0
         while offset < count {
             let chunk = min(count - offset, Int(Int32.max))
-            check(MPI_Bcast(buffer + offset, Int32(chunk), gannet_mpi_float(), Int32(root), gannet_mpi_world()), "MPI_Bcast")
+            check(gannet_mpi_bcast_float(buffer + offset, Int32(chunk), Int32(root)), "MPI_Bcast")
             offset += chunk
         }
     }
 
-    public func barrier() { check(MPI_Barrier(gannet_mpi_world()), "MPI_Barrier") }
+    public func barrier() { check(gannet_mpi_barrier(), "MPI_Barrier") }
 }

@@ -127,6 +127,7 @@ struct RuntimeFailure: Error, CustomStringConvertible {
 
 /// Runs library work, turning its errors into runtime failures (exit status 1) that keep
 /// their message, prefixed with `context` when given; usage errors pass through.
+@discardableResult
 func runtime<T>(_ context: String? = nil, _ body: () throws -> T) throws -> T {
     do {
         return try body()
