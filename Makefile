@@ -1,7 +1,7 @@
 # Gannet: trains image classifiers on ImageNet-scale data, in Swift.
 SWIFT ?= swift
 
-.PHONY: setup build release test test-release demo clean check-no-mpi
+.PHONY: setup build release test test-release demo clean check-no-mpi format lint
 
 setup:
 	@bash scripts/setup.sh
@@ -13,7 +13,7 @@ release: setup
 	$(SWIFT) build -c release
 
 # The whole suite. Reference kernels are plain loops, so the suite runs optimised.
-test: setup
+test: setup lint
 	$(SWIFT) build --build-tests -c release -Xswiftc -enable-testing
 	$(SWIFT) test --skip-build -c release -Xswiftc -enable-testing
 	bash scripts/cli-smoke.sh .build/release/gannet
@@ -28,3 +28,10 @@ clean:
 # Slow tier: builds a second copy as on a machine without Open MPI and checks it.
 check-no-mpi: setup
 	bash scripts/check-no-mpi.sh
+
+# Style: .swift-format (swift-format ships with the Swift toolchain).
+lint:
+	$(SWIFT) format lint --recursive --parallel --strict Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift

@@ -12,7 +12,7 @@ let package = Package(
         .library(name: "DataIO", targets: ["DataIO"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
@@ -39,7 +39,9 @@ let package = Package(
         .testTarget(name: "DataIOTests", dependencies: ["DataIO", "TensorCore"], exclude: ["Fixtures"]),
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Graph", "Models", "Operators", "TensorCore"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,9 +12,14 @@ public struct ConvolutionSpec: Sendable {
     /// AlexNet (2015 script, 224 input, `full` pooling) conv1–conv5 and the 1×1 and 3×3
     /// convolutions of Inception-BN's 3a (28×28) and 4a (14×14) blocks.
     public static func seedShapes(batch n: Int) -> [ConvolutionSpec] {
-        func conv(_ name: String, _ c: Int, _ f: Int, _ k: Int, _ size: Int, stride: Int = 1, pad: Int = 0) -> ConvolutionSpec {
-            ConvolutionSpec(name: name, definition: Convolution(kernel: [k, k], filterCount: f, stride: [stride, stride],
-                                                                pad: [pad, pad]), data: [n, c, size, size])
+        func conv(_ name: String, _ c: Int, _ f: Int, _ k: Int, _ size: Int, stride: Int = 1, pad: Int = 0)
+            -> ConvolutionSpec
+        {
+            ConvolutionSpec(
+                name: name,
+                definition: Convolution(
+                    kernel: [k, k], filterCount: f, stride: [stride, stride],
+                    pad: [pad, pad]), data: [n, c, size, size])
         }
         return [
             conv("alexnet.conv1", 3, 96, 11, 224, stride: 4),
@@ -48,13 +53,16 @@ private final class Buffer {
 
 /// Times the three passes of one convolution on their primitives, plus the reorders
 /// between MXNet's plain layout and the chosen ones.
-func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, allImplementations: Bool = false,
-                      activationLayout: FormatTag = .any, log: (String) -> Void) throws -> [OperatorResult] {
+func benchConvolution(
+    _ spec: ConvolutionSpec, runs: Int, runSeconds: Double, allImplementations: Bool = false,
+    activationLayout: FormatTag = .any, log: (String) -> Void
+) throws -> [OperatorResult] {
     let shapes = try spec.definition.inferShapes([spec.data], node: spec.name)
     let primitives = try ConvolutionPrimitives(spec.definition, shapes: shapes, activationLayout: activationLayout)
     let stream = try DNNL.Stream()
     let output = shapes.outputs[0]
-    let flops = 2.0 * Double(output.elementCount) * Double(shapes.arguments[1].elementCount / spec.definition.filterCount)
+    let flops =
+        2.0 * Double(output.elementCount) * Double(shapes.arguments[1].elementCount / spec.definition.filterCount)
     let plainData = try MemoryDescriptor.plain(spec.data.dimensions)
     let plainOutput = try MemoryDescriptor.plain(output.dimensions)
 
@@ -64,13 +72,16 @@ func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, al
         let reorder = toPlain ? try Reorder(from: chosen, to: plain) : try Reorder(from: plain, to: chosen)
         let source = Tensor(shape: [((toPlain ? chosen : plain).byteCount + 3) / 4])
         let destination = Tensor(shape: [((toPlain ? plain : chosen).byteCount + 3) / 4])
-        return median(measure(runs: runs, runSeconds: runSeconds / 3) {
-            reorder.run(from: source.rawPointer, to: destination.rawPointer, on: stream)
-        })
+        return median(
+            measure(runs: runs, runSeconds: runSeconds / 3) {
+                reorder.run(from: source.rawPointer, to: destination.rawPointer, on: stream)
+            })
     }
 
-    func pass(_ name: String, _ descriptor: PrimitiveDescriptor, _ arguments: [(ArgumentKind, MemoryQuery, Int)],
-              activationFormats: [(MemoryDescriptor, MemoryQuery, Bool)]) throws -> OperatorResult {
+    func pass(
+        _ name: String, _ descriptor: PrimitiveDescriptor, _ arguments: [(ArgumentKind, MemoryQuery, Int)],
+        activationFormats: [(MemoryDescriptor, MemoryQuery, Bool)]
+    ) throws -> OperatorResult {
         let scratchpad = try Buffer(descriptor.memoryDescriptor(.scratchpad), seed: 0)
         var buffers: [Buffer] = []
         var execArguments = PrimitiveArguments([.scratchpad: scratchpad.memory])
@@ -90,40 +101,65 @@ func benchConvolution(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, al
             "\(arg.shortName):\(descriptor.memoryDescriptor(query, position).formatName)"
         }.joined(separator: " ")
         let middle = median(seconds)
-        return OperatorResult(name: spec.name, op: "Convolution", pass: name, batch: spec.data[0],
-                              gflops: flops / middle / 1e9, gbps: nil, runs: seconds.map { flops / $0 / 1e9 },
-                              implementation: descriptor.implementationName, format: format, seconds: middle,
-                              reorderShare: reorder / middle)
+        return OperatorResult(
+            name: spec.name, op: "Convolution", pass: name, batch: spec.data[0],
+            gflops: flops / middle / 1e9, gbps: nil, runs: seconds.map { flops / $0 / 1e9 },
+            implementation: descriptor.implementationName, format: format, seconds: middle,
+            reorderShare: reorder / middle)
     }
 
     var results: [OperatorResult] = []
-    var forwardArguments: [(ArgumentKind, MemoryQuery, Int)] = [(.source, .source, 0), (.weights, .weights, 0),
-                                                                 (.destination, .destination, 0)]
+    var forwardArguments: [(ArgumentKind, MemoryQuery, Int)] = [
+        (.source, .source, 0), (.weights, .weights, 0),
+        (.destination, .destination, 0),
+    ]
     if spec.definition.hasBias { forwardArguments.append((.bias, .weights, 1)) }
-    let dataArguments: [(ArgumentKind, MemoryQuery, Int)] = [(.diffDestination, .diffDestination, 0), (.weights, .weights, 0),
-                                                              (.diffSource, .diffSource, 0)]
-    var weightArguments: [(ArgumentKind, MemoryQuery, Int)] = [(.source, .source, 0), (.diffDestination, .diffDestination, 0),
-                                                                (.diffWeights, .diffWeights, 0)]
+    let dataArguments: [(ArgumentKind, MemoryQuery, Int)] = [
+        (.diffDestination, .diffDestination, 0), (.weights, .weights, 0),
+        (.diffSource, .diffSource, 0),
+    ]
+    var weightArguments: [(ArgumentKind, MemoryQuery, Int)] = [
+        (.source, .source, 0), (.diffDestination, .diffDestination, 0),
+        (.diffWeights, .diffWeights, 0),
+    ]
     if spec.definition.hasBias { weightArguments.append((.diffBias, .diffWeights, 1)) }
-    let forwardFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [(plainData, .source, false), (plainOutput, .destination, true)]
-    let dataFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [(plainOutput, .diffDestination, false),
-                                                               (plainData, .diffSource, true)]
-    let weightFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [(plainData, .source, false),
-                                                                 (plainOutput, .diffDestination, false)]
+    let forwardFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [
+        (plainData, .source, false), (plainOutput, .destination, true),
+    ]
+    let dataFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [
+        (plainOutput, .diffDestination, false),
+        (plainData, .diffSource, true),
+    ]
+    let weightFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [
+        (plainData, .source, false),
+        (plainOutput, .diffDestination, false),
+    ]
     results.append(try pass("forward", primitives.forward, forwardArguments, activationFormats: forwardFormats))
     results.append(try pass("backward-data", primitives.backwardData, dataArguments, activationFormats: dataFormats))
-    results.append(try pass("backward-weights", primitives.backwardWeights, weightArguments, activationFormats: weightFormats))
+    results.append(
+        try pass("backward-weights", primitives.backwardWeights, weightArguments, activationFormats: weightFormats))
     if allImplementations {
         let attributes = try PrimitiveAttributes()
         let alternatives = [
-            ("forward", try PrimitiveDescriptor.allImplementations(primitives.forwardOperation, attributes: attributes),
-             forwardArguments, forwardFormats),
-            ("backward-data", try PrimitiveDescriptor.allImplementations(primitives.backwardDataOperation,
-                                                                         attributes: attributes, hint: primitives.forward),
-             dataArguments, dataFormats),
-            ("backward-weights", try PrimitiveDescriptor.allImplementations(primitives.backwardWeightsOperation,
-                                                                            attributes: attributes, hint: primitives.forward),
-             weightArguments, weightFormats),
+            (
+                "forward",
+                try PrimitiveDescriptor.allImplementations(primitives.forwardOperation, attributes: attributes),
+                forwardArguments, forwardFormats
+            ),
+            (
+                "backward-data",
+                try PrimitiveDescriptor.allImplementations(
+                    primitives.backwardDataOperation,
+                    attributes: attributes, hint: primitives.forward),
+                dataArguments, dataFormats
+            ),
+            (
+                "backward-weights",
+                try PrimitiveDescriptor.allImplementations(
+                    primitives.backwardWeightsOperation,
+                    attributes: attributes, hint: primitives.forward),
+                weightArguments, weightFormats
+            ),
         ]
         for (name, candidates, arguments, formats) in alternatives {
             // The reference implementations run at ~1 GFLOPS: not worth the wait.
@@ -175,9 +211,10 @@ func benchKernel<Definition: OperatorDefinition>(
         return tensor
     }
     let forwardCall = ForwardCall(isTraining: true, arguments: arguments, outputs: outputs, auxiliary: auxiliary)
-    let backwardCall = BackwardCall(outputGradients: outputGradients, arguments: arguments, outputs: outputs,
-                                    auxiliary: auxiliary, argumentGradients: gradients,
-                                    requests: Array(repeating: .write, count: arguments.count))
+    let backwardCall = BackwardCall(
+        outputGradients: outputGradients, arguments: arguments, outputs: outputs,
+        auxiliary: auxiliary, argumentGradients: gradients,
+        requests: Array(repeating: .write, count: arguments.count))
     kernel.forward(forwardCall)
     let forward = measure(runs: runs, runSeconds: runSeconds) { kernel.forward(forwardCall) }
     let backward = measure(runs: runs, runSeconds: runSeconds) { kernel.backward(backwardCall) }
@@ -197,11 +234,15 @@ func benchKernel<Definition: OperatorDefinition>(
     let forwardBytes = dataBytes * (op == "BatchNorm" ? 2 : 1) + outputBytes
     let backwardBytes = 2 * dataBytes + outputBytes
     // A FLOP-bound backward computes both the data and the weight gradient: twice the forward FLOPs.
-    let results = [result("forward", forward, bytes: forwardBytes, flopFactor: 1),
-                   result("backward", backward, bytes: backwardBytes, flopFactor: 2)]
+    let results = [
+        result("forward", forward, bytes: forwardBytes, flopFactor: 1),
+        result("backward", backward, bytes: backwardBytes, flopFactor: 2),
+    ]
     for r in results {
-        log("\(r.name) \(r.pass): " + (r.gflops.map { String(format: "%.1f GFLOPS", $0) }
-                                       ?? String(format: "%.1f GB/s", r.gbps ?? 0)) + " (\(r.implementation))")
+        log(
+            "\(r.name) \(r.pass): "
+                + (r.gflops.map { String(format: "%.1f GFLOPS", $0) }
+                    ?? String(format: "%.1f GB/s", r.gbps ?? 0)) + " (\(r.implementation))")
     }
     return results
 }

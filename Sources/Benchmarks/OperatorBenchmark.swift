@@ -24,40 +24,80 @@ public struct OperatorBenchmarkOptions: Sendable {
 /// The seed networks' operators timed on oneDNN next to a sgemm roof from the same run
 /// (`gannet bench ops`).
 public enum OperatorBenchmark {
-    public static func run(_ options: OperatorBenchmarkOptions, log: @escaping (String) -> Void) throws -> BenchOpsReport {
+    public static func run(_ options: OperatorBenchmarkOptions, log: @escaping (String) -> Void) throws
+        -> BenchOpsReport
+    {
         let (runs, runSeconds, n) = (options.runs, options.runSeconds, options.batchSize)
         let roofRuns = sgemmRoof(size: options.gemmSize, runs: runs)
         log(String(format: "sgemm %d³ roof: %.1f GFLOPS (median of %d)", options.gemmSize, median(roofRuns), runs))
         var results: [OperatorResult] = []
         func selected(_ name: String) -> Bool { options.only.map { name.contains($0) } ?? true }
         for spec in ConvolutionSpec.seedShapes(batch: n) where selected(spec.name) {
-            results += try benchConvolution(spec, runs: runs, runSeconds: runSeconds,
-                                            allImplementations: options.allImplementations, log: log)
+            results += try benchConvolution(
+                spec, runs: runs, runSeconds: runSeconds,
+                allImplementations: options.allImplementations, log: log)
             if options.layouts {
-                results += try benchConvolution(spec, runs: runs, runSeconds: runSeconds, activationLayout: .channelsLast,
-                                                log: log)
+                results += try benchConvolution(
+                    spec, runs: runs, runSeconds: runSeconds, activationLayout: .channelsLast,
+                    log: log)
             }
         }
         let kernels: [(String, () throws -> [OperatorResult])] = [
-            ("alexnet.fc6", { try benchKernel(name: "alexnet.fc6", FullyConnected(hiddenCount: 4096), data: [n, 9216],
-                                              flops: 2.0 * Double(n) * 9216 * 4096, runs: runs, runSeconds: runSeconds,
-                                              log: log) }),
-            ("inception.3a.bn", { try benchKernel(name: "inception.3a.bn", BatchNorm(fixGamma: false),
-                                                  data: [n, 64, 28, 28], flops: nil, runs: runs, runSeconds: runSeconds,
-                                                  log: log) }),
-            ("alexnet.pool1", { try benchKernel(name: "alexnet.pool1",
-                                                Pooling(.max, kernel: [3, 3], stride: [2, 2], convention: .full),
-                                                data: [n, 96, 54, 54], flops: nil, runs: runs, runSeconds: runSeconds,
-                                                log: log) }),
-            ("inception.3a.pool", { try benchKernel(name: "inception.3a.pool",
-                                                    Pooling(.avg, kernel: [3, 3], stride: [1, 1], pad: [1, 1]),
-                                                    data: [n, 192, 28, 28], flops: nil, runs: runs,
-                                                    runSeconds: runSeconds, log: log) }),
-            ("alexnet.lrn1", { try benchKernel(name: "alexnet.lrn1", LRN(size: 5, alpha: 1e-4, beta: 0.75, knorm: 1),
-                                               data: [n, 96, 54, 54], flops: nil, runs: runs, runSeconds: runSeconds,
-                                               log: log) }),
-            ("inception.3a.relu", { try benchKernel(name: "inception.3a.relu", Activation(.relu), data: [n, 64, 28, 28],
-                                                    flops: nil, runs: runs, runSeconds: runSeconds, log: log) }),
+            (
+                "alexnet.fc6",
+                {
+                    try benchKernel(
+                        name: "alexnet.fc6", FullyConnected(hiddenCount: 4096), data: [n, 9216],
+                        flops: 2.0 * Double(n) * 9216 * 4096, runs: runs, runSeconds: runSeconds,
+                        log: log)
+                }
+            ),
+            (
+                "inception.3a.bn",
+                {
+                    try benchKernel(
+                        name: "inception.3a.bn", BatchNorm(fixGamma: false),
+                        data: [n, 64, 28, 28], flops: nil, runs: runs, runSeconds: runSeconds,
+                        log: log)
+                }
+            ),
+            (
+                "alexnet.pool1",
+                {
+                    try benchKernel(
+                        name: "alexnet.pool1",
+                        Pooling(.max, kernel: [3, 3], stride: [2, 2], convention: .full),
+                        data: [n, 96, 54, 54], flops: nil, runs: runs, runSeconds: runSeconds,
+                        log: log)
+                }
+            ),
+            (
+                "inception.3a.pool",
+                {
+                    try benchKernel(
+                        name: "inception.3a.pool",
+                        Pooling(.avg, kernel: [3, 3], stride: [1, 1], pad: [1, 1]),
+                        data: [n, 192, 28, 28], flops: nil, runs: runs,
+                        runSeconds: runSeconds, log: log)
+                }
+            ),
+            (
+                "alexnet.lrn1",
+                {
+                    try benchKernel(
+                        name: "alexnet.lrn1", LRN(size: 5, alpha: 1e-4, beta: 0.75, knorm: 1),
+                        data: [n, 96, 54, 54], flops: nil, runs: runs, runSeconds: runSeconds,
+                        log: log)
+                }
+            ),
+            (
+                "inception.3a.relu",
+                {
+                    try benchKernel(
+                        name: "inception.3a.relu", Activation(.relu), data: [n, 64, 28, 28],
+                        flops: nil, runs: runs, runSeconds: runSeconds, log: log)
+                }
+            ),
         ]
         for (name, bench) in kernels where selected(name) { results += try bench() }
         if options.layouts {
@@ -66,11 +106,13 @@ public enum OperatorBenchmark {
             let probe = Convolution(kernel: [3, 3], filterCount: 64, pad: [1, 1])
             let blocked = try ConvolutionPrimitives(probe, shapes: probe.inferShapes([[n, 64, 28, 28]], node: "probe"))
                 .forward.memoryDescriptor(.destination).formatName
-            results += try benchLayouts(blockedFormat: blocked, batch: n, runs: runs, runSeconds: runSeconds,
-                                        selected: selected, log: log)
+            results += try benchLayouts(
+                blockedFormat: blocked, batch: n, runs: runs, runSeconds: runSeconds,
+                selected: selected, log: log)
         }
-        return BenchOpsReport(roofGflops: median(roofRuns), roofRuns: roofRuns, sgemmSize: options.gemmSize,
-                              threads: ProcessInfo.processInfo.activeProcessorCount, operators: results)
+        return BenchOpsReport(
+            roofGflops: median(roofRuns), roofRuns: roofRuns, sgemmSize: options.gemmSize,
+            threads: ProcessInfo.processInfo.activeProcessorCount, operators: results)
     }
 }
 
@@ -101,7 +143,7 @@ public struct OperatorResult: Codable, Sendable {
         try container.encode(op, forKey: .op)
         try container.encode(pass, forKey: .pass)
         try container.encode(batch, forKey: .batch)
-        try container.encode(gflops, forKey: .gflops)   // null when not FLOP-bound
+        try container.encode(gflops, forKey: .gflops)  // null when not FLOP-bound
         try container.encode(gbps, forKey: .gbps)
         try container.encode(runs, forKey: .runs)
         try container.encode(implementation, forKey: .implementation)

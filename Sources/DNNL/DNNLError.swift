@@ -11,13 +11,14 @@ public struct DNNLError: Error, CustomStringConvertible {
     }
 
     public var description: String {
-        let reason: String = switch status {
-        case dnnl_out_of_memory: "out of memory"
-        case dnnl_invalid_arguments: "invalid arguments"
-        case dnnl_unimplemented: "no implementation for these shapes/formats"
-        case dnnl_runtime_error: "runtime error"
-        default: "status \(status.rawValue)"
-        }
+        let reason: String =
+            switch status {
+            case dnnl_out_of_memory: "out of memory"
+            case dnnl_invalid_arguments: "invalid arguments"
+            case dnnl_unimplemented: "no implementation for these shapes/formats"
+            case dnnl_runtime_error: "runtime error"
+            default: "status \(status.rawValue)"
+            }
         return "oneDNN: \(operation): \(reason)"
     }
 }

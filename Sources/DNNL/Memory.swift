@@ -11,8 +11,10 @@ public final class Memory {
     public let handle: dnnl_memory_t
     public let descriptor: MemoryDescriptor
 
-    public init(_ descriptor: MemoryDescriptor, engine: Engine = .cpu,
-                pointer: UnsafeMutableRawPointer? = dnnlMemoryNone) throws {
+    public init(
+        _ descriptor: MemoryDescriptor, engine: Engine = .cpu,
+        pointer: UnsafeMutableRawPointer? = dnnlMemoryNone
+    ) throws {
         var md = descriptor.raw
         var memory: dnnl_memory_t?
         try check(dnnl_memory_create(&memory, &md, engine.handle, pointer), "create memory")

@@ -13,8 +13,9 @@ public struct MemoryDescriptor: @unchecked Sendable {
     public init(_ dimensions: [Int], _ tag: FormatTag, dataType: DataType = .float32) throws {
         var md = dnnl_memory_desc_t()
         let dims = dimensions.map { dnnl_dim_t($0) }
-        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dataType.raw, tag.raw(rank: dims.count)),
-                  "memory descriptor \(dimensions) \(tag)")
+        try check(
+            dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dataType.raw, tag.raw(rank: dims.count)),
+            "memory descriptor \(dimensions) \(tag)")
         raw = md
     }
 
@@ -37,7 +38,9 @@ public struct MemoryDescriptor: @unchecked Sendable {
 
     /// The dimensions.
     public var dimensions: [Int] {
-        withUnsafeBytes(of: raw.dims) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(Int(raw.ndims))).map { Int($0) } }
+        withUnsafeBytes(of: raw.dims) {
+            Array($0.bindMemory(to: dnnl_dim_t.self).prefix(Int(raw.ndims))).map { Int($0) }
+        }
     }
 
     /// Bytes a buffer of this descriptor needs (blocked layouts pad channels).
@@ -59,8 +62,12 @@ public struct MemoryDescriptor: @unchecked Sendable {
         let blocking = raw.format_desc.blocking
         let strides = withUnsafeBytes(of: blocking.strides) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(rank)) }
         let innerCount = Int(blocking.inner_nblks)
-        let innerBlocks = withUnsafeBytes(of: blocking.inner_blks) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(innerCount)) }
-        let innerIndices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: dnnl_dim_t.self).prefix(innerCount)) }
+        let innerBlocks = withUnsafeBytes(of: blocking.inner_blks) {
+            Array($0.bindMemory(to: dnnl_dim_t.self).prefix(innerCount))
+        }
+        let innerIndices = withUnsafeBytes(of: blocking.inner_idxs) {
+            Array($0.bindMemory(to: dnnl_dim_t.self).prefix(innerCount))
+        }
         let letters = Array("abcdefghijkl")
         let blocked = Set(innerIndices.map { Int($0) })
         // Outer order: larger stride first; ties (extent 1) keep logical order.

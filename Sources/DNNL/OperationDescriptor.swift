@@ -37,8 +37,10 @@ public struct OperationDescriptor: @unchecked Sendable {
 private func dims(_ values: [Int]) -> [dnnl_dim_t] { values.map { dnnl_dim_t($0) } }
 
 /// Calls `body` with a pointer to `descriptor`'s C value, or nil.
-private func withOptional<R>(_ descriptor: MemoryDescriptor?,
-                             _ body: (UnsafePointer<dnnl_memory_desc_t>?) throws -> R) rethrows -> R {
+private func withOptional<R>(
+    _ descriptor: MemoryDescriptor?,
+    _ body: (UnsafePointer<dnnl_memory_desc_t>?) throws -> R
+) rethrows -> R {
     guard var raw = descriptor?.raw else { return try body(nil) }
     return try withUnsafePointer(to: &raw) { try body($0) }
 }
@@ -67,9 +69,11 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_convolution_desc_t()
         var (src, wei, dst) = (diffSource.raw, weights.raw, diffDestination.raw)
-        try check(dnnl_dilated_convolution_backward_data_desc_init(
-            &d, dnnl_convolution_direct, &src, &wei, &dst, dims(strides), dims(dilation.map { $0 - 1 }), dims(padding),
-            dims(paddingRight ?? padding)), "convolution backward-data descriptor")
+        try check(
+            dnnl_dilated_convolution_backward_data_desc_init(
+                &d, dnnl_convolution_direct, &src, &wei, &dst, dims(strides), dims(dilation.map { $0 - 1 }),
+                dims(padding),
+                dims(paddingRight ?? padding)), "convolution backward-data descriptor")
         return OperationDescriptor(storage: .convolution(d), name: "convolution backward data")
     }
 
@@ -105,7 +109,8 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_inner_product_desc_t()
         var (src, wei, dst) = (diffSource.raw, weights.raw, diffDestination.raw)
-        try check(dnnl_inner_product_backward_data_desc_init(&d, &src, &wei, &dst), "inner product backward-data descriptor")
+        try check(
+            dnnl_inner_product_backward_data_desc_init(&d, &src, &wei, &dst), "inner product backward-data descriptor")
         return OperationDescriptor(storage: .innerProduct(d), name: "inner product backward data")
     }
 
@@ -121,20 +126,24 @@ extension OperationDescriptor {
     }
 
     public static func eltwiseForward(
-        _ kind: PropagationKind, _ algorithm: EltwiseAlgorithm, data: MemoryDescriptor, alpha: Float = 0, beta: Float = 0
+        _ kind: PropagationKind, _ algorithm: EltwiseAlgorithm, data: MemoryDescriptor, alpha: Float = 0,
+        beta: Float = 0
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_eltwise_desc_t()
         var md = data.raw
-        try check(dnnl_eltwise_forward_desc_init(&d, kind.raw, algorithm.raw, &md, alpha, beta), "eltwise forward descriptor")
+        try check(
+            dnnl_eltwise_forward_desc_init(&d, kind.raw, algorithm.raw, &md, alpha, beta), "eltwise forward descriptor")
         return OperationDescriptor(storage: .eltwise(d), name: "eltwise forward")
     }
 
     public static func eltwiseBackward(
-        _ algorithm: EltwiseAlgorithm, diffData: MemoryDescriptor, data: MemoryDescriptor, alpha: Float = 0, beta: Float = 0
+        _ algorithm: EltwiseAlgorithm, diffData: MemoryDescriptor, data: MemoryDescriptor, alpha: Float = 0,
+        beta: Float = 0
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_eltwise_desc_t()
         var (diff, md) = (diffData.raw, data.raw)
-        try check(dnnl_eltwise_backward_desc_init(&d, algorithm.raw, &diff, &md, alpha, beta), "eltwise backward descriptor")
+        try check(
+            dnnl_eltwise_backward_desc_init(&d, algorithm.raw, &diff, &md, alpha, beta), "eltwise backward descriptor")
         return OperationDescriptor(storage: .eltwise(d), name: "eltwise backward")
     }
 
@@ -143,8 +152,9 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_batch_normalization_desc_t()
         var md = data.raw
-        try check(dnnl_batch_normalization_forward_desc_init(&d, kind.raw, &md, epsilon, flags.rawValue),
-                  "batch normalization forward descriptor")
+        try check(
+            dnnl_batch_normalization_forward_desc_init(&d, kind.raw, &md, epsilon, flags.rawValue),
+            "batch normalization forward descriptor")
         return OperationDescriptor(storage: .batchNormalization(d), name: "batch normalization forward")
     }
 
@@ -154,8 +164,9 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_batch_normalization_desc_t()
         var (diff, md) = (diffData.raw, data.raw)
-        try check(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &diff, &md, epsilon, flags.rawValue),
-                  "batch normalization backward descriptor")
+        try check(
+            dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &diff, &md, epsilon, flags.rawValue),
+            "batch normalization backward descriptor")
         return OperationDescriptor(storage: .batchNormalization(d), name: "batch normalization backward")
     }
 
@@ -165,8 +176,9 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_lrn_desc_t()
         var md = data.raw
-        try check(dnnl_lrn_forward_desc_init(&d, kind.raw, dnnl_lrn_across_channels, &md, dnnl_dim_t(size), alpha, beta, k),
-                  "LRN forward descriptor")
+        try check(
+            dnnl_lrn_forward_desc_init(&d, kind.raw, dnnl_lrn_across_channels, &md, dnnl_dim_t(size), alpha, beta, k),
+            "LRN forward descriptor")
         return OperationDescriptor(storage: .lrn(d), name: "LRN forward")
     }
 
@@ -175,8 +187,9 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_lrn_desc_t()
         var (diff, md) = (diffData.raw, data.raw)
-        try check(dnnl_lrn_backward_desc_init(&d, dnnl_lrn_across_channels, &diff, &md, dnnl_dim_t(size), alpha, beta, k),
-                  "LRN backward descriptor")
+        try check(
+            dnnl_lrn_backward_desc_init(&d, dnnl_lrn_across_channels, &diff, &md, dnnl_dim_t(size), alpha, beta, k),
+            "LRN backward descriptor")
         return OperationDescriptor(storage: .lrn(d), name: "LRN backward")
     }
 
@@ -188,9 +201,10 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_pooling_v2_desc_t()
         var (src, dst) = (source.raw, destination.raw)
-        try check(dnnl_pooling_v2_forward_desc_init(
-            &d, kind.raw, algorithm.raw, &src, &dst, dims(strides), dims(kernel), dims(kernel.map { _ in 0 }),
-            dims(paddingLeft), dims(paddingRight)), "pooling forward descriptor")
+        try check(
+            dnnl_pooling_v2_forward_desc_init(
+                &d, kind.raw, algorithm.raw, &src, &dst, dims(strides), dims(kernel), dims(kernel.map { _ in 0 }),
+                dims(paddingLeft), dims(paddingRight)), "pooling forward descriptor")
         return OperationDescriptor(storage: .pooling(d), name: "pooling forward")
     }
 
@@ -200,9 +214,11 @@ extension OperationDescriptor {
     ) throws(DNNLError) -> OperationDescriptor {
         var d = dnnl_pooling_v2_desc_t()
         var (src, dst) = (diffSource.raw, diffDestination.raw)
-        try check(dnnl_pooling_v2_backward_desc_init(
-            &d, algorithm.raw, &src, &dst, dims(strides), dims(kernel), dims(kernel.map { _ in 0 }), dims(paddingLeft),
-            dims(paddingRight)), "pooling backward descriptor")
+        try check(
+            dnnl_pooling_v2_backward_desc_init(
+                &d, algorithm.raw, &src, &dst, dims(strides), dims(kernel), dims(kernel.map { _ in 0 }),
+                dims(paddingLeft),
+                dims(paddingRight)), "pooling backward descriptor")
         return OperationDescriptor(storage: .pooling(d), name: "pooling backward")
     }
 

@@ -33,8 +33,10 @@ public final class PrimitiveDescriptor {
 
     /// The implementation oneDNN ranks first for `operation`; `hint` is the forward
     /// primitive a backward one must match.
-    public init(_ operation: OperationDescriptor, attributes: PrimitiveAttributes, engine: Engine = .cpu,
-                hint: PrimitiveDescriptor? = nil, what: @autoclosure () -> String) throws {
+    public init(
+        _ operation: OperationDescriptor, attributes: PrimitiveAttributes, engine: Engine = .cpu,
+        hint: PrimitiveDescriptor? = nil, what: @autoclosure () -> String
+    ) throws {
         var pd: dnnl_primitive_desc_t?
         let status = operation.withPointer { op in
             dnnl_primitive_desc_create(&pd, op, attributes.handle, engine.handle, hint?.handle)
@@ -51,12 +53,15 @@ public final class PrimitiveDescriptor {
         // The iterator keeps a pointer to the operation descriptor: iterate while it is valid.
         try operation.withPointer { op in
             var iterator: dnnl_primitive_desc_iterator_t?
-            try check(dnnl_primitive_desc_iterator_create(&iterator, op, attributes.handle, engine.handle, hint?.handle),
-                      "enumerate implementations of \(operation.name)")
+            try check(
+                dnnl_primitive_desc_iterator_create(&iterator, op, attributes.handle, engine.handle, hint?.handle),
+                "enumerate implementations of \(operation.name)")
             defer { dnnl_primitive_desc_iterator_destroy(iterator) }
             var result: [PrimitiveDescriptor] = []
             repeat {
-                if let pd = dnnl_primitive_desc_iterator_fetch(iterator) { result.append(PrimitiveDescriptor(adopting: pd)) }
+                if let pd = dnnl_primitive_desc_iterator_fetch(iterator) {
+                    result.append(PrimitiveDescriptor(adopting: pd))
+                }
             } while dnnl_primitive_desc_iterator_next(iterator) == dnnl_success
             return result
         }
@@ -106,8 +111,9 @@ public final class Primitive {
     @inlinable
     public func execute(_ arguments: PrimitiveArguments, on stream: Stream) {
         arguments.raw.withUnsafeBufferPointer { args in
-            mustSucceed(dnnl_primitive_execute(handle, stream.handle, Int32(args.count), args.baseAddress),
-                        "execute \(descriptor.implementationName)")
+            mustSucceed(
+                dnnl_primitive_execute(handle, stream.handle, Int32(args.count), args.baseAddress),
+                "execute \(descriptor.implementationName)")
         }
     }
 }

@@ -10,12 +10,14 @@ public final class Reorder {
     public init(from source: MemoryDescriptor, to destination: MemoryDescriptor, engine: Engine = .cpu) throws {
         var src = source.raw, dst = destination.raw
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine.handle, &dst, engine.handle, nil),
-                  "reorder \(source.formatName) -> \(destination.formatName)")
+        try check(
+            dnnl_reorder_primitive_desc_create(&pd, &src, engine.handle, &dst, engine.handle, nil),
+            "reorder \(source.formatName) -> \(destination.formatName)")
         primitive = try Primitive(PrimitiveDescriptor(adopting: pd!))
         self.source = try Memory(source, engine: engine)
         self.destination = try Memory(destination, engine: engine)
-        arguments = PrimitiveArguments([.source: self.source, .destination: self.destination])  // DNNL_ARG_FROM, DNNL_ARG_TO
+        // DNNL_ARG_FROM and DNNL_ARG_TO are DNNL_ARG_SRC and DNNL_ARG_DST.
+        arguments = PrimitiveArguments([.source: self.source, .destination: self.destination])
     }
 
     /// Converts the elements at `from` into the layout at `to`.

@@ -180,6 +180,8 @@ public struct PrimitiveArguments {
 /// measures operators against).
 public func sgemm(size n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
     let dimension = dnnl_dim_t(n)
-    mustSucceed(dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), dimension, dimension, dimension, 1, a,
-                           dimension, b, dimension, 0, c, dimension), "sgemm")
+    mustSucceed(
+        dnnl_sgemm(
+            CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), dimension, dimension, dimension, 1, a,
+            dimension, b, dimension, 0, c, dimension), "sgemm")
 }

@@ -1,8 +1,9 @@
+import CJPEG
+import CPNG
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CJPEG
-import CPNG
 
 /// An 8-bit RGB image, rows packed: pixel (x, y) channel c is at `(y * width + x) * 3 + c`.
 public struct RGBImage: Sendable, Equatable {
@@ -52,7 +53,9 @@ public struct PixelRegion: Sendable, Equatable {
 /// JPEG (libjpeg-turbo) and PNG (libpng) decoding to RGB and encoding from it.
 public enum ImageCodec {
     /// Format and size from the header alone.
-    public static func info(_ bytes: UnsafeRawBufferPointer) throws(ImageCodecError) -> (format: ImageFormat, width: Int, height: Int) {
+    public static func info(_ bytes: UnsafeRawBufferPointer) throws(ImageCodecError) -> (
+        format: ImageFormat, width: Int, height: Int
+    ) {
         guard let format = ImageFormat(sniffing: bytes) else {
             let head = bytes.prefix(4).map { String($0, radix: 16, uppercase: true) }.joined(separator: " ")
             throw ImageCodecError("not a JPEG or PNG (first bytes: \(head.isEmpty ? "none" : head))")
@@ -65,7 +68,9 @@ public enum ImageCodec {
             return (format, Int(info.width), Int(info.height))
         case .png:
             var width: Int32 = 0, height: Int32 = 0
-            let (status, message) = reporting { gannet_png_read_header(bytes.baseAddress, bytes.count, &width, &height, $0, $1) }
+            let (status, message) = reporting {
+                gannet_png_read_header(bytes.baseAddress, bytes.count, &width, &height, $0, $1)
+            }
             guard status == 0 else { throw ImageCodecError("PNG header: \(message)") }
             return (format, Int(width), Int(height))
         }
@@ -74,17 +79,20 @@ public enum ImageCodec {
     /// Whether `bytes` is a JPEG with a single (grey) component.
     public static func isGreyJPEG(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var info = gannet_jpeg_info()
-        return reporting { gannet_jpeg_read_header(bytes.baseAddress, bytes.count, &info, $0, $1) }.status == 0 && info.components == 1
+        return reporting { gannet_jpeg_read_header(bytes.baseAddress, bytes.count, &info, $0, $1) }.status == 0
+            && info.components == 1
     }
 
     /// Decodes the whole image. `strict` turns libjpeg's corrupt-data warnings into errors.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, strict: Bool = false) throws(ImageCodecError) -> RGBImage {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, strict: Bool = false) throws(ImageCodecError) -> RGBImage
+    {
         let (_, width, height) = try info(bytes)
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         var scratch: [UInt8] = []
         try pixels.withUnsafeMutableBufferPointer { (target) throws(ImageCodecError) in
-            _ = try decode(bytes, scaleDenominator: 1, region: PixelRegion(x: 0, y: 0, width: width, height: height),
-                           into: target.baseAddress!, scratch: &scratch, strict: strict)
+            _ = try decode(
+                bytes, scaleDenominator: 1, region: PixelRegion(x: 0, y: 0, width: width, height: height),
+                into: target.baseAddress!, scratch: &scratch, strict: strict)
         }
         return RGBImage(width: width, height: height, pixels: pixels)
     }
@@ -92,11 +100,14 @@ public enum ImageCodec {
     /// How to decode `window` of a `width × height` image so that it comes out at least
     /// `minimumWidth × minimumHeight`: the largest DCT reduction (1/2, 1/4, 1/8; JPEG only)
     /// that keeps it so, and the window in the reduced image's pixels.
-    public static func reducedWindow(_ window: PixelRegion, width: Int, height: Int, format: ImageFormat,
-                                     minimumWidth: Int, minimumHeight: Int) -> (denominator: Int, window: PixelRegion) {
+    public static func reducedWindow(
+        _ window: PixelRegion, width: Int, height: Int, format: ImageFormat,
+        minimumWidth: Int, minimumHeight: Int
+    ) -> (denominator: Int, window: PixelRegion) {
         var denominator = 1
         if format == .jpeg {
-            for candidate in [8, 4, 2] where window.width / candidate >= minimumWidth && window.height / candidate >= minimumHeight {
+            for candidate in [8, 4, 2]
+            where window.width / candidate >= minimumWidth && window.height / candidate >= minimumHeight {
                 denominator = candidate
                 break
             }
@@ -115,35 +126,44 @@ public enum ImageCodec {
     /// above the region and stops after it. `scratch` holds a full PNG and is reused.
     /// Returns whether the data was corrupt but decodable (an error when `strict`).
     @discardableResult
-    public static func decode(_ bytes: UnsafeRawBufferPointer, scaleDenominator: Int, region: PixelRegion,
-                              into target: UnsafeMutablePointer<UInt8>, scratch: inout [UInt8],
-                              strict: Bool = false) throws(ImageCodecError) -> Bool {
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, scaleDenominator: Int, region: PixelRegion,
+        into target: UnsafeMutablePointer<UInt8>, scratch: inout [UInt8],
+        strict: Bool = false
+    ) throws(ImageCodecError) -> Bool {
         guard let format = ImageFormat(sniffing: bytes) else { _ = try info(bytes); return false }
         switch format {
         case .jpeg:
             let (result, message) = reporting {
-                gannet_jpeg_decode_rgb(bytes.baseAddress, bytes.count, Int32(scaleDenominator), Int32(region.x), Int32(region.y),
-                                       Int32(region.width), Int32(region.height), target, $0, $1)
+                gannet_jpeg_decode_rgb(
+                    bytes.baseAddress, bytes.count, Int32(scaleDenominator), Int32(region.x), Int32(region.y),
+                    Int32(region.width), Int32(region.height), target, $0, $1)
             }
             if result < 0 || (result > 0 && strict) { throw ImageCodecError("JPEG: \(message)") }
             return result > 0
         case .png:
             precondition(scaleDenominator == 1, "PNG decodes at full size only")
             let (_, width, height) = try info(bytes)
-            guard region.x >= 0, region.y >= 0, region.x + region.width <= width, region.y + region.height <= height else {
+            guard region.x >= 0, region.y >= 0, region.x + region.width <= width, region.y + region.height <= height
+            else {
                 throw ImageCodecError("region outside the \(width)x\(height) PNG")
             }
             let full = region == PixelRegion(x: 0, y: 0, width: width, height: height)
-            if !full && scratch.count < width * height * 3 { scratch = [UInt8](repeating: 0, count: width * height * 3) }
+            if !full && scratch.count < width * height * 3 {
+                scratch = [UInt8](repeating: 0, count: width * height * 3)
+            }
             let (status, message) = scratch.withUnsafeMutableBufferPointer { buffer in
-                reporting { gannet_png_decode_rgb(bytes.baseAddress, bytes.count, full ? target : buffer.baseAddress, $0, $1) }
+                reporting {
+                    gannet_png_decode_rgb(bytes.baseAddress, bytes.count, full ? target : buffer.baseAddress, $0, $1)
+                }
             }
             guard status == 0 else { throw ImageCodecError("PNG: \(message)") }
             if !full {
                 scratch.withUnsafeBufferPointer { source in
                     for row in 0..<region.height {
                         (target + row * region.width * 3).update(
-                            from: source.baseAddress! + ((region.y + row) * width + region.x) * 3, count: region.width * 3)
+                            from: source.baseAddress! + ((region.y + row) * width + region.x) * 3,
+                            count: region.width * 3)
                     }
                 }
             }
@@ -162,35 +182,45 @@ public enum ImageCodec {
     }
 
     /// Baseline JPEG, 4:2:0, `quality` 1–100; `grey` writes one channel (BT.601 luma).
-    public static func encodeJPEG(_ image: RGBImage, quality: Int, grey: Bool = false) throws(ImageCodecError) -> [UInt8] {
+    public static func encodeJPEG(_ image: RGBImage, quality: Int, grey: Bool = false) throws(ImageCodecError)
+        -> [UInt8]
+    {
         try encode(image, grey: grey, "JPEG") { pixels, components, output, size, message in
             var length: UInt = 0
-            let status = gannet_jpeg_encode(pixels, Int32(image.width), Int32(image.height), components, Int32(quality),
-                                            output, &length, message, 256)
+            let status = gannet_jpeg_encode(
+                pixels, Int32(image.width), Int32(image.height), components, Int32(quality),
+                output, &length, message, 256)
             size = Int(length)
             return status
         }
     }
 
     /// PNG, 8-bit, zlib `compression` 0–9; `grey` writes one channel.
-    public static func encodePNG(_ image: RGBImage, compression: Int, grey: Bool = false) throws(ImageCodecError) -> [UInt8] {
+    public static func encodePNG(_ image: RGBImage, compression: Int, grey: Bool = false) throws(ImageCodecError)
+        -> [UInt8]
+    {
         try encode(image, grey: grey, "PNG") { pixels, components, output, size, message in
-            gannet_png_encode(pixels, Int32(image.width), Int32(image.height), components, Int32(compression), output, &size,
-                              message, 256)
+            gannet_png_encode(
+                pixels, Int32(image.width), Int32(image.height), components, Int32(compression), output, &size,
+                message, 256)
         }
     }
 
     private static func encode(
         _ image: RGBImage, grey: Bool, _ name: String,
-        _ body: (UnsafePointer<UInt8>, Int32, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, inout Int,
-                 UnsafeMutablePointer<CChar>) -> Int32
+        _ body: (
+            UnsafePointer<UInt8>, Int32, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, inout Int,
+            UnsafeMutablePointer<CChar>
+        ) -> Int32
     ) throws(ImageCodecError) -> [UInt8] {
         let pixels = grey ? greyPixels(image) : image.pixels
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = pixels.withUnsafeBufferPointer { source in
-            message.withUnsafeMutableBufferPointer { body(source.baseAddress!, grey ? 1 : 3, &output, &size, $0.baseAddress!) }
+            message.withUnsafeMutableBufferPointer {
+                body(source.baseAddress!, grey ? 1 : 3, &output, &size, $0.baseAddress!)
+            }
         }
         guard status == 0, let output else { throw ImageCodecError("\(name) encode: \(cText(message))") }
         defer { free(output) }
@@ -201,7 +231,8 @@ public enum ImageCodec {
     public static func greyPixels(_ image: RGBImage) -> [UInt8] {
         let p = image.pixels
         return (0..<(image.width * image.height)).map { i in
-            let red: Int = 299 * Int(p[3 * i]), green: Int = 587 * Int(p[3 * i + 1]), blue: Int = 114 * Int(p[3 * i + 2])
+            let red: Int = 299 * Int(p[3 * i]), green: Int = 587 * Int(p[3 * i + 1]),
+                blue: Int = 114 * Int(p[3 * i + 2])
             return UInt8((red + green + blue + 500) / 1000)
         }
     }

@@ -18,7 +18,9 @@ public enum ImageList {
     /// reads too), Windows line endings accepted, paths may contain spaces. Errors name the
     /// file and line.
     public static func read(path: String) throws -> [ImageListEntry] {
-        guard let text = readTextFile(path) else { throw ImageListError(path: path, line: 0, "cannot read: \(systemError())") }
+        guard let text = readTextFile(path) else {
+            throw ImageListError(path: path, line: 0, "cannot read: \(systemError())")
+        }
         var entries: [ImageListEntry] = []
         // `\r\n` is one Character in Swift, and a newline.
         for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
@@ -29,7 +31,8 @@ public enum ImageList {
                 throw ImageListError(path: path, line: number + 1, "expected 'index<TAB>label<TAB>path', got '\(line)'")
             }
             guard let index = UInt64(fields[0]) ?? Double(fields[0]).flatMap({ UInt64(exactly: $0) }) else {
-                throw ImageListError(path: path, line: number + 1, "the index '\(fields[0])' is not a non-negative integer")
+                throw ImageListError(
+                    path: path, line: number + 1, "the index '\(fields[0])' is not a non-negative integer")
             }
             var labels: [Float] = []
             for field in fields[1..<(fields.count - 1)] {

@@ -48,11 +48,15 @@ public struct ImageRecordHeader: Sendable, Equatable {
         let label = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         let id = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         let id2 = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        guard flag > 0 else { return (ImageRecordHeader(labels: [label], id: id, id2: id2, isPacked: false), byteCount) }
+        guard flag > 0 else {
+            return (ImageRecordHeader(labels: [label], id: id, id2: id2, isPacked: false), byteCount)
+        }
         let end = byteCount + Int(flag) * 4
         guard payload.count >= end else { return nil }
         let labels = (0..<Int(flag)).map {
-            Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: byteCount + 4 * $0, as: UInt32.self)))
+            Float(
+                bitPattern: UInt32(
+                    littleEndian: payload.loadUnaligned(fromByteOffset: byteCount + 4 * $0, as: UInt32.self)))
         }
         return (ImageRecordHeader(labels: labels, id: id, id2: id2, isPacked: true), end)
     }

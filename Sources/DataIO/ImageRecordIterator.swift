@@ -67,8 +67,10 @@ public struct BadRecord: Error, CustomStringConvertible, Sendable {
 public final class ImageRecordIterator: @unchecked Sendable {
     private let pipeline: RecordPipeline
 
-    public init(path: String, index: String? = nil, labels: String? = nil, options: ImageIteratorOptions,
-                warn: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    public init(
+        path: String, index: String? = nil, labels: String? = nil, options: ImageIteratorOptions,
+        warn: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
         pipeline = try RecordPipeline(path: path, index: index, labels: labels, options: options, warn: warn)
     }
 
@@ -130,14 +132,21 @@ final class RecordPipeline: @unchecked Sendable {
         init(batch: ImageBatch) { self.batch = batch }
     }
 
-    init(path: String, index: String? = nil, labels: String? = nil, options: ImageIteratorOptions,
-                warn: @escaping @Sendable (String) -> Void = { _ in }) throws {
-        precondition(options.batchSize > 0 && options.partCount > 0 && (0..<options.partCount).contains(options.partIndex))
-        guard options.dataShape.count == 3, [1, 3].contains(options.dataShape[0]), options.dataShape[1] > 0, options.dataShape[2] > 0 else {
+    init(
+        path: String, index: String? = nil, labels: String? = nil, options: ImageIteratorOptions,
+        warn: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
+        precondition(
+            options.batchSize > 0 && options.partCount > 0 && (0..<options.partCount).contains(options.partIndex))
+        guard options.dataShape.count == 3, [1, 3].contains(options.dataShape[0]), options.dataShape[1] > 0,
+            options.dataShape[2] > 0
+        else {
             throw ImageCodecError("data shape must be C,H,W with C 1 or 3, got \(options.dataShape)")
         }
         if case .image(let values) = options.mean, values.count != options.dataShape.reduce(1, *) {
-            throw ImageCodecError("the mean image has \(values.count) values, the data shape \(options.dataShape) needs \(options.dataShape.reduce(1, *))")
+            throw ImageCodecError(
+                "the mean image has \(values.count) values, the data shape \(options.dataShape) needs \(options.dataShape.reduce(1, *))"
+            )
         }
         self.options = options
         let paths = path.split(separator: ";").map(String.init)
@@ -151,7 +160,9 @@ final class RecordPipeline: @unchecked Sendable {
             // Every part sees the whole index and takes its share of each global batch.
             let entries = try RecordIndex.read(path: indexPath)
             if let last = entries.last, last.offset >= reader.totalBytes {
-                throw RecordIOError(path: indexPath, offset: last.offset, "the index points past the end of \(path) (\(reader.totalBytes) bytes)")
+                throw RecordIOError(
+                    path: indexPath, offset: last.offset,
+                    "the index points past the end of \(path) (\(reader.totalBytes) bytes)")
             }
             recordOffsets = entries.map(\.offset)
             isIndexed = true
@@ -164,8 +175,9 @@ final class RecordPipeline: @unchecked Sendable {
             recordOffsets = all.filter { min($0 / max(step, 1), options.partCount - 1) == options.partIndex }
             isIndexed = false
             if options.shuffle {
-                warn("warning: \(path) has no .idx: shuffling only within windows of \(Self.shuffleWindow) consecutive records; "
-                     + "write an index with `gannet pack` for a global shuffle every epoch")
+                warn(
+                    "warning: \(path) has no .idx: shuffling only within windows of \(Self.shuffleWindow) consecutive records; "
+                        + "write an index with `gannet pack` for a global shuffle every epoch")
             }
         }
         if let labels {
@@ -223,7 +235,8 @@ final class RecordPipeline: @unchecked Sendable {
         order = Array(0..<n)
         if options.shuffle {
             // Indexed parts share one global order, so they draw it from the same stream.
-            var generator = SeededGenerator(seed: options.seed &+ 111, stream: UInt64(options.partIndex - shareIndex) << 32 | UInt64(epoch))
+            var generator = SeededGenerator(
+                seed: options.seed &+ 111, stream: UInt64(options.partIndex - shareIndex) << 32 | UInt64(epoch))
             if isIndexed {
                 order.shuffle(using: &generator)
             } else {
@@ -307,10 +320,12 @@ final class RecordPipeline: @unchecked Sendable {
 
             // Positions are global when parts share batches, so a sample's draws do not depend
             // on how many parts there are.
-            var generator = SeededGenerator(seed: options.seed ^ (UInt64(options.partIndex - shareIndex) << 40) ^ (UInt64(epoch) << 20),
-                                            stream: UInt64(job.position) &+ 1)
-            let failure = decodeSample(record, row: job.row, batch: slot.batch, payload: &payload, decoder: decoder,
-                                       generator: &generator, sampleSize: sampleSize)
+            var generator = SeededGenerator(
+                seed: options.seed ^ (UInt64(options.partIndex - shareIndex) << 40) ^ (UInt64(epoch) << 20),
+                stream: UInt64(job.position) &+ 1)
+            let failure = decodeSample(
+                record, row: job.row, batch: slot.batch, payload: &payload, decoder: decoder,
+                generator: &generator, sampleSize: sampleSize)
 
             condition.lock()
             inFlight -= 1
@@ -335,8 +350,10 @@ final class RecordPipeline: @unchecked Sendable {
     }
 
     /// Reads, labels and decodes record `record` into row `row`; returns what went wrong.
-    private func decodeSample(_ record: Int, row: Int, batch: ImageBatch, payload: inout [UInt8],
-                              decoder: ImageSampleDecoder, generator: inout SeededGenerator, sampleSize: Int) -> BadRecord? {
+    private func decodeSample(
+        _ record: Int, row: Int, batch: ImageBatch, payload: inout [UInt8],
+        decoder: ImageSampleDecoder, generator: inout SeededGenerator, sampleSize: Int
+    ) -> BadRecord? {
         let offset = recordOffsets[record]
         let path = reader.paths[reader.locate(offset).file]
         do {
@@ -348,22 +365,26 @@ final class RecordPipeline: @unchecked Sendable {
         }
         return payload.withUnsafeBytes { bytes -> BadRecord? in
             guard let (header, imageOffset) = ImageRecordHeader.parse(bytes) else {
-                return BadRecord(path: path, offset: offset, id: nil, message: "the record is too short for an image record header")
+                return BadRecord(
+                    path: path, offset: offset, id: nil, message: "the record is too short for an image record header")
             }
             let labels = labelOverrides?[header.id] ?? header.labels
             if labelOverrides != nil && labelOverrides![header.id] == nil {
-                return BadRecord(path: path, offset: offset, id: header.id, message: "no line with this id in the label list")
+                return BadRecord(
+                    path: path, offset: offset, id: header.id, message: "no line with this id in the label list")
             }
             guard labels.count == options.labelWidth else {
-                return BadRecord(path: path, offset: offset, id: header.id,
-                                 message: "has \(labels.count) labels but the label width is \(options.labelWidth)")
+                return BadRecord(
+                    path: path, offset: offset, id: header.id,
+                    message: "has \(labels.count) labels but the label width is \(options.labelWidth)")
             }
             batch.setID(header.id, row: row)
             let labelTarget = batch.label.floats + row * options.labelWidth
             for (index, label) in labels.enumerated() { labelTarget[index] = label }
             do {
-                try decoder.decode(UnsafeRawBufferPointer(rebasing: bytes[imageOffset...]),
-                                   into: batch.data.floats + row * sampleSize, generator: &generator)
+                try decoder.decode(
+                    UnsafeRawBufferPointer(rebasing: bytes[imageOffset...]),
+                    into: batch.data.floats + row * sampleSize, generator: &generator)
             } catch {
                 return BadRecord(path: path, offset: offset, id: header.id, message: "\(error)")
             }
@@ -376,13 +397,16 @@ final class RecordPipeline: @unchecked Sendable {
         let failed = Set(slot.failedRows)
         guard let good = (0..<options.batchSize).first(where: { !failed.contains($0) }) else {
             slot.error = skipped.last.map {
-                BadRecord(path: $0.path, offset: $0.offset, id: $0.id, message: "every record of batch \(slot.batch.index) failed; last: \($0.message)")
+                BadRecord(
+                    path: $0.path, offset: $0.offset, id: $0.id,
+                    message: "every record of batch \(slot.batch.index) failed; last: \($0.message)")
             }
             return
         }
         let sampleSize = options.dataShape.reduce(1, *)
         for row in failed {
-            (slot.batch.data.floats + row * sampleSize).update(from: slot.batch.data.floats + good * sampleSize, count: sampleSize)
+            (slot.batch.data.floats + row * sampleSize).update(
+                from: slot.batch.data.floats + good * sampleSize, count: sampleSize)
             (slot.batch.label.floats + row * options.labelWidth).update(
                 from: slot.batch.label.floats + good * options.labelWidth, count: options.labelWidth)
             slot.batch.setID(slot.batch.id(row: good), row: row)
@@ -399,7 +423,9 @@ final class RecordPipeline: @unchecked Sendable {
         var labels: [Float] = []
         for offset in sample {
             guard (try? reader.readRecord(at: offset, into: &payload)) != nil else { break }
-            guard let label = payload.withUnsafeBytes({ ImageRecordHeader.parse($0)?.header.labels.first }) else { break }
+            guard let label = payload.withUnsafeBytes({ ImageRecordHeader.parse($0)?.header.labels.first }) else {
+                break
+            }
             labels.append(label)
         }
         var longest = 1, run = 1

@@ -21,7 +21,9 @@ public final class ImageSampleDecoder {
     public init(options: ImageIteratorOptions) {
         self.options = options
         if case .rgb(let r, let g, let b) = options.mean { channelMean = [r, g, b] } else { channelMean = [0, 0, 0] }
-        multiplier = (0..<3).map { options.scale / options.standardDeviation[min($0, options.standardDeviation.count - 1)] }
+        multiplier = (0..<3).map {
+            options.scale / options.standardDeviation[min($0, options.standardDeviation.count - 1)]
+        }
     }
 
     private var outputWidth: Int { options.dataShape[2] }
@@ -30,14 +32,17 @@ public final class ImageSampleDecoder {
     /// Decodes `image` into `target` (`C·H·W` floats). Returns whether the image data was
     /// corrupt but decodable.
     @discardableResult
-    public func decode(_ image: UnsafeRawBufferPointer, into target: UnsafeMutablePointer<Float>,
-                       generator: inout SeededGenerator) throws(ImageCodecError) -> Bool {
+    public func decode(
+        _ image: UnsafeRawBufferPointer, into target: UnsafeMutablePointer<Float>,
+        generator: inout SeededGenerator
+    ) throws(ImageCodecError) -> Bool {
         let (format, width, height) = try ImageCodec.info(image)
         guard width > 0 && height > 0 else { throw ImageCodecError("empty \(width)x\(height) image") }
         // Size after the shorter-side resize, then enlarged if smaller than the output.
-        var (stageWidth, stageHeight) = options.resize.map {
-            ImageResizer.shorterSide(to: $0, width: width, height: height)
-        } ?? (width, height)
+        var (stageWidth, stageHeight) =
+            options.resize.map {
+                ImageResizer.shorterSide(to: $0, width: width, height: height)
+            } ?? (width, height)
         if stageWidth < outputWidth || stageHeight < outputHeight {
             let factor = max(Double(outputWidth) / Double(stageWidth), Double(outputHeight) / Double(stageHeight))
             stageWidth = max(outputWidth, Int((Double(stageWidth) * factor).rounded(.up)))
@@ -53,7 +58,8 @@ public final class ImageSampleDecoder {
         if stageWidth == width && stageHeight == height {
             // Decode only the window, scaled in the DCT when it is at least twice the output.
             let (denominator, scaledWindow) = ImageCodec.reducedWindow(
-                window, width: width, height: height, format: format, minimumWidth: outputWidth, minimumHeight: outputHeight)
+                window, width: width, height: height, format: format, minimumWidth: outputWidth,
+                minimumHeight: outputHeight)
             if scaledWindow.width == outputWidth && scaledWindow.height == outputHeight {
                 corrupt = try decode(image, denominator, scaledWindow, into: &patch)
             } else {
@@ -70,22 +76,30 @@ public final class ImageSampleDecoder {
                 PixelRegion(x: 0, y: 0, width: width, height: height), width: width, height: height, format: format,
                 minimumWidth: stageWidth, minimumHeight: stageHeight)
             let decodedWidth = whole.width, decodedHeight = whole.height
-            if region.count < decodedWidth * decodedHeight * 3 { region = [UInt8](repeating: 0, count: decodedWidth * decodedHeight * 3) }
+            if region.count < decodedWidth * decodedHeight * 3 {
+                region = [UInt8](repeating: 0, count: decodedWidth * decodedHeight * 3)
+            }
             corrupt = try decode(image, denominator, whole, into: &region)
-            if stage.count < stageWidth * stageHeight * 3 { stage = [UInt8](repeating: 0, count: stageWidth * stageHeight * 3) }
+            if stage.count < stageWidth * stageHeight * 3 {
+                stage = [UInt8](repeating: 0, count: stageWidth * stageHeight * 3)
+            }
             region.withUnsafeBufferPointer { source in
                 stage.withUnsafeMutableBufferPointer { target in
-                    resizer.resize(source.baseAddress!, width: decodedWidth, height: decodedHeight, into: target.baseAddress!,
-                                   width: stageWidth, height: stageHeight)
+                    resizer.resize(
+                        source.baseAddress!, width: decodedWidth, height: decodedHeight, into: target.baseAddress!,
+                        width: stageWidth, height: stageHeight)
                 }
             }
             // Cut the window out of the stage image into `region`, then to the output size.
-            if region.count < window.width * window.height * 3 { region = [UInt8](repeating: 0, count: window.width * window.height * 3) }
+            if region.count < window.width * window.height * 3 {
+                region = [UInt8](repeating: 0, count: window.width * window.height * 3)
+            }
             stage.withUnsafeBufferPointer { source in
                 region.withUnsafeMutableBufferPointer { target in
                     for row in 0..<window.height {
                         (target.baseAddress! + row * window.width * 3).update(
-                            from: source.baseAddress! + ((window.y + row) * stageWidth + window.x) * 3, count: window.width * 3)
+                            from: source.baseAddress! + ((window.y + row) * stageWidth + window.x) * 3,
+                            count: window.width * 3)
                     }
                 }
             }
@@ -95,15 +109,18 @@ public final class ImageSampleDecoder {
         return corrupt
     }
 
-    private func decode(_ image: UnsafeRawBufferPointer, _ denominator: Int, _ window: PixelRegion,
-                        into buffer: inout [UInt8]) throws(ImageCodecError) -> Bool {
+    private func decode(
+        _ image: UnsafeRawBufferPointer, _ denominator: Int, _ window: PixelRegion,
+        into buffer: inout [UInt8]
+    ) throws(ImageCodecError) -> Bool {
         // Swapped, not copied: a copy would make the buffer shared and every PNG reallocate it.
         var scratch: [UInt8] = []
         swap(&scratch, &pngScratch)
         defer { swap(&scratch, &pngScratch) }
         return try buffer.withUnsafeMutableBufferPointer { (target) throws(ImageCodecError) -> Bool in
-            try ImageCodec.decode(image, scaleDenominator: denominator, region: window, into: target.baseAddress!,
-                                  scratch: &scratch)
+            try ImageCodec.decode(
+                image, scaleDenominator: denominator, region: window, into: target.baseAddress!,
+                scratch: &scratch)
         }
     }
 
@@ -111,8 +128,9 @@ public final class ImageSampleDecoder {
     private func resizeRegion(width: Int, height: Int) {
         region.withUnsafeBufferPointer { source in
             patch.withUnsafeMutableBufferPointer { target in
-                resizer.resize(source.baseAddress!, width: width, height: height, into: target.baseAddress!,
-                               width: outputWidth, height: outputHeight)
+                resizer.resize(
+                    source.baseAddress!, width: width, height: height, into: target.baseAddress!,
+                    width: outputWidth, height: outputHeight)
             }
         }
     }
@@ -122,7 +140,8 @@ public final class ImageSampleDecoder {
         if let crop = options.randomResizedCrop {
             let area = Double(width * height)
             for _ in 0..<10 {
-                let fraction = crop.minimumArea + (crop.maximumArea - crop.minimumArea) * Double(generator.nextUnitFloat())
+                let fraction =
+                    crop.minimumArea + (crop.maximumArea - crop.minimumArea) * Double(generator.nextUnitFloat())
                 let logLow = log(crop.minimumAspectRatio), logHigh = log(crop.maximumAspectRatio)
                 let ratio = exp(logLow + (logHigh - logLow) * Double(generator.nextUnitFloat()))
                 let w = Int((area * fraction * ratio).squareRoot().rounded())
@@ -149,8 +168,9 @@ public final class ImageSampleDecoder {
     private func drawJitter(_ generator: inout SeededGenerator) -> Jitter? {
         guard options.brightness > 0 || options.contrast > 0 || options.saturation > 0 else { return nil }
         func factor(_ amount: Float) -> Float { 1 + amount * (2 * generator.nextUnitFloat() - 1) }
-        return Jitter(brightness: factor(options.brightness), contrast: factor(options.contrast),
-                      saturation: factor(options.saturation))
+        return Jitter(
+            brightness: factor(options.brightness), contrast: factor(options.contrast),
+            saturation: factor(options.saturation))
     }
 
     /// `patch` (RGB8, output size) → `[C, H, W]`: mirror, jitter, `(x − mean) · scale / std`.
@@ -162,7 +182,11 @@ public final class ImageSampleDecoder {
         if let jitter, jitter.contrast != 1 {
             patch.withUnsafeBufferPointer { pixels in
                 var sum: Float = 0
-                for i in 0..<plane { sum += 0.299 * Float(pixels[3 * i]) + 0.587 * Float(pixels[3 * i + 1]) + 0.114 * Float(pixels[3 * i + 2]) }
+                for i in 0..<plane {
+                    sum +=
+                        0.299 * Float(pixels[3 * i]) + 0.587 * Float(pixels[3 * i + 1]) + 0.114
+                        * Float(pixels[3 * i + 2])
+                }
                 meanGrey = sum / Float(plane)
             }
         }

@@ -4,8 +4,10 @@ import TensorCore
 /// once, prepared by `options` (its mean and scale are not applied), averaged per element.
 public enum MeanImage {
     /// The mean `(C, H, W)` and the number of images; `progress` gets (images done, records).
-    public static func compute(path: String, options: ImageIteratorOptions,
-                               progress: (Int, Int) -> Void = { _, _ in }) throws -> (mean: Tensor, count: Int) {
+    public static func compute(
+        path: String, options: ImageIteratorOptions,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> (mean: Tensor, count: Int) {
         var options = options
         options.mean = .none
         options.scale = 1

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,8 +34,10 @@ public enum RecordIO {
         appendPart(payload, start..<count, cflag: hasCut ? 3 : 0, to: &output)
     }
 
-    private static func appendPart(_ payload: UnsafeRawBufferPointer, _ range: Range<Int>, cflag: UInt32,
-                                   to output: inout [UInt8]) {
+    private static func appendPart(
+        _ payload: UnsafeRawBufferPointer, _ range: Range<Int>, cflag: UInt32,
+        to output: inout [UInt8]
+    ) {
         appendWord(magic, to: &output)
         appendWord(cflag << 29 | UInt32(range.count), to: &output)
         output.append(contentsOf: payload[range])
@@ -86,7 +89,8 @@ public final class RecordWriter {
     @discardableResult
     public func write(_ payload: [UInt8], key: UInt64) throws -> Int {
         guard payload.count <= RecordIO.maximumLength else {
-            throw RecordIOError(path: path, offset: offset, "a record of \(payload.count) bytes exceeds RecordIO's 2^29 - 1")
+            throw RecordIOError(
+                path: path, offset: offset, "a record of \(payload.count) bytes exceeds RecordIO's 2^29 - 1")
         }
         let start = offset
         let before = buffer.count
@@ -179,17 +183,26 @@ public final class RecordReader: @unchecked Sendable {
         var header = (UInt32(0), UInt32(0))
         var isFirst = true
         while true {
-            let got = withUnsafeMutableBytes(of: &header) { read(file: file, offset: position, count: 8, into: $0.baseAddress!) }
+            let got = withUnsafeMutableBytes(of: &header) {
+                read(file: file, offset: position, count: 8, into: $0.baseAddress!)
+            }
             if got == 0 && position == fileEnd && !isFirst {
-                throw RecordIOError(path: path, offset: offset, "truncated record: the file ends inside a multi-part record")
+                throw RecordIOError(
+                    path: path, offset: offset, "truncated record: the file ends inside a multi-part record")
             }
             guard got == 8 else {
-                throw RecordIOError(path: path, offset: position, position >= fileEnd
-                                    ? "no record here (end of file)" : "truncated record header (the file ends after \(got) bytes)")
+                throw RecordIOError(
+                    path: path, offset: position,
+                    position >= fileEnd
+                        ? "no record here (end of file)" : "truncated record header (the file ends after \(got) bytes)")
             }
             let (magic, lrec) = (UInt32(littleEndian: header.0), UInt32(littleEndian: header.1))
             guard magic == RecordIO.magic else {
-                throw RecordIOError(path: path, offset: position, String(format: "bad magic 0x%08X (expected 0xCED7230A): not a record boundary or a corrupt file", magic))
+                throw RecordIOError(
+                    path: path, offset: position,
+                    String(
+                        format: "bad magic 0x%08X (expected 0xCED7230A): not a record boundary or a corrupt file", magic
+                    ))
             }
             let cflag = lrec >> 29, length = Int(lrec & 0x1FFF_FFFF)
             guard isFirst ? (cflag == 0 || cflag == 1) : (cflag == 2 || cflag == 3) else {
@@ -198,9 +211,14 @@ public final class RecordReader: @unchecked Sendable {
             if !isFirst { RecordIO.appendWord(RecordIO.magic, to: &payload) }
             let before = payload.count
             payload.append(contentsOf: repeatElement(0, count: length))
-            let got2 = payload.withUnsafeMutableBytes { read(file: file, offset: position + 8, count: length, into: $0.baseAddress! + before) }
+            let got2 = payload.withUnsafeMutableBytes {
+                read(file: file, offset: position + 8, count: length, into: $0.baseAddress! + before)
+            }
             guard got2 == length else {
-                throw RecordIOError(path: path, offset: offset, "truncated record: \(length) payload bytes announced, \(got2) present (the writer was interrupted?)")
+                throw RecordIOError(
+                    path: path, offset: offset,
+                    "truncated record: \(length) payload bytes announced, \(got2) present (the writer was interrupted?)"
+                )
             }
             position += 8 + length + (4 - length % 4) % 4
             isFirst = false
@@ -218,18 +236,35 @@ public final class RecordReader: @unchecked Sendable {
             var header = (UInt32(0), UInt32(0))
             var pendingStart: Int?
             while position < end {
-                let got = withUnsafeMutableBytes(of: &header) { read(file: file, offset: position, count: 8, into: $0.baseAddress!) }
+                let got = withUnsafeMutableBytes(of: &header) {
+                    read(file: file, offset: position, count: 8, into: $0.baseAddress!)
+                }
                 guard got == 8 else {
-                    return (offsets, RecordIOError(path: paths[file], offset: pendingStart ?? position, "truncated record (the file ends inside its header)"))
+                    return (
+                        offsets,
+                        RecordIOError(
+                            path: paths[file], offset: pendingStart ?? position,
+                            "truncated record (the file ends inside its header)")
+                    )
                 }
                 guard UInt32(littleEndian: header.0) == RecordIO.magic else {
-                    return (offsets, RecordIOError(path: paths[file], offset: position, String(format: "bad magic 0x%08X", UInt32(littleEndian: header.0))))
+                    return (
+                        offsets,
+                        RecordIOError(
+                            path: paths[file], offset: position,
+                            String(format: "bad magic 0x%08X", UInt32(littleEndian: header.0)))
+                    )
                 }
                 let lrec = UInt32(littleEndian: header.1)
                 let cflag = lrec >> 29, length = Int(lrec & 0x1FFF_FFFF)
                 let next = position + 8 + length + (4 - length % 4) % 4
                 if position + 8 + length > end {
-                    return (offsets, RecordIOError(path: paths[file], offset: pendingStart ?? position, "truncated record: \(length) payload bytes announced, \(end - position - 8) present"))
+                    return (
+                        offsets,
+                        RecordIOError(
+                            path: paths[file], offset: pendingStart ?? position,
+                            "truncated record: \(length) payload bytes announced, \(end - position - 8) present")
+                    )
                 }
                 // A record counts once its last part is complete.
                 switch cflag {
@@ -252,7 +287,10 @@ public final class RecordReader: @unchecked Sendable {
         while position < totalBytes {
             let (file, local) = locate(position)
             let fileEnd = bases[file + 1] - bases[file]
-            let count = words.withUnsafeMutableBytes { read(file: file, offset: local, count: min($0.count, fileEnd - local), into: $0.baseAddress!) } / 4
+            let count =
+                words.withUnsafeMutableBytes {
+                    read(file: file, offset: local, count: min($0.count, fileEnd - local), into: $0.baseAddress!)
+                } / 4
             if count < 2 { position = bases[file + 1]; continue }
             for index in 0..<(count - 1) where UInt32(littleEndian: words[index]) == RecordIO.magic {
                 let cflag = UInt32(littleEndian: words[index + 1]) >> 29
@@ -268,7 +306,9 @@ public final class RecordReader: @unchecked Sendable {
 public enum RecordIndex {
     /// Parses an index (tabs or spaces), returning entries sorted by offset.
     public static func read(path: String) throws -> [(key: UInt64, offset: Int)] {
-        guard let text = readTextFile(path) else { throw RecordIOError(path: path, offset: 0, "cannot read the index: \(systemError())") }
+        guard let text = readTextFile(path) else {
+            throw RecordIOError(path: path, offset: 0, "cannot read the index: \(systemError())")
+        }
         var entries: [(key: UInt64, offset: Int)] = []
         var lineNumber = 0
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
@@ -276,7 +316,8 @@ public enum RecordIndex {
             let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\r" })
             if fields.isEmpty { continue }
             guard fields.count >= 2, let key = UInt64(fields[0]), let offset = Int(fields[1]), offset >= 0 else {
-                throw RecordIOError(path: path, offset: 0, "line \(lineNumber): expected 'key<TAB>offset', got '\(line)'")
+                throw RecordIOError(
+                    path: path, offset: 0, "line \(lineNumber): expected 'key<TAB>offset', got '\(line)'")
             }
             entries.append((key, offset))
         }

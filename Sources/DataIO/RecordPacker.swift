@@ -43,9 +43,11 @@ public enum RecordPacking {
     /// names and renamed at the end, so an interrupted pack leaves nothing half-written
     /// under the final names. Images that cannot be read are reported to `skipped` and left
     /// out; `progress` gets (images done, total).
-    public static func pack(prefix: String, root: String, options: PackOptions,
-                            progress: (Int, Int) -> Void = { _, _ in },
-                            skipped: (String, String) -> Void = { _, _ in }) throws -> PackSummary {
+    public static func pack(
+        prefix: String, root: String, options: PackOptions,
+        progress: (Int, Int) -> Void = { _, _ in },
+        skipped: (String, String) -> Void = { _, _ in }
+    ) throws -> PackSummary {
         let list = prefix + ".lst"
         let entries = try ImageList.read(path: list)
         guard !entries.isEmpty else { throw ImageListError(path: list, line: 0, "the list is empty") }
@@ -81,10 +83,12 @@ public enum RecordPacking {
         try writer.finish()
         try writeFileAtomically(writer.indexLines, to: temporaryIndex)
         guard rename(temporaryRecord, recordPath) == 0, rename(temporaryIndex, indexPath) == 0 else {
-            throw PackError(description: "\(recordPath): cannot rename the temporary file: \(String(cString: strerror(errno)))")
+            throw PackError(
+                description: "\(recordPath): cannot rename the temporary file: \(String(cString: strerror(errno)))")
         }
-        return PackSummary(recordPath: recordPath, indexPath: indexPath, packed: entries.count - failures.count,
-                           skipped: failures, bytesWritten: writer.offset, seconds: monotonicSeconds() - start)
+        return PackSummary(
+            recordPath: recordPath, indexPath: indexPath, packed: entries.count - failures.count,
+            skipped: failures, bytesWritten: writer.offset, seconds: monotonicSeconds() - start)
     }
 }
 
@@ -144,7 +148,8 @@ struct RecordPacker: Sendable {
                 let (format, _, _) = try ImageCodec.info(bytes)
                 var grey = color == 0
                 if color == -1 && format == .jpeg { grey = ImageCodec.isGreyJPEG(bytes) }
-                return isPNG ? try ImageCodec.encodePNG(image, compression: quality, grey: grey)
+                return isPNG
+                    ? try ImageCodec.encodePNG(image, compression: quality, grey: grey)
                     : try ImageCodec.encodeJPEG(image, quality: quality, grey: grey)
             }
             return .success(header.payload(image: encoded))
@@ -162,14 +167,17 @@ struct RecordPacker: Sendable {
             let side = min(width, height)
             crop = PixelRegion(x: (width - side) / 2, y: (height - side) / 2, width: side, height: side)
         }
-        let target = resize.map { ImageResizer.shorterSide(to: $0, width: crop.width, height: crop.height) }
+        let target =
+            resize.map { ImageResizer.shorterSide(to: $0, width: crop.width, height: crop.height) }
             ?? (crop.width, crop.height)
-        let (denominator, region) = ImageCodec.reducedWindow(crop, width: width, height: height, format: format,
-                                                             minimumWidth: target.0, minimumHeight: target.1)
+        let (denominator, region) = ImageCodec.reducedWindow(
+            crop, width: width, height: height, format: format,
+            minimumWidth: target.0, minimumHeight: target.1)
         var pixels = [UInt8](repeating: 0, count: region.width * region.height * 3)
         var scratch: [UInt8] = []
         try pixels.withUnsafeMutableBufferPointer { target in
-            _ = try ImageCodec.decode(bytes, scaleDenominator: denominator, region: region, into: target.baseAddress!, scratch: &scratch)
+            _ = try ImageCodec.decode(
+                bytes, scaleDenominator: denominator, region: region, into: target.baseAddress!, scratch: &scratch)
         }
         let decoded = RGBImage(width: region.width, height: region.height, pixels: pixels)
         if decoded.width == target.0 && decoded.height == target.1 { return decoded }

@@ -16,8 +16,10 @@ public final class ImageResizer {
 
     /// Resizes `source` (`width × height` RGB8, rows packed) into `target`
     /// (`outputWidth × outputHeight` RGB8).
-    public func resize(_ source: UnsafePointer<UInt8>, width: Int, height: Int,
-                       into target: UnsafeMutablePointer<UInt8>, width outputWidth: Int, height outputHeight: Int) {
+    public func resize(
+        _ source: UnsafePointer<UInt8>, width: Int, height: Int,
+        into target: UnsafeMutablePointer<UInt8>, width outputWidth: Int, height outputHeight: Int
+    ) {
         if width == outputWidth && height == outputHeight {
             target.update(from: source, count: width * height * 3)
             return
@@ -37,15 +39,17 @@ public final class ImageResizer {
                     let row = buffer.baseAddress!
                     let sums = UnsafeMutableRawPointer(row + rowCapacity)
                     for y in 0..<outputHeight {
-                        sumRows(source, rowLength: rowLength, into: row, outputRow: y,
-                                starts: rowStarts, counts: rowCounts, weights: rowTaps, stride: rowStride)
+                        sumRows(
+                            source, rowLength: rowLength, into: row, outputRow: y,
+                            starts: rowStarts, counts: rowCounts, weights: rowTaps, stride: rowStride)
                         // Every pixel takes `taps` taps (zero weights past its own), so the loop is uniform.
                         for x in 0..<outputWidth {
                             let pixels = UnsafeRawPointer(row + columnStarts[x] * 3)
                             let weights = columnTaps + x * columnStride
                             var sum = weights[0] * pixels.loadUnaligned(as: SIMD4<Float>.self)
                             for tap in 1..<taps {
-                                sum += weights[tap] * pixels.loadUnaligned(fromByteOffset: tap * 12, as: SIMD4<Float>.self)
+                                sum +=
+                                    weights[tap] * pixels.loadUnaligned(fromByteOffset: tap * 12, as: SIMD4<Float>.self)
                             }
                             sums.storeBytes(of: sum, toByteOffset: x * 12, as: SIMD4<Float>.self)
                         }
@@ -68,8 +72,9 @@ public final class ImageResizer {
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         image.pixels.withUnsafeBufferPointer { source in
             pixels.withUnsafeMutableBufferPointer { target in
-                resize(source.baseAddress!, width: image.width, height: image.height, into: target.baseAddress!,
-                       width: width, height: height)
+                resize(
+                    source.baseAddress!, width: image.width, height: image.height, into: target.baseAddress!,
+                    width: width, height: height)
             }
         }
         return RGBImage(width: width, height: height, pixels: pixels)
@@ -84,8 +89,10 @@ public final class ImageResizer {
 
 /// Output row `outputRow` of the vertical pass: `Σ weights[r, t] · input row (starts[r] + t)`.
 @inline(__always)
-private func sumRows(_ input: UnsafePointer<UInt8>, rowLength: Int, into row: UnsafeMutablePointer<Float>, outputRow r: Int,
-                     starts: UnsafePointer<Int>, counts: UnsafePointer<Int>, weights: UnsafePointer<Float>, stride: Int) {
+private func sumRows(
+    _ input: UnsafePointer<UInt8>, rowLength: Int, into row: UnsafeMutablePointer<Float>, outputRow r: Int,
+    starts: UnsafePointer<Int>, counts: UnsafePointer<Int>, weights: UnsafePointer<Float>, stride: Int
+) {
     let taps = weights + r * stride
     var source = input + starts[r] * rowLength
     let weight = taps[0]

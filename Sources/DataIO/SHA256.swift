@@ -21,7 +21,9 @@ public func sha256Hex(_ message: UnsafeRawBufferPointer) -> String {
     var w = [UInt32](repeating: 0, count: 64)
     func process(_ block: (Int) -> UInt8) {
         for t in 0..<16 {
-            w[t] = UInt32(block(4 * t)) << 24 | UInt32(block(4 * t + 1)) << 16 | UInt32(block(4 * t + 2)) << 8 | UInt32(block(4 * t + 3))
+            w[t] =
+                UInt32(block(4 * t)) << 24 | UInt32(block(4 * t + 1)) << 16 | UInt32(block(4 * t + 2)) << 8
+                | UInt32(block(4 * t + 3))
         }
         for t in 16..<64 {
             let s0 = rotate(w[t - 15], 7) ^ rotate(w[t - 15], 18) ^ (w[t - 15] >> 3)

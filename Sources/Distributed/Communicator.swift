@@ -65,12 +65,15 @@ public final class MPICommunicator: Communicator {
     /// Initialises MPI (funneled: only the training thread calls it).
     public init() throws {
         guard Self.isBuilt else {
-            throw CommunicatorError(description: "this process was started by an MPI launcher, but Gannet was built "
-                                    + "without MPI support (install libopenmpi-dev and rebuild); run it without mpirun")
+            throw CommunicatorError(
+                description: "this process was started by an MPI launcher, but Gannet was built "
+                    + "without MPI support (install libopenmpi-dev and rebuild); run it without mpirun")
         }
         var rank: Int32 = 0, size: Int32 = 0
         let status = gannet_mpi_init(&rank, &size)
-        guard status == 0 else { throw CommunicatorError(description: "MPI_Init_thread failed: \(Self.message(status))") }
+        guard status == 0 else {
+            throw CommunicatorError(description: "MPI_Init_thread failed: \(Self.message(status))")
+        }
         self.rank = Int(rank)
         self.size = Int(size)
         atexit { gannet_mpi_finalize() }
@@ -84,7 +87,8 @@ public final class MPICommunicator: Communicator {
 
     private func check(_ status: Int32, _ call: String) {
         guard status != 0 else { return }
-        FileHandle.standardError.write(Data("rank \(rank): \(call) failed: \(Self.message(status)); another rank probably died\n".utf8))
+        FileHandle.standardError.write(
+            Data("rank \(rank): \(call) failed: \(Self.message(status)); another rank probably died\n".utf8))
         exit(1)
     }
 

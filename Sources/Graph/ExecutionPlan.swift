@@ -53,8 +53,10 @@ struct ExecutionPlan {
 
     /// Plans `graph` with `inputNames` fed by the user (no gradient). `isTraining` adds the
     /// gradient pass; `mirror` recomputes cheap outputs there instead of keeping them.
-    init(graph: Graph, shapes: Graph.Shapes, layout: LayoutAssignment, inputNames: Set<String>, isTraining: Bool,
-         mirror: Bool) throws(OperatorError) {
+    init(
+        graph: Graph, shapes: Graph.Shapes, layout: LayoutAssignment, inputNames: Set<String>, isTraining: Bool,
+        mirror: Bool
+    ) throws(OperatorError) {
         self.graph = graph
         self.shapes = shapes
         self.layout = layout
@@ -63,10 +65,12 @@ struct ExecutionPlan {
         learnable = Set(graph.argumentNodes.map(graph.index(of:))).subtracting(inputs)
         auxiliary = Set(graph.auxiliaryNodes.map(graph.index(of:)))
         for (position, node) in graph.nodes.enumerated() {
-            outputSlots.append(shapes.outputs[position].indices.map { index in
-                addSlot(shapes.outputs[position][index],
+            outputSlots.append(
+                shapes.outputs[position].indices.map { index in
+                    addSlot(
+                        shapes.outputs[position][index],
                         node.definition.map { "\(node.name)_\($0.outputNames[index])" } ?? node.name)
-            })
+                })
         }
         planForward()
         if isTraining {
@@ -106,10 +110,14 @@ struct ExecutionPlan {
             let arguments = node.inputs.prefix(argumentCount).map(slot)
             let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
             let writes = outputSlots[position]
-            steps.append(MemoryPlanner.Step(reads: arguments + auxiliaryInputs, writes: writes,
-                                            inPlace: inPlacePairs(position, arguments: arguments, outputs: writes)))
-            forwardCalls.append(Call(kind: .forward, node: position, arguments: arguments, outputs: writes,
-                                     auxiliary: auxiliaryInputs))
+            steps.append(
+                MemoryPlanner.Step(
+                    reads: arguments + auxiliaryInputs, writes: writes,
+                    inPlace: inPlacePairs(position, arguments: arguments, outputs: writes)))
+            forwardCalls.append(
+                Call(
+                    kind: .forward, node: position, arguments: arguments, outputs: writes,
+                    auxiliary: auxiliaryInputs))
         }
     }
 
@@ -118,10 +126,12 @@ struct ExecutionPlan {
     private mutating func planGradientPass() {
         var needsGradient = [Bool](repeating: false, count: graph.nodes.count)
         for (position, node) in graph.nodes.enumerated() {
-            needsGradient[position] = learnable.contains(position)
+            needsGradient[position] =
+                learnable.contains(position)
                 || node.inputs.contains { needsGradient[graph.index(of: $0.node)] }
         }
-        for position in graph.nodes.indices.reversed() where needsGradient[position] && graph.nodes[position].definition != nil {
+        for position in graph.nodes.indices.reversed()
+        where needsGradient[position] && graph.nodes[position].definition != nil {
             planBackward(position, needsGradient: needsGradient)
         }
     }
@@ -139,13 +149,15 @@ struct ExecutionPlan {
         // Tensors backward does not read keep their forward slots (never dereferenced).
         var arguments: [Int] = []
         for (index, entry) in node.inputs.prefix(argumentCount).enumerated() {
-            arguments.append(dependencies.inputs.contains(index)
-                             ? gradientPassOutputs(graph.index(of: entry.node))[entry.index] : slot(entry))
+            arguments.append(
+                dependencies.inputs.contains(index)
+                    ? gradientPassOutputs(graph.index(of: entry.node))[entry.index] : slot(entry))
         }
         let outputs = dependencies.outputs.isEmpty ? outputSlots[position] : gradientPassOutputs(position)
         let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
-        var call = Call(kind: .backward, node: position, arguments: arguments, outputs: outputs, auxiliary: auxiliaryInputs,
-                        outputGradientSlots: outputGradients)
+        var call = Call(
+            kind: .backward, node: position, arguments: arguments, outputs: outputs, auxiliary: auxiliaryInputs,
+            outputGradientSlots: outputGradients)
         for entry in node.inputs.prefix(argumentCount) {
             let source = graph.index(of: entry.node)
             guard needsGradient[source], !auxiliary.contains(source) else {
@@ -158,7 +170,8 @@ struct ExecutionPlan {
             contributed.insert(gradient)
             call.gradientSlots.append(gradient)
         }
-        let reads = outputGradients + dependencies.inputs.map { arguments[$0] } + dependencies.outputs.map { outputs[$0] }
+        let reads =
+            outputGradients + dependencies.inputs.map { arguments[$0] } + dependencies.outputs.map { outputs[$0] }
             + auxiliaryInputs
         steps.append(MemoryPlanner.Step(reads: reads, writes: call.gradientSlots.compactMap { $0 }))
         gradientPassCalls.append(call)
@@ -167,7 +180,8 @@ struct ExecutionPlan {
     private mutating func gradientSlot(for entry: Entry) -> Int {
         if let existing = gradientSlots[entry] { return existing }
         let source = graph.index(of: entry.node)
-        let gradient = addSlot(shapes.outputs[source][entry.index], "\(slots[outputSlots[source][entry.index]].name)_grad")
+        let gradient = addSlot(
+            shapes.outputs[source][entry.index], "\(slots[outputSlots[source][entry.index]].name)_grad")
         gradientSlots[entry] = gradient
         return gradient
     }
@@ -192,10 +206,14 @@ struct ExecutionPlan {
         }
         let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
         let writes = outputSlots[position].map { addSlot(slots[$0].shape, "\(slots[$0].name)_recomputed") }
-        steps.append(MemoryPlanner.Step(reads: arguments + auxiliaryInputs, writes: writes,
-                                        inPlace: inPlacePairs(position, arguments: arguments, outputs: writes)))
-        gradientPassCalls.append(Call(kind: .recompute, node: position, arguments: arguments, outputs: writes,
-                                      auxiliary: auxiliaryInputs))
+        steps.append(
+            MemoryPlanner.Step(
+                reads: arguments + auxiliaryInputs, writes: writes,
+                inPlace: inPlacePairs(position, arguments: arguments, outputs: writes)))
+        gradientPassCalls.append(
+            Call(
+                kind: .recompute, node: position, arguments: arguments, outputs: writes,
+                auxiliary: auxiliaryInputs))
         recomputedSlots[position] = writes
         return writes
     }

@@ -5,7 +5,6 @@ import TensorCore
 import Glibc
 #endif
 
-
 /// A bound network: shapes inferred, the gradient pass built, memory planned into one
 /// arena, kernels created. `forward` and `backward` then run without allocating.
 ///
@@ -55,16 +54,19 @@ public final class Executor {
     /// BatchNorm+ReLU forward per layer for the memory of those outputs. An inference binding
     /// fuses Convolution → BatchNorm → Activation chains into one convolution
     /// (`Symbol.fusedForInference`) unless `fuse` is false; it is then for `forward(isTraining: false)` only.
-    public init(_ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
-                layout: LayoutPolicy = .automatic, mirror: Bool = false, fuse: Bool = true, inputs: Set<String>? = nil,
-                context: KernelContext = KernelContext()) throws {
+    public init(
+        _ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
+        layout: LayoutPolicy = .automatic, mirror: Bool = false, fuse: Bool = true, inputs: Set<String>? = nil,
+        context: KernelContext = KernelContext()
+    ) throws {
         let symbol = !isTraining && fuse ? symbol.fusedForInference() : symbol
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)
         let layout = try LayoutAssignment(layout, graph: graph, shapes: shapes)
-        let plan = try ExecutionPlan(graph: graph, shapes: shapes, layout: layout,
-                                     inputNames: inputs ?? Set(graph.inputNames).union(inputShapes.keys),
-                                     isTraining: isTraining, mirror: mirror)
+        let plan = try ExecutionPlan(
+            graph: graph, shapes: shapes, layout: layout,
+            inputNames: inputs ?? Set(graph.inputNames).union(inputShapes.keys),
+            isTraining: isTraining, mirror: mirror)
         let placement = MemoryPlacement(plan, reuse: planMemory)
         let storage = Storage(placement, plan: plan)
         let kernels = try Self.makeKernels(plan, layout: layout, context: context)
@@ -81,30 +83,41 @@ public final class Executor {
         self.context = context
         self.storage = storage
         self.kernels = kernels
-        self.forwardCalls = plan.forwardCalls.map { ($0.node, Self.forwardCall($0, tensors, plan, isTraining: isTraining)) }
+        self.forwardCalls = plan.forwardCalls.map {
+            ($0.node, Self.forwardCall($0, tensors, plan, isTraining: isTraining))
+        }
         self.backwardCalls = plan.gradientPassCalls.map { Self.gradientPassCall($0, tensors, plan) }
         self.zeroGradients = plan.zeroGradientSlots.map { tensors[$0] }
         var argumentTensors: [String: Tensor] = [:], auxiliaryTensors: [String: Tensor] = [:]
-        for node in graph.argumentNodes { argumentTensors[node.name] = tensors[plan.outputSlots[graph.index(of: node)][0]] }
-        for node in graph.auxiliaryNodes { auxiliaryTensors[node.name] = tensors[plan.outputSlots[graph.index(of: node)][0]] }
+        for node in graph.argumentNodes {
+            argumentTensors[node.name] = tensors[plan.outputSlots[graph.index(of: node)][0]]
+        }
+        for node in graph.auxiliaryNodes {
+            auxiliaryTensors[node.name] = tensors[plan.outputSlots[graph.index(of: node)][0]]
+        }
         self.argumentTensors = argumentTensors
         self.auxiliaryTensors = auxiliaryTensors
         let parameterGradients = plan.parameterGradientSlots
-        self.gradientTensors = Dictionary(uniqueKeysWithValues: parameterGradients.map { (graph.nodes[$0.key].name, tensors[$0.value]) })
-        let nameOfGradient = Dictionary(uniqueKeysWithValues: parameterGradients.map { ($0.value, graph.nodes[$0.key].name) })
+        self.gradientTensors = Dictionary(
+            uniqueKeysWithValues: parameterGradients.map { (graph.nodes[$0.key].name, tensors[$0.value]) })
+        let nameOfGradient = Dictionary(
+            uniqueKeysWithValues: parameterGradients.map { ($0.value, graph.nodes[$0.key].name) })
         self.parameterGradientsInCompletionOrder = placement.gradientOrder.map {
-            CompletedGradient(name: nameOfGradient[$0]!, tensor: tensors[$0], completedAfterCall: placement.completedAfter[$0]!)
+            CompletedGradient(
+                name: nameOfGradient[$0]!, tensor: tensors[$0], completedAfterCall: placement.completedAfter[$0]!)
         }
         self.buffers = plan.slots.indices.map { index in
-            Buffer(name: plan.slots[index].name, shape: plan.slots[index].shape, bytes: placement.sizes[index],
-                   region: placement.regions[index], offset: placement.offsets[index])
+            Buffer(
+                name: plan.slots[index].name, shape: plan.slots[index].shape, bytes: placement.sizes[index],
+                region: placement.regions[index], offset: placement.offsets[index])
         }
         self.outputs = plan.headSlots.map { tensors[$0] }
         let kernelBytes = kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes }
-        memory = MemorySummary(weightBytes: placement.weightBytes, gradientBytes: placement.gradientBytes,
-                               activationBytes: placement.arenaBytes,
-                               workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernelBytes,
-                               inPlaceCount: placement.inPlaceCount, peakLiveBytes: placement.peakLiveBytes)
+        memory = MemorySummary(
+            weightBytes: placement.weightBytes, gradientBytes: placement.gradientBytes,
+            activationBytes: placement.arenaBytes,
+            workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernelBytes,
+            inPlaceCount: placement.inPlaceCount, peakLiveBytes: placement.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
     }
 
@@ -120,20 +133,24 @@ public final class Executor {
             let weights = Tensor(shape: [max(placement.weightBytes / 4, 1)])
             let gradients = Tensor(shape: [max(placement.gradientBytes / 4, 1)])
             tensors = plan.slots.indices.map { index in
-                let owner = switch placement.regions[index] {
-                case .arena: arena
-                case .weights: weights
-                case .gradients: gradients
-                }
-                return Tensor(viewing: owner.rawPointer + placement.offsets[index], shape: plan.slots[index].shape, owner: owner)
+                let owner =
+                    switch placement.regions[index] {
+                    case .arena: arena
+                    case .weights: weights
+                    case .gradients: gradients
+                    }
+                return Tensor(
+                    viewing: owner.rawPointer + placement.offsets[index], shape: plan.slots[index].shape, owner: owner)
             }
             (self.arena, self.weights, self.gradients) = (arena, weights, gradients)
         }
     }
 
     /// Binding phase: one kernel per operator node, created once with the layouts chosen.
-    private static func makeKernels(_ plan: ExecutionPlan, layout: LayoutAssignment,
-                                    context: KernelContext) throws -> [(any OperatorKernel)?] {
+    private static func makeKernels(
+        _ plan: ExecutionPlan, layout: LayoutAssignment,
+        context: KernelContext
+    ) throws -> [(any OperatorKernel)?] {
         let graph = plan.graph
         var kernels = [(any OperatorKernel)?](repeating: nil, count: graph.nodes.count)
         for (position, node) in graph.nodes.enumerated() {
@@ -149,7 +166,8 @@ public final class Executor {
             let kernel = try definition.makeKernel(shapes: nodeShapes, context: context)
             if layout.isBlocked && kernel.implementation == "reference" {
                 // The reference kernels compute in plain NCHW only.
-                throw OperatorError(node: node.name, "has no oneDNN kernel for these shapes; bind with the plain layout")
+                throw OperatorError(
+                    node: node.name, "has no oneDNN kernel for these shapes; bind with the plain layout")
             }
             kernels[position] = kernel
         }
@@ -157,7 +175,9 @@ public final class Executor {
     }
 
     /// The requests of a forward call: `.inPlace` where an output shares an argument's memory.
-    private static func outputRequests(_ call: ExecutionPlan.Call, _ tensors: [Tensor], _ plan: ExecutionPlan) -> [Request] {
+    private static func outputRequests(_ call: ExecutionPlan.Call, _ tensors: [Tensor], _ plan: ExecutionPlan)
+        -> [Request]
+    {
         var requests = [Request](repeating: .write, count: call.outputs.count)
         for option in plan.graph.nodes[call.node].definition!.inPlaceOptions
         where tensors[call.arguments[option.argument]].rawPointer == tensors[call.outputs[option.output]].rawPointer {
@@ -166,21 +186,28 @@ public final class Executor {
         return requests
     }
 
-    private static func forwardCall(_ call: ExecutionPlan.Call, _ tensors: [Tensor], _ plan: ExecutionPlan,
-                                    isTraining: Bool) -> ForwardCall {
-        ForwardCall(isTraining: isTraining, arguments: call.arguments.map { tensors[$0] },
-                    outputs: call.outputs.map { tensors[$0] }, requests: outputRequests(call, tensors, plan),
-                    auxiliary: call.auxiliary.map { tensors[$0] })
+    private static func forwardCall(
+        _ call: ExecutionPlan.Call, _ tensors: [Tensor], _ plan: ExecutionPlan,
+        isTraining: Bool
+    ) -> ForwardCall {
+        ForwardCall(
+            isTraining: isTraining, arguments: call.arguments.map { tensors[$0] },
+            outputs: call.outputs.map { tensors[$0] }, requests: outputRequests(call, tensors, plan),
+            auxiliary: call.auxiliary.map { tensors[$0] })
     }
 
-    private static func gradientPassCall(_ call: ExecutionPlan.Call, _ tensors: [Tensor],
-                                         _ plan: ExecutionPlan) -> GradientPassCall {
+    private static func gradientPassCall(
+        _ call: ExecutionPlan.Call, _ tensors: [Tensor],
+        _ plan: ExecutionPlan
+    ) -> GradientPassCall {
         if call.kind == .recompute { return .recompute(call.node, forwardCall(call, tensors, plan, isTraining: true)) }
-        return .backward(call.node, BackwardCall(
-            outputGradients: call.outputGradientSlots.map { tensors[$0] },
-            arguments: call.arguments.map { tensors[$0] }, outputs: call.outputs.map { tensors[$0] },
-            auxiliary: call.auxiliary.map { tensors[$0] },
-            argumentGradients: call.gradientSlots.map { $0.map { tensors[$0] } }, requests: call.gradientRequests))
+        return .backward(
+            call.node,
+            BackwardCall(
+                outputGradients: call.outputGradientSlots.map { tensors[$0] },
+                arguments: call.arguments.map { tensors[$0] }, outputs: call.outputs.map { tensors[$0] },
+                auxiliary: call.auxiliary.map { tensors[$0] },
+                argumentGradients: call.gradientSlots.map { $0.map { tensors[$0] } }, requests: call.gradientRequests))
     }
 
     /// One kernel call of the gradient pass: a node's backward, or (mirroring) a node's

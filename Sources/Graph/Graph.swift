@@ -43,7 +43,8 @@ public struct Graph: Sendable {
                 auxiliary.insert(ObjectIdentifier(entry.node))
             }
             let declared = definition.argumentRoles + definition.auxiliaryRoles
-            for (entry, role) in zip(node.inputs, declared) where entry.node.isVariable && roles[entry.node.name] == nil {
+            for (entry, role) in zip(node.inputs, declared) where entry.node.isVariable && roles[entry.node.name] == nil
+            {
                 roles[entry.node.name] = role
             }
         }
@@ -81,9 +82,11 @@ public struct Graph: Sendable {
     public func dataInput() throws(OperatorError) -> String {
         let names = dataNames
         guard names.count == 1 else {
-            throw OperatorError(node: nodes.last?.name ?? "graph", names.isEmpty
-                ? "the network has no data input"
-                : "the network has \(names.count) data inputs (\(names.joined(separator: ", "))); one is expected")
+            throw OperatorError(
+                node: nodes.last?.name ?? "graph",
+                names.isEmpty
+                    ? "the network has no data input"
+                    : "the network has \(names.count) data inputs (\(names.joined(separator: ", "))); one is expected")
         }
         return names[0]
     }
@@ -95,9 +98,11 @@ public struct Graph: Sendable {
     public func labelInput() throws(OperatorError) -> String {
         let names = labelNames
         guard names.count == 1 else {
-            throw OperatorError(node: nodes.last?.name ?? "graph", names.isEmpty
-                ? "the network has no label input (training needs a loss head such as SoftmaxOutput)"
-                : "the network has \(names.count) label inputs (\(names.joined(separator: ", "))); one is expected")
+            throw OperatorError(
+                node: nodes.last?.name ?? "graph",
+                names.isEmpty
+                    ? "the network has no label input (training needs a loss head such as SoftmaxOutput)"
+                    : "the network has \(names.count) label inputs (\(names.joined(separator: ", "))); one is expected")
         }
         return names[0]
     }
@@ -109,7 +114,9 @@ public struct Graph: Sendable {
         /// Per node, per output.
         public var outputs: [[Shape]]
 
-        public func shape(of entry: Entry, in graph: Graph) -> Shape { outputs[graph.index(of: entry.node)][entry.index] }
+        public func shape(of entry: Entry, in graph: Graph) -> Shape {
+            outputs[graph.index(of: entry.node)][entry.index]
+        }
     }
 
     /// Infers every shape from the given input shapes (`["data": [64, 3, 224, 224]]`; labels
@@ -134,8 +141,10 @@ public struct Graph: Sendable {
             for (entry, shape) in filled where entry.node.isVariable {
                 let source = index(of: entry.node)
                 if let existing = variableShapes[source], existing != shape {
-                    throw OperatorError(node: node.name, "argument '\(entry.node.name)' has shape \(existing) "
-                                        + "but \(shape) is required")
+                    throw OperatorError(
+                        node: node.name,
+                        "argument '\(entry.node.name)' has shape \(existing) "
+                            + "but \(shape) is required")
                 }
                 variableShapes[source] = shape
             }

@@ -25,7 +25,7 @@ extension Symbol {
         func soleConsumer(_ node: Node) -> Node? {
             let entry = Entry(node)
             guard !outputEntries.contains(entry), let readers = consumers[entry], readers.count == 1,
-                  readers[0].inputs.first == entry, (1..<node.outputCount).allSatisfy({ isUnused(Entry(node, $0)) })
+                readers[0].inputs.first == entry, (1..<node.outputCount).allSatisfy({ isUnused(Entry(node, $0)) })
             else { return nil }
             return readers[0]
         }
@@ -38,19 +38,24 @@ extension Symbol {
             var fused = (definition: definition, op: node.op, inputs: node.inputs.map(mapped))
             var tail = node
             while let next = soleConsumer(tail), let nextDefinition = next.definition,
-                  (1..<nextDefinition.outputNames.count).allSatisfy({ isUnused(Entry(next, $0)) }),
-                  let combined = fused.definition.fusedForInference(followedBy: nextDefinition) {
+                (1..<nextDefinition.outputNames.count).allSatisfy({ isUnused(Entry(next, $0)) }),
+                let combined = fused.definition.fusedForInference(followedBy: nextDefinition)
+            {
                 let (count, nextCount) = (fused.definition.argumentNames.count, nextDefinition.argumentNames.count)
                 let nextInputs = next.inputs.map(mapped)
-                fused = (combined, fused.op + "+" + next.op,
-                         Array(fused.inputs.prefix(count)) + nextInputs[1..<nextCount]
-                            + fused.inputs.dropFirst(count) + nextInputs.dropFirst(nextCount))
+                fused = (
+                    combined, fused.op + "+" + next.op,
+                    Array(fused.inputs.prefix(count)) + nextInputs[1..<nextCount]
+                        + fused.inputs.dropFirst(count) + nextInputs.dropFirst(nextCount)
+                )
                 absorbed.insert(ObjectIdentifier(next))
                 tail = next
             }
             if tail !== node {
-                replacement[Entry(tail)] = Entry(Node(name: node.name, op: fused.op, attributes: node.attributes,
-                                                      definition: fused.definition, inputs: fused.inputs))
+                replacement[Entry(tail)] = Entry(
+                    Node(
+                        name: node.name, op: fused.op, attributes: node.attributes,
+                        definition: fused.definition, inputs: fused.inputs))
             } else if fused.inputs != node.inputs {
                 let copy = node.replacingInputs(fused.inputs)
                 for index in 0..<node.outputCount { replacement[Entry(node, index)] = Entry(copy, index) }

@@ -28,8 +28,10 @@ public struct LayoutAssignment: Sendable {
 
     /// Chooses the layout for `policy`; `.blocked` on a network that cannot use it is an
     /// error naming the node that prevents it.
-    public init(_ policy: Executor.LayoutPolicy, graph: Graph, shapes: Graph.Shapes,
-                block: Int = TensorLayout.preferredBlock) throws(OperatorError) {
+    public init(
+        _ policy: Executor.LayoutPolicy, graph: Graph, shapes: Graph.Shapes,
+        block: Int = TensorLayout.preferredBlock
+    ) throws(OperatorError) {
         guard policy != .plain else {
             self.block = nil
             return
@@ -46,7 +48,9 @@ public struct LayoutAssignment: Sendable {
 
     /// The layout of output `index` of node `position`.
     public func layout(ofOutput index: Int, node position: Int, graph: Graph, shapes: Graph.Shapes) -> TensorLayout {
-        guard let block, !graph.nodes[position].isVariable, shapes.outputs[position][index].rank == 4 else { return .plain }
+        guard let block, !graph.nodes[position].isVariable, shapes.outputs[position][index].rank == 4 else {
+            return .plain
+        }
         return .blocked(block)
     }
 
@@ -64,8 +68,10 @@ public struct LayoutAssignment: Sendable {
                 // Hidden outputs of another shape (BatchNorm's statistics) are not activations.
                 guard index < definition.visibleOutputCount || shape == shapes.outputs[position][0] else { continue }
                 if shape[1] % block != 0 {
-                    return OperatorError(node: node.name, "the blocked layout needs channel counts divisible by "
-                                         + "\(block); output \(index) has shape \(shape)")
+                    return OperatorError(
+                        node: node.name,
+                        "the blocked layout needs channel counts divisible by "
+                            + "\(block); output \(index) has shape \(shape)")
                 }
                 hasBlocked = true
             }
@@ -77,11 +83,14 @@ public struct LayoutAssignment: Sendable {
                     return OperatorError(node: node.name, "\(node.op) has no blocked-layout kernel for these shapes")
                 }
                 if entry.node.isVariable && support != .activationsAndInputs {
-                    return OperatorError(node: node.name, "\(node.op) cannot read the network input "
-                                         + "'\(entry.node.name)' in the plain layout within a blocked network")
+                    return OperatorError(
+                        node: node.name,
+                        "\(node.op) cannot read the network input "
+                            + "'\(entry.node.name)' in the plain layout within a blocked network")
                 }
             }
         }
-        return hasBlocked ? nil : OperatorError(node: graph.nodes.last?.name ?? "graph", "the network has no 4-D activations")
+        return hasBlocked
+            ? nil : OperatorError(node: graph.nodes.last?.name ?? "graph", "the network has no 4-D activations")
     }
 }

@@ -36,8 +36,9 @@ struct MemoryPlacement {
         pinned.formUnion(plan.zeroGradientSlots)
         var activationSizes = sizes
         for slot in weightSlots.union(parameterGradients) { activationSizes[slot] = 0 }
-        let arena = MemoryPlanner.plan(sizes: activationSizes, pinned: pinned.union(weightSlots), steps: plan.steps,
-                                       reuse: reuse)
+        let arena = MemoryPlanner.plan(
+            sizes: activationSizes, pinned: pinned.union(weightSlots), steps: plan.steps,
+            reuse: reuse)
         regions = [Region](repeating: .arena, count: sizes.count)
         offsets = arena.offsets
         arenaBytes = arena.arenaBytes

@@ -85,8 +85,10 @@ public struct MemoryPlanner {
                 }
             }
             // Written and never read (hidden outputs nobody needs): free at once.
-            for tensor in step.writes where remainingReads[tensor] == 0 && !pinned.contains(tensor)
-                && !released.contains(tensor) {
+            for tensor in step.writes
+            where remainingReads[tensor] == 0 && !pinned.contains(tensor)
+                && !released.contains(tensor)
+            {
                 release(tensor)
                 released.insert(tensor)
             }
@@ -102,7 +104,8 @@ struct FreeList {
     private var ranges: [(offset: Int, size: Int)] = []
 
     mutating func take(_ size: Int, arenaEnd end: inout Int) -> Int {
-        if let best = ranges.indices.filter({ ranges[$0].size >= size }).min(by: { ranges[$0].size < ranges[$1].size }) {
+        if let best = ranges.indices.filter({ ranges[$0].size >= size }).min(by: { ranges[$0].size < ranges[$1].size })
+        {
             let offset = ranges[best].offset
             if ranges[best].size == size {
                 ranges.remove(at: best)

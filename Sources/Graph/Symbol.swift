@@ -15,8 +15,10 @@ public final class Node: Sendable {
     /// Inputs in the definition's order: arguments, then auxiliary states.
     public let inputs: [Entry]
 
-    public init(name: String, op: String, attributes: [String: String], definition: (any OperatorDefinition)?,
-                inputs: [Entry]) {
+    public init(
+        name: String, op: String, attributes: [String: String], definition: (any OperatorDefinition)?,
+        inputs: [Entry]
+    ) {
         self.name = name
         self.op = op
         self.attributes = attributes
@@ -72,12 +74,15 @@ extension Symbol {
     /// such variable exists.
     public func settingAttributes(_ attributes: [String: String], ofVariable name: String) -> Symbol {
         var replacement: [ObjectIdentifier: Node] = [:]
-        func mapped(_ entry: Entry) -> Entry { replacement[ObjectIdentifier(entry.node)].map { Entry($0, entry.index) } ?? entry }
+        func mapped(_ entry: Entry) -> Entry {
+            replacement[ObjectIdentifier(entry.node)].map { Entry($0, entry.index) } ?? entry
+        }
         for node in Graph(self).nodes {
             let inputs = node.inputs.map(mapped)
             if node.isVariable && node.name == name {
                 replacement[ObjectIdentifier(node)] = Node(
-                    name: node.name, op: node.op, attributes: node.attributes.merging(attributes) { $1 }, definition: nil,
+                    name: node.name, op: node.op, attributes: node.attributes.merging(attributes) { $1 },
+                    definition: nil,
                     inputs: [])
             } else if inputs != node.inputs {
                 replacement[ObjectIdentifier(node)] = node.replacingInputs(inputs)

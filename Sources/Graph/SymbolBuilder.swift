@@ -32,7 +32,8 @@ public final class SymbolBuilder {
     /// Applies operator `op` with MXNet attributes; `inputs` gives symbols for some of the
     /// definition's arguments by name, the others become variables `<name>_<argument>`.
     public func apply(_ op: String, name: String? = nil, inputs: [String: Symbol], attributes: [String: String])
-        throws(OperatorError) -> Symbol {
+        throws(OperatorError) -> Symbol
+    {
         let nodeName = resolveName(name, op: op)
         let definition = try OperatorRegistry.definition(op: op, attributes: attributes, node: nodeName)
         var entries: [Entry] = []
@@ -62,9 +63,11 @@ enum AttributeText {
 }
 
 extension SymbolBuilder {
-    public func convolution(_ data: Symbol, name: String? = nil, kernel: [Int], filterCount: Int,
-                            stride: [Int]? = nil, pad: [Int]? = nil, dilate: [Int]? = nil, groupCount: Int? = nil,
-                            noBias: Bool? = nil) throws(OperatorError) -> Symbol {
+    public func convolution(
+        _ data: Symbol, name: String? = nil, kernel: [Int], filterCount: Int,
+        stride: [Int]? = nil, pad: [Int]? = nil, dilate: [Int]? = nil, groupCount: Int? = nil,
+        noBias: Bool? = nil
+    ) throws(OperatorError) -> Symbol {
         var attributes = ["kernel": AttributeText.tuple(kernel), "num_filter": "\(filterCount)"]
         if let stride { attributes["stride"] = AttributeText.tuple(stride) }
         if let pad { attributes["pad"] = AttributeText.tuple(pad) }
@@ -75,15 +78,19 @@ extension SymbolBuilder {
     }
 
     public func fullyConnected(_ data: Symbol, name: String? = nil, hiddenCount: Int, noBias: Bool? = nil)
-        throws(OperatorError) -> Symbol {
+        throws(OperatorError) -> Symbol
+    {
         var attributes = ["num_hidden": "\(hiddenCount)"]
         if let noBias { attributes["no_bias"] = AttributeText.bool(noBias) }
         return try apply("FullyConnected", name: name, inputs: ["data": data], attributes: attributes)
     }
 
-    public func pooling(_ data: Symbol, name: String? = nil, kind: Pooling.Kind, kernel: [Int], stride: [Int]? = nil,
-                        pad: [Int]? = nil, convention: Pooling.Convention? = nil, isGlobal: Bool? = nil)
-        throws(OperatorError) -> Symbol {
+    public func pooling(
+        _ data: Symbol, name: String? = nil, kind: Pooling.Kind, kernel: [Int], stride: [Int]? = nil,
+        pad: [Int]? = nil, convention: Pooling.Convention? = nil, isGlobal: Bool? = nil
+    )
+        throws(OperatorError) -> Symbol
+    {
         var attributes = ["pool_type": kind.rawValue, "kernel": AttributeText.tuple(kernel)]
         if let stride { attributes["stride"] = AttributeText.tuple(stride) }
         if let pad { attributes["pad"] = AttributeText.tuple(pad) }
@@ -92,8 +99,10 @@ extension SymbolBuilder {
         return try apply("Pooling", name: name, inputs: ["data": data], attributes: attributes)
     }
 
-    public func batchNorm(_ data: Symbol, name: String? = nil, epsilon: Double? = nil, momentum: Double? = nil,
-                          fixGamma: Bool? = nil) throws(OperatorError) -> Symbol {
+    public func batchNorm(
+        _ data: Symbol, name: String? = nil, epsilon: Double? = nil, momentum: Double? = nil,
+        fixGamma: Bool? = nil
+    ) throws(OperatorError) -> Symbol {
         var attributes: [String: String] = [:]
         if let epsilon { attributes["eps"] = AttributeText.number(epsilon) }
         if let momentum { attributes["momentum"] = AttributeText.number(momentum) }
@@ -106,11 +115,14 @@ extension SymbolBuilder {
     }
 
     public func lrn(_ data: Symbol, name: String? = nil, size: Int, alpha: Double, beta: Double, knorm: Double)
-        throws(OperatorError) -> Symbol {
-        try apply("LRN", name: name, inputs: ["data": data], attributes: [
-            "nsize": "\(size)", "alpha": AttributeText.number(alpha), "beta": AttributeText.number(beta),
-            "knorm": AttributeText.number(knorm),
-        ])
+        throws(OperatorError) -> Symbol
+    {
+        try apply(
+            "LRN", name: name, inputs: ["data": data],
+            attributes: [
+                "nsize": "\(size)", "alpha": AttributeText.number(alpha), "beta": AttributeText.number(beta),
+                "knorm": AttributeText.number(knorm),
+            ])
     }
 
     public func dropout(_ data: Symbol, name: String? = nil, probability: Double) throws(OperatorError) -> Symbol {

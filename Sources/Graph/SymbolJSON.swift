@@ -17,7 +17,7 @@ public enum SymbolJSON {
     public static let writtenVersion = 10901
 
     /// The nnvm-dialect text of a symbol.
-    public static func encode(_ symbol: Symbol) -> String {
+    public static func encode(_ symbol: Symbol) throws -> String {
         let graph = Graph(symbol)
         var rowPointer = [0]
         var nodes: [[String: Any]] = []
@@ -37,7 +37,7 @@ public enum SymbolJSON {
             "heads": symbol.outputs.map { [graph.index(of: $0.node), $0.index, 0] },
             "attrs": ["mxnet_version": ["int", writtenVersion]],
         ]
-        let data = try! JSONSerialization.data(withJSONObject: top, options: [.sortedKeys, .withoutEscapingSlashes])
+        let data = try JSONSerialization.data(withJSONObject: top, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
@@ -45,8 +45,9 @@ public enum SymbolJSON {
     /// or the text does not parse; `decode` reports errors).
     public static func variableAttributes(_ text: String, name: String) -> [String: String] {
         guard let top = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-              let nodes = top["nodes"] as? [[String: Any]],
-              let node = nodes.first(where: { $0["name"] as? String == name && $0["op"] as? String == "null" }) else { return [:] }
+            let nodes = top["nodes"] as? [[String: Any]],
+            let node = nodes.first(where: { $0["name"] as? String == name && $0["op"] as? String == "null" })
+        else { return [:] }
         var attributes: [String: String] = [:]
         for key in ["param", "attr", "attrs"] {
             for (k, v) in node[key] as? [String: Any] ?? [:] { attributes[k] = v as? String ?? "\(v)" }
@@ -70,10 +71,13 @@ public enum SymbolJSON {
     /// without `pooling_convention` is read as `full` (MXNet rounded up until July 2016;
     /// the caller may re-resolve against the parameter shapes), and a `param`-dialect
     /// BatchNorm without `fix_gamma` learns gamma (the field did not exist yet).
-    public static func decode(_ text: String, file: String = "symbol JSON",
-                              legacyPooling: Pooling.Convention = .full) throws -> (Symbol, Notes) {
+    public static func decode(
+        _ text: String, file: String = "symbol JSON",
+        legacyPooling: Pooling.Convention = .full
+    ) throws -> (Symbol, Notes) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
-              let top = object as? [String: Any] else {
+            let top = object as? [String: Any]
+        else {
             throw SymbolFileError("\(file): not a JSON object")
         }
         guard let nodeList = top["nodes"] as? [[String: Any]] else {
@@ -96,7 +100,8 @@ public enum SymbolJSON {
             }
             let inputs = try (raw["inputs"] as? [[Any]] ?? []).map { entry -> Entry in
                 guard entry.count >= 2, let source = (entry[0] as? NSNumber)?.intValue,
-                      let output = (entry[1] as? NSNumber)?.intValue, source >= 0, source < built.count else {
+                    let output = (entry[1] as? NSNumber)?.intValue, source >= 0, source < built.count
+                else {
                     throw SymbolFileError("\(file): node '\(name)' has an input \(entry) that is not an earlier node")
                 }
                 return Entry(built[source], output)
@@ -106,7 +111,8 @@ public enum SymbolJSON {
                 continue
             }
             if op == "Pooling" && notes.isLegacy && attributes["pooling_convention"] == nil
-                && (attributes["global_pool"].map { $0.lowercased() != "true" } ?? true) {
+                && (attributes["global_pool"].map { $0.lowercased() != "true" } ?? true)
+            {
                 attributes["pooling_convention"] = legacyPooling.rawValue
                 notes.legacyPooling.append(name)
             }
@@ -125,15 +131,17 @@ public enum SymbolJSON {
             if allInputs.count == definition.argumentNames.count && !definition.auxiliaryNames.isEmpty {
                 // Pre-nnvm files have no auxiliary variables; add them as MXNet's upgrader does.
                 for auxiliary in definition.auxiliaryNames {
-                    let variable = Node(name: "\(name)_\(auxiliary)", op: "null", attributes: attributes,
-                                        definition: nil, inputs: [])
+                    let variable = Node(
+                        name: "\(name)_\(auxiliary)", op: "null", attributes: attributes,
+                        definition: nil, inputs: [])
                     allInputs.append(Entry(variable))
                 }
                 notes.addedAuxiliary.append(name)
             }
             guard allInputs.count == expected else {
-                throw SymbolFileError("\(file): node '\(name)' (\(op)) has \(inputs.count) inputs, expected \(expected) "
-                                      + "(\((definition.argumentNames + definition.auxiliaryNames).joined(separator: ", ")))")
+                throw SymbolFileError(
+                    "\(file): node '\(name)' (\(op)) has \(inputs.count) inputs, expected \(expected) "
+                        + "(\((definition.argumentNames + definition.auxiliaryNames).joined(separator: ", ")))")
             }
             built.append(Node(name: name, op: op, attributes: attributes, definition: definition, inputs: allInputs))
         }
@@ -141,7 +149,8 @@ public enum SymbolJSON {
             throw SymbolFileError("\(file): no 'heads' (graph outputs)")
         }
         let outputs = try heads.map { head -> Entry in
-            guard head.count >= 1, let source = (head[0] as? NSNumber)?.intValue, source >= 0, source < built.count else {
+            guard head.count >= 1, let source = (head[0] as? NSNumber)?.intValue, source >= 0, source < built.count
+            else {
                 throw SymbolFileError("\(file): head \(head) is not a node")
             }
             let output = head.count > 1 ? (head[1] as? NSNumber)?.intValue ?? 0 : 0
@@ -155,8 +164,10 @@ public enum SymbolJSON {
     /// shapes of its `.params` under `full` (MXNet ≤ July 2016) and then `valid` (later), and
     /// the first that fits every parameter and Concat is taken. Files with no such node are
     /// read as they are.
-    public static func decodeLegacy(_ text: String, file: String, dataShape: Shape,
-                                    parameterShapes: [String: Shape]) throws -> (Symbol, Notes, Pooling.Convention?) {
+    public static func decodeLegacy(
+        _ text: String, file: String, dataShape: Shape,
+        parameterShapes: [String: Shape]
+    ) throws -> (Symbol, Notes, Pooling.Convention?) {
         let (symbol, notes) = try decode(text, file: file)
         guard !notes.legacyPooling.isEmpty else { return (symbol, notes, nil) }
         var known = parameterShapes
@@ -171,6 +182,7 @@ public enum SymbolJSON {
                 failures.append("\(convention.rawValue): \(error)")
             }
         }
-        throw SymbolFileError("\(file): its parameters fit neither pooling rounding (\(failures.joined(separator: "; ")))")
+        throw SymbolFileError(
+            "\(file): its parameters fit neither pooling rounding (\(failures.joined(separator: "; ")))")
     }
 }

@@ -28,8 +28,10 @@ public func alexNet(classCount: Int = 1000, pooling: PoolingRounding = .full) th
     }
     func lrn(_ x: Symbol) throws -> Symbol { try b.lrn(x, size: 5, alpha: 0.0001, beta: 0.75, knorm: 1) }
     func conv(_ x: Symbol, _ filters: Int, _ kernel: Int, stride: Int? = nil, pad: Int? = nil) throws -> Symbol {
-        try b.activation(b.convolution(x, kernel: [kernel, kernel], filterCount: filters,
-                                       stride: stride.map { [$0, $0] }, pad: pad.map { [$0, $0] }), kind: .relu)
+        try b.activation(
+            b.convolution(
+                x, kernel: [kernel, kernel], filterCount: filters,
+                stride: stride.map { [$0, $0] }, pad: pad.map { [$0, $0] }), kind: .relu)
     }
     let data = b.variable("data")
     let stage1 = try lrn(pool(conv(data, 96, 11, stride: 4)))

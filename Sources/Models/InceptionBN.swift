@@ -58,10 +58,13 @@ struct InceptionBuilder {
     let b = SymbolBuilder()
     let pooling: PoolingRounding
 
-    func convFactory(_ data: Symbol, _ filters: Int, _ kernel: Int, stride: Int = 1, pad: Int = 0, name: String,
-                     suffix: String = "") throws -> Symbol {
-        let conv = try b.convolution(data, name: "conv_\(name)\(suffix)", kernel: [kernel, kernel], filterCount: filters,
-                                     stride: [stride, stride], pad: [pad, pad])
+    func convFactory(
+        _ data: Symbol, _ filters: Int, _ kernel: Int, stride: Int = 1, pad: Int = 0, name: String,
+        suffix: String = ""
+    ) throws -> Symbol {
+        let conv = try b.convolution(
+            data, name: "conv_\(name)\(suffix)", kernel: [kernel, kernel], filterCount: filters,
+            stride: [stride, stride], pad: [pad, pad])
         let bn = try b.batchNorm(conv, name: "bn_\(name)\(suffix)")
         return try b.activation(bn, name: "relu_\(name)\(suffix)", kind: .relu)
     }
@@ -73,8 +76,9 @@ struct InceptionBuilder {
         let cd3x3r = try convFactory(data, w.d3x3Reduce, 1, name: "\(name)_double_3x3", suffix: "_reduce")
         let cd3x3a = try convFactory(cd3x3r, w.d3x3, 3, pad: 1, name: "\(name)_double_3x3_0")
         let cd3x3 = try convFactory(cd3x3a, w.d3x3, 3, pad: 1, name: "\(name)_double_3x3_1")
-        let pool = try b.pooling(data, name: "\(w.pool.rawValue)_pool_\(name)_pool", kind: w.pool, kernel: [3, 3],
-                                 stride: [1, 1], pad: [1, 1], convention: pooling.convention)
+        let pool = try b.pooling(
+            data, name: "\(w.pool.rawValue)_pool_\(name)_pool", kind: w.pool, kernel: [3, 3],
+            stride: [1, 1], pad: [1, 1], convention: pooling.convention)
         let projection = try convFactory(pool, w.projection, 1, name: "\(name)_proj")
         return try b.concat([c1x1, c3x3, cd3x3, projection], name: "ch_concat_\(name)_chconcat")
     }
@@ -86,20 +90,23 @@ struct InceptionBuilder {
         let cd3x3a = try convFactory(cd3x3r, w.d3x3, 3, pad: 1, name: "\(name)_double_3x3_0")
         let cd3x3 = try convFactory(cd3x3a, w.d3x3, 3, stride: 2, pad: 1, name: "\(name)_double_3x3_1")
         let pad = pooling == .validPadded ? 1 : 0
-        let pool = try b.pooling(data, name: "max_pool_\(name)_pool", kind: .max, kernel: [3, 3], stride: [2, 2],
-                                 pad: [pad, pad], convention: pooling.convention)
+        let pool = try b.pooling(
+            data, name: "max_pool_\(name)_pool", kind: .max, kernel: [3, 3], stride: [2, 2],
+            pad: [pad, pad], convention: pooling.convention)
         return try b.concat([c3x3, cd3x3, pool], name: "ch_concat_\(name)_chconcat")
     }
 
     func network(classCount: Int, widths w: InceptionWidths) throws -> Symbol {
         let data = b.variable("data")
         let conv1 = try convFactory(data, w.conv1, 7, stride: 2, pad: 3, name: "conv1")
-        let pool1 = try b.pooling(conv1, name: "pool1", kind: .max, kernel: [3, 3], stride: [2, 2],
-                                  convention: pooling.convention)
+        let pool1 = try b.pooling(
+            conv1, name: "pool1", kind: .max, kernel: [3, 3], stride: [2, 2],
+            convention: pooling.convention)
         let conv2red = try convFactory(pool1, w.conv2Reduce, 1, name: "conv2red")
         let conv2 = try convFactory(conv2red, w.conv2, 3, pad: 1, name: "conv2")
-        let pool2 = try b.pooling(conv2, name: "pool2", kind: .max, kernel: [3, 3], stride: [2, 2],
-                                  convention: pooling.convention)
+        let pool2 = try b.pooling(
+            conv2, name: "pool2", kind: .max, kernel: [3, 3], stride: [2, 2],
+            convention: pooling.convention)
         var x = try factoryA(pool2, w.a3a, name: "3a")
         x = try factoryA(x, w.a3b, name: "3b")
         x = try factoryB(x, w.b3c, name: "3c")
@@ -110,8 +117,9 @@ struct InceptionBuilder {
         x = try factoryB(x, w.b4e, name: "4e")
         x = try factoryA(x, w.a5a, name: "5a")
         x = try factoryA(x, w.a5b, name: "5b")
-        let average = try b.pooling(x, name: "global_pool", kind: .avg, kernel: [7, 7], stride: [1, 1],
-                                    convention: pooling.convention)
+        let average = try b.pooling(
+            x, name: "global_pool", kind: .avg, kernel: [7, 7], stride: [1, 1],
+            convention: pooling.convention)
         let flatten = try b.flatten(average, name: "flatten")
         let fc1 = try b.fullyConnected(flatten, name: "fc1", hiddenCount: classCount)
         return try b.softmaxOutput(fc1, name: "softmax")

@@ -12,14 +12,16 @@ public func inceptionBNSmall(classCount: Int = 10, pooling: PoolingRounding = .f
     let b = SymbolBuilder()
     let convention = pooling.convention
     func convFactory(_ x: Symbol, _ filters: Int, _ kernel: Int, stride: Int = 1, pad: Int = 0) throws -> Symbol {
-        let conv = try b.convolution(x, kernel: [kernel, kernel], filterCount: filters, stride: [stride, stride],
-                                     pad: [pad, pad])
+        let conv = try b.convolution(
+            x, kernel: [kernel, kernel], filterCount: filters, stride: [stride, stride],
+            pad: [pad, pad])
         return try b.activation(b.batchNorm(conv), kind: .relu)
     }
     func downsample(_ x: Symbol, _ filters: Int) throws -> Symbol {
         let conv = try convFactory(x, filters, 3, stride: 2, pad: 1)
         let pad = pooling == .validPadded ? 1 : 0
-        let pool = try b.pooling(x, kind: .max, kernel: [3, 3], stride: [2, 2], pad: [pad, pad], convention: convention)
+        let pool = try b.pooling(
+            x, kind: .max, kernel: [3, 3], stride: [2, 2], pad: [pad, pad], convention: convention)
         return try b.concat([conv, pool])
     }
     func simple(_ x: Symbol, _ c1x1: Int, _ c3x3: Int) throws -> Symbol {

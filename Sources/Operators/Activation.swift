@@ -75,14 +75,20 @@ public struct Activation: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         [arguments[0].map { apply($0) }]
     }
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
-        [arguments[0].indices.map { outputGradients[0][$0] * derivative(input: arguments[0][$0], output: outputs[0][$0]) }]
+        shapes: NodeShapes
+    ) -> [[T]] {
+        [
+            arguments[0].indices.map {
+                outputGradients[0][$0] * derivative(input: arguments[0][$0], output: outputs[0][$0])
+            }
+        ]
     }
 }
 
@@ -108,13 +114,14 @@ final class ActivationKernel: OperatorKernel {
         destination = try Memory(plain)
         gradientDestination = try Memory(plain)
         gradientSource = try Memory(plain)
-        let algorithm: EltwiseAlgorithm? = switch definition.kind {
-        case .relu: .reluUsingOutput
-        case .sigmoid: .logisticUsingOutput
-        case .tanh: .tanhUsingOutput
-        case .softrelu: .softRelu
-        case .softsign: nil
-        }
+        let algorithm: EltwiseAlgorithm? =
+            switch definition.kind {
+            case .relu: .reluUsingOutput
+            case .sigmoid: .logisticUsingOutput
+            case .tanh: .tanhUsingOutput
+            case .softrelu: .softRelu
+            case .softsign: nil
+            }
         guard let algorithm else {
             forwardPrimitive = nil
             backwardPrimitive = nil
@@ -123,10 +130,12 @@ final class ActivationKernel: OperatorKernel {
             return
         }
         let attributes = try PrimitiveAttributes()
-        let fwd = try PrimitiveDescriptor(.eltwiseForward(.forwardTraining, algorithm, data: plain), attributes: attributes,
-                                          what: "activation forward")
-        let bwd = try PrimitiveDescriptor(.eltwiseBackward(algorithm, diffData: plain, data: plain), attributes: attributes,
-                                          hint: fwd, what: "activation backward")
+        let fwd = try PrimitiveDescriptor(
+            .eltwiseForward(.forwardTraining, algorithm, data: plain), attributes: attributes,
+            what: "activation forward")
+        let bwd = try PrimitiveDescriptor(
+            .eltwiseBackward(algorithm, diffData: plain, data: plain), attributes: attributes,
+            hint: fwd, what: "activation backward")
         forwardPrimitive = try Primitive(fwd)
         backwardPrimitive = try Primitive(bwd)
         forwardArguments = PrimitiveArguments([.source: source, .destination: destination])

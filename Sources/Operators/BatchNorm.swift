@@ -38,7 +38,9 @@ public struct BatchNorm: OperatorDefinition {
         fixGamma = try reader.bool("fix_gamma", default: true)
         useGlobalStats = try reader.bool("use_global_stats", default: false)
         let axis = try reader.int("axis", default: 1)
-        guard axis == 1 else { throw OperatorError(node: node, "only axis 1 (channels of NCHW) is supported, got \(axis)") }
+        guard axis == 1 else {
+            throw OperatorError(node: node, "only axis 1 (channels of NCHW) is supported, got \(axis)")
+        }
         guard epsilon > 0 else { throw OperatorError(node: node, "eps must be positive") }
     }
 
@@ -61,10 +63,12 @@ public struct BatchNorm: OperatorDefinition {
         }
         let channels: Shape = [data[1]]
         for (index, name) in ["gamma", "beta"].enumerated() {
-            try expectShape(arguments.count > index + 1 ? arguments[index + 1] : nil, channels, argument: name, node: node)
+            try expectShape(
+                arguments.count > index + 1 ? arguments[index + 1] : nil, channels, argument: name, node: node)
         }
-        return NodeShapes(arguments: [data, channels, channels], outputs: [data, channels, channels],
-                          auxiliary: [channels, channels])
+        return NodeShapes(
+            arguments: [data, channels, channels], outputs: [data, channels, channels],
+            auxiliary: [channels, channels])
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
@@ -80,7 +84,8 @@ public struct BatchNorm: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let data = shapes.arguments[0]
         let (channels, perChannel, _) = Self.layout(data)
         let x = arguments[0]
@@ -111,7 +116,8 @@ public struct BatchNorm: OperatorDefinition {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         let data = shapes.arguments[0]
         let (channels, perChannel, _) = Self.layout(data)
         let x = arguments[0], dy = outputGradients[0]
@@ -193,8 +199,9 @@ final class BatchNormKernel: OperatorKernel {
             .batchNormalizationForward(.forwardTraining, data: plainData, epsilon: epsilon, flags: batchFlags),
             attributes: attributes, what: "batch normalization \(data)")
         let statistics = try PrimitiveDescriptor(
-            .batchNormalizationForward(.forwardInference, data: plainData, epsilon: epsilon,
-                                       flags: affine.union(.globalStatistics)),
+            .batchNormalizationForward(
+                .forwardInference, data: plainData, epsilon: epsilon,
+                flags: affine.union(.globalStatistics)),
             attributes: attributes, what: "batch normalization \(data)")
         let backward = try PrimitiveDescriptor(
             .batchNormalizationBackward(diffData: plainData, data: plainData, epsilon: epsilon, flags: batchFlags),
@@ -213,13 +220,16 @@ final class BatchNormKernel: OperatorKernel {
         ones = Tensor(shape: [channels])
         ones.fill(1)
         discardedScaleGradient = Tensor(shape: [channels])
-        context.reserveScratchpad(bytes: max(training.scratchpadBytes, statistics.scratchpadBytes, backward.scratchpadBytes))
+        context.reserveScratchpad(
+            bytes: max(training.scratchpadBytes, statistics.scratchpadBytes, backward.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         trainingPrimitive = try Primitive(training)
         statisticsPrimitive = try Primitive(statistics)
         backwardPrimitive = try Primitive(backward)
-        let common = PrimitiveArguments([.source: source, .destination: destination, .scale: scale, .shift: shift,
-                                         .mean: mean, .variance: variance, .scratchpad: scratchpad])
+        let common = PrimitiveArguments([
+            .source: source, .destination: destination, .scale: scale, .shift: shift,
+            .mean: mean, .variance: variance, .scratchpad: scratchpad,
+        ])
         trainingArguments = common
         statisticsArguments = common
         backwardArguments = PrimitiveArguments([
@@ -266,7 +276,8 @@ final class BatchNormKernel: OperatorKernel {
         bindStatistics(call.outputs, call.auxiliary, useBatch: useBatch)
         gradientDestination.bind(call.outputGradients[0].rawPointer)
         let dataRequest = call.requests[0], gammaRequest = call.requests[1], betaRequest = call.requests[2]
-        let dataGradient = dataRequest == .skip ? discardedDataGradient : call.argumentGradients[0] ?? discardedDataGradient
+        let dataGradient =
+            dataRequest == .skip ? discardedDataGradient : call.argumentGradients[0] ?? discardedDataGradient
         gradientSource.bind(dataTarget.pointer(for: dataGradient, request: dataRequest, in: context))
         let gammaGradient = call.argumentGradients[1]
         if definition.fixGamma || gammaGradient == nil || gammaRequest == .skip {
@@ -274,7 +285,8 @@ final class BatchNormKernel: OperatorKernel {
         } else {
             gradientScale.bind(gammaTarget.pointer(for: gammaGradient!, request: gammaRequest, in: context))
         }
-        let betaGradient = betaRequest == .skip ? discardedShiftGradient : call.argumentGradients[2] ?? discardedShiftGradient
+        let betaGradient =
+            betaRequest == .skip ? discardedShiftGradient : call.argumentGradients[2] ?? discardedShiftGradient
         gradientShift.bind(betaTarget.pointer(for: betaGradient, request: betaRequest, in: context))
         backwardPrimitive.execute(backwardArguments, on: context.stream)
         if dataRequest != .skip { dataTarget.complete(dataGradient, request: dataRequest, in: context) }

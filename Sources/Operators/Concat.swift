@@ -45,8 +45,10 @@ public struct Concat: OperatorDefinition {
             var expected = first
             expected[axis] = shape.rank == first.rank ? shape[axis] : -1
             guard shape.rank == first.rank, shape == expected else {
-                throw OperatorError(node: node, "input \(index) has shape \(shape), which does not match \(first) "
-                                    + "outside dim \(axis)")
+                throw OperatorError(
+                    node: node,
+                    "input \(index) has shape \(shape), which does not match \(first) "
+                        + "outside dim \(axis)")
             }
             output[axis] += shape[axis]
         }
@@ -64,7 +66,8 @@ public struct Concat: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let (outer, inner) = blocks(shapes)
         var output: [T] = []
         for o in 0..<outer {
@@ -75,7 +78,8 @@ public struct Concat: OperatorDefinition {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         let (outer, inner) = blocks(shapes)
         var gradients = inner.map { [T](repeating: 0, count: $0 * outer) }
         var position = 0
@@ -107,8 +111,9 @@ final class ConcatKernel: OperatorKernel {
         var offset = 0
         for (index, size) in inner.enumerated() {
             // Input block o lands at output block o, shifted by the inputs before it.
-            copyBlocks(from: call.arguments[index].floats, sourceStride: size,
-                       to: call.outputs[0].floats + offset, destinationStride: total, size: size, request: request)
+            copyBlocks(
+                from: call.arguments[index].floats, sourceStride: size,
+                to: call.outputs[0].floats + offset, destinationStride: total, size: size, request: request)
             offset += size
         }
     }
@@ -119,15 +124,18 @@ final class ConcatKernel: OperatorKernel {
             defer { offset += size }
             let request = call.requests[index]
             guard request != .skip, let gradient = call.argumentGradients[index] else { continue }
-            copyBlocks(from: call.outputGradients[0].floats + offset, sourceStride: total,
-                       to: gradient.floats, destinationStride: size, size: size, request: request)
+            copyBlocks(
+                from: call.outputGradients[0].floats + offset, sourceStride: total,
+                to: gradient.floats, destinationStride: size, size: size, request: request)
         }
     }
 
     /// Copies (or adds) `outer` blocks of `size` elements between two strided sequences.
-    private func copyBlocks(from source: UnsafeMutablePointer<Float>, sourceStride: Int,
-                            to destination: UnsafeMutablePointer<Float>, destinationStride: Int,
-                            size: Int, request: Request) {
+    private func copyBlocks(
+        from source: UnsafeMutablePointer<Float>, sourceStride: Int,
+        to destination: UnsafeMutablePointer<Float>, destinationStride: Int,
+        size: Int, request: Request
+    ) {
         for o in 0..<outer {
             let from = source + o * sourceStride, to = destination + o * destinationStride
             if request == .add {

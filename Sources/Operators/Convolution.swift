@@ -16,8 +16,10 @@ public struct Convolution: OperatorDefinition {
     public var groupCount: Int
     public var hasBias: Bool
 
-    public init(kernel: [Int], filterCount: Int, stride: [Int] = [1, 1], pad: [Int] = [0, 0],
-                dilate: [Int] = [1, 1], groupCount: Int = 1, hasBias: Bool = true) {
+    public init(
+        kernel: [Int], filterCount: Int, stride: [Int] = [1, 1], pad: [Int] = [0, 0],
+        dilate: [Int] = [1, 1], groupCount: Int = 1, hasBias: Bool = true
+    ) {
         self.kernel = kernel
         self.filterCount = filterCount
         self.stride = stride
@@ -46,7 +48,8 @@ public struct Convolution: OperatorDefinition {
             throw OperatorError(node: node, "layout '\(layout)' is not supported (NCHW only)")
         }
         guard stride.allSatisfy({ $0 > 0 }), dilate.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }),
-              filterCount > 0, groupCount > 0, filterCount % groupCount == 0 else {
+            filterCount > 0, groupCount > 0, filterCount % groupCount == 0
+        else {
             throw OperatorError(node: node, "invalid convolution parameters \(attributes)")
         }
     }
@@ -109,25 +112,30 @@ public final class ConvolutionPrimitives {
 
     /// `activationLayout` forces the layout of data and output (`.channelsLast` for NHWC);
     /// by default oneDNN picks.
-    public init(_ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true,
-                activationLayout: FormatTag = .any) throws {
+    public init(
+        _ definition: Convolution, shapes: NodeShapes, isTraining: Bool = true,
+        activationLayout: FormatTag = .any
+    ) throws {
         let geometry = try ConvolutionGeometry(definition, shapes: shapes, activationLayout: activationLayout)
         let data = shapes.arguments[0].dimensions
         let attributes = try PrimitiveAttributes()
-        forwardOperation = try geometry.forwardOperation(isTraining ? .forwardTraining : .forwardInference,
-                                                         withBias: definition.hasBias)
+        forwardOperation = try geometry.forwardOperation(
+            isTraining ? .forwardTraining : .forwardInference,
+            withBias: definition.hasBias)
         forward = try PrimitiveDescriptor(forwardOperation, attributes: attributes, what: "convolution forward \(data)")
         backwardDataOperation = try .convolutionBackwardData(
             diffSource: geometry.source, weights: geometry.weights, diffDestination: geometry.destination,
             strides: definition.stride, dilation: definition.dilate, padding: definition.pad)
-        backwardData = try PrimitiveDescriptor(backwardDataOperation, attributes: attributes, hint: forward,
-                                               what: "convolution backward data \(data)")
+        backwardData = try PrimitiveDescriptor(
+            backwardDataOperation, attributes: attributes, hint: forward,
+            what: "convolution backward data \(data)")
         backwardWeightsOperation = try .convolutionBackwardWeights(
             source: geometry.source, diffWeights: geometry.weights, diffBias: definition.hasBias ? geometry.bias : nil,
             diffDestination: geometry.destination, strides: definition.stride, dilation: definition.dilate,
             padding: definition.pad)
-        backwardWeights = try PrimitiveDescriptor(backwardWeightsOperation, attributes: attributes, hint: forward,
-                                                  what: "convolution backward weights \(data)")
+        backwardWeights = try PrimitiveDescriptor(
+            backwardWeightsOperation, attributes: attributes, hint: forward,
+            what: "convolution backward weights \(data)")
     }
 }
 
@@ -142,23 +150,30 @@ struct ConvolutionGeometry {
         self.definition = definition
         let givenLayouts = !shapes.argumentLayouts.isEmpty
         let groups = definition.groupCount
-        weightDimensions = groups == 1 ? shapes.arguments[1].dimensions
+        weightDimensions =
+            groups == 1
+            ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
         // Layouts fixed by the executor are honoured; otherwise oneDNN chooses.
-        source = givenLayouts ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
+        source =
+            givenLayouts
+            ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
             : try MemoryDescriptor(shapes.arguments[0].dimensions, activationLayout)
         weights = try MemoryDescriptor.any(weightDimensions)
         bias = try MemoryDescriptor.plain([definition.filterCount])
-        destination = givenLayouts ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0])
+        destination =
+            givenLayouts
+            ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0])
             : try MemoryDescriptor(shapes.outputs[0].dimensions, activationLayout)
     }
 
     /// The forward operation. MXNet pads both sides equally and rounds down; oneDNN's
     /// formula with the same right padding rounds down the same way.
     func forwardOperation(_ kind: PropagationKind, withBias: Bool) throws -> OperationDescriptor {
-        try .convolutionForward(kind, source: source, weights: weights, bias: withBias ? bias : nil,
-                                destination: destination, strides: definition.stride, dilation: definition.dilate,
-                                padding: definition.pad)
+        try .convolutionForward(
+            kind, source: source, weights: weights, bias: withBias ? bias : nil,
+            destination: destination, strides: definition.stride, dilation: definition.dilate,
+            padding: definition.pad)
     }
 }
 
@@ -186,8 +201,10 @@ final class ConvolutionKernel: OperatorKernel {
     var implementation: String { primitives.forward.implementationName }
 
     var workspaceBytes: Int {
-        [source, weights, destination, gradientOutput, weightsForData, gradientData, sourceForWeights,
-         gradientOutputForWeights, weightGradients.weights].reduce(0) { $0 + $1.bufferBytes }
+        [
+            source, weights, destination, gradientOutput, weightsForData, gradientData, sourceForWeights,
+            gradientOutputForWeights, weightGradients.weights,
+        ].reduce(0) { $0 + $1.bufferBytes }
     }
 
     init(_ definition: Convolution, shapes: NodeShapes, context: KernelContext) throws {
@@ -195,7 +212,9 @@ final class ConvolutionKernel: OperatorKernel {
         hasBias = definition.hasBias
         primitives = try ConvolutionPrimitives(definition, shapes: shapes)
         let groups = definition.groupCount
-        let weightDims = groups == 1 ? shapes.arguments[1].dimensions
+        let weightDims =
+            groups == 1
+            ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
         let plainData = try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
         let plainWeights = try MemoryDescriptor.plain(weightDims)  // OIHW, grouped GOIHW
@@ -221,17 +240,23 @@ final class ConvolutionKernel: OperatorKernel {
         forwardPrimitive = try Primitive(fwd)
         backwardDataPrimitive = try Primitive(bwdData)
         backwardWeightsPrimitive = try Primitive(bwdWeights)
-        var forwardArguments = PrimitiveArguments([.source: source.memory, .weights: weights.memory,
-                                                   .destination: destination.memory, .scratchpad: scratchpad])
+        var forwardArguments = PrimitiveArguments([
+            .source: source.memory, .weights: weights.memory,
+            .destination: destination.memory, .scratchpad: scratchpad,
+        ])
         if hasBias { forwardArguments.append(.bias, bias) }
         self.forwardArguments = forwardArguments
-        backwardDataArguments = PrimitiveArguments([.diffDestination: gradientOutput.memory,
-                                                    .weights: weightsForData.memory,
-                                                    .diffSource: gradientData.memory, .scratchpad: scratchpad])
-        var backwardWeightsArguments = PrimitiveArguments([.source: sourceForWeights.memory,
-                                                           .diffDestination: gradientOutputForWeights.memory,
-                                                           .diffWeights: weightGradients.weights.memory,
-                                                           .scratchpad: scratchpad])
+        backwardDataArguments = PrimitiveArguments([
+            .diffDestination: gradientOutput.memory,
+            .weights: weightsForData.memory,
+            .diffSource: gradientData.memory, .scratchpad: scratchpad,
+        ])
+        var backwardWeightsArguments = PrimitiveArguments([
+            .source: sourceForWeights.memory,
+            .diffDestination: gradientOutputForWeights.memory,
+            .diffWeights: weightGradients.weights.memory,
+            .scratchpad: scratchpad,
+        ])
         if let bias = weightGradients.bias { backwardWeightsArguments.append(.diffBias, bias) }
         self.backwardWeightsArguments = backwardWeightsArguments
     }
@@ -271,7 +296,8 @@ final class ConvolutionKernel: OperatorKernel {
 
 extension Convolution {
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let g = Geometry(self, shapes)
         let data = arguments[0], weight = arguments[1]
         var output = [T](repeating: 0, count: shapes.outputs[0].elementCount)
@@ -289,7 +315,8 @@ extension Convolution {
                                 for kx in 0..<kernel[1] {
                                     let ix = x * stride[1] - pad[1] + kx * dilate[1]
                                     guard ix >= 0 && ix < g.width else { continue }
-                                    sum += data[((n * g.channels + channel) * g.height + iy) * g.width + ix]
+                                    sum +=
+                                        data[((n * g.channels + channel) * g.height + iy) * g.width + ix]
                                         * weight[((o * g.channelsPerGroup + c) * kernel[0] + ky) * kernel[1] + kx]
                                 }
                             }
@@ -304,7 +331,8 @@ extension Convolution {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         let g = Geometry(self, shapes)
         let data = arguments[0], weight = arguments[1], gradOut = outputGradients[0]
         var gradData = [T](repeating: 0, count: data.count)

@@ -51,7 +51,8 @@ public struct Dropout: OperatorDefinition {
     /// The reference draws its mask from `SeededGenerator(seed: 0)` on every call, so its
     /// forward pass is a deterministic function (finite differences need that).
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         guard isTraining || always else { return [arguments[0], [T](repeating: 1, count: arguments[0].count)] }
         var generator = SeededGenerator(seed: 0)
         let mask: [T] = arguments[0].map { _ in maskValue(generator.nextUnitFloat()) }
@@ -60,7 +61,8 @@ public struct Dropout: OperatorDefinition {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         [zip(outputGradients[0], outputs[1]).map { $0 * $1 }]
     }
 }

@@ -15,7 +15,9 @@ public struct ElementwiseAdd: OperatorDefinition {
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
         let known = arguments.compactMap { $0 }
-        guard let shape = known.first else { throw OperatorError(node: node, "the shapes of 'lhs' and 'rhs' are unknown") }
+        guard let shape = known.first else {
+            throw OperatorError(node: node, "the shapes of 'lhs' and 'rhs' are unknown")
+        }
         for (index, name) in ["lhs", "rhs"].enumerated() where arguments.count > index {
             try expectShape(arguments[index], shape, argument: name, node: node)
         }
@@ -27,13 +29,15 @@ public struct ElementwiseAdd: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         [zip(arguments[0], arguments[1]).map { $0 + $1 }]
     }
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         [outputGradients[0], outputGradients[0]]
     }
 }

@@ -23,19 +23,22 @@ public struct Flatten: OperatorDefinition {
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
         if shapes.layout(ofArgument: 0) != .plain {
-            return try UnblockingKernel(data: shapes.arguments[0], layout: shapes.layout(ofArgument: 0), context: context)
+            return try UnblockingKernel(
+                data: shapes.arguments[0], layout: shapes.layout(ofArgument: 0), context: context)
         }
         return CopyKernel()
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         [arguments[0]]
     }
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         [outputGradients[0]]
     }
 }

@@ -34,7 +34,8 @@ public struct FullyConnected: OperatorDefinition {
 
     /// (rows, input features) of the matrix product.
     func matrix(_ data: Shape) -> (rows: Int, inputs: Int) {
-        flatten ? (data[0], data.elementCount / max(data[0], 1))
+        flatten
+            ? (data[0], data.elementCount / max(data[0], 1))
             : (data.elementCount / max(data[data.rank - 1], 1), data[data.rank - 1])
     }
 
@@ -60,7 +61,8 @@ public struct FullyConnected: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let (rows, inputs) = matrix(shapes.arguments[0])
         var output = [T](repeating: 0, count: rows * hiddenCount)
         for r in 0..<rows {
@@ -75,7 +77,8 @@ public struct FullyConnected: OperatorDefinition {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         let (rows, inputs) = matrix(shapes.arguments[0])
         let dy = outputGradients[0]
         var dx = [T](repeating: 0, count: rows * inputs)
@@ -122,15 +125,17 @@ final class FullyConnectedKernel: OperatorKernel {
         let attributes = try PrimitiveAttributes()
         let hasBias = definition.hasBias
         let fwd = try PrimitiveDescriptor(
-            .innerProductForward(.forwardTraining, source: src, weights: plainWeights, bias: hasBias ? biasDesc : nil,
-                                 destination: dst),
+            .innerProductForward(
+                .forwardTraining, source: src, weights: plainWeights, bias: hasBias ? biasDesc : nil,
+                destination: dst),
             attributes: attributes, what: "inner product forward")
         let bwdData = try PrimitiveDescriptor(
             .innerProductBackwardData(diffSource: src, weights: plainWeights, diffDestination: dst),
             attributes: attributes, hint: fwd, what: "inner product backward data")
         let bwdWeights = try PrimitiveDescriptor(
-            .innerProductBackwardWeights(source: src, diffWeights: plainWeights, diffBias: hasBias ? biasDesc : nil,
-                                         diffDestination: dst),
+            .innerProductBackwardWeights(
+                source: src, diffWeights: plainWeights, diffBias: hasBias ? biasDesc : nil,
+                diffDestination: dst),
             attributes: attributes, hint: fwd, what: "inner product backward weights")
         source = try Memory(src)
         output = try Memory(dst)
@@ -148,14 +153,20 @@ final class FullyConnectedKernel: OperatorKernel {
         forwardPrimitive = try Primitive(fwd)
         backwardDataPrimitive = try Primitive(bwdData)
         backwardWeightsPrimitive = try Primitive(bwdWeights)
-        var forwardArguments = PrimitiveArguments([.source: source, .weights: weights.memory, .destination: output,
-                                                   .scratchpad: scratchpad])
+        var forwardArguments = PrimitiveArguments([
+            .source: source, .weights: weights.memory, .destination: output,
+            .scratchpad: scratchpad,
+        ])
         if hasBias { forwardArguments.append(.bias, bias) }
         self.forwardArguments = forwardArguments
-        backwardDataArguments = PrimitiveArguments([.diffDestination: gradientOutput, .weights: weightsForData.memory,
-                                                    .diffSource: gradientSource, .scratchpad: scratchpad])
-        var weightArguments = PrimitiveArguments([.source: source, .diffDestination: gradientOutput,
-                                                  .diffWeights: weightGradients.weights.memory, .scratchpad: scratchpad])
+        backwardDataArguments = PrimitiveArguments([
+            .diffDestination: gradientOutput, .weights: weightsForData.memory,
+            .diffSource: gradientSource, .scratchpad: scratchpad,
+        ])
+        var weightArguments = PrimitiveArguments([
+            .source: source, .diffDestination: gradientOutput,
+            .diffWeights: weightGradients.weights.memory, .scratchpad: scratchpad,
+        ])
         if let gradientBias = weightGradients.bias { weightArguments.append(.diffBias, gradientBias) }
         backwardWeightsArguments = weightArguments
     }

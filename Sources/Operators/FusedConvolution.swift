@@ -78,7 +78,8 @@ public struct FusedConvolution: OperatorDefinition {
         let channels: Shape = [convolution.filterCount]
         for (index, name) in ["gamma", "beta"].enumerated() {
             let position = convolutionCount + index
-            try expectShape(arguments.count > position ? arguments[position] : nil, channels, argument: name, node: node)
+            try expectShape(
+                arguments.count > position ? arguments[position] : nil, channels, argument: name, node: node)
         }
         shapes.arguments += [channels, channels]
         shapes.auxiliary = [channels, channels]
@@ -94,19 +95,25 @@ public struct FusedConvolution: OperatorDefinition {
     /// Convolution, then BatchNorm with the moving statistics, then the activation, each by
     /// its own reference kernel.
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let convolutionCount = convolution.argumentNames.count
         var none: [[T]] = []
-        let convolutionShapes = NodeShapes(arguments: Array(shapes.arguments.prefix(convolutionCount)),
-                                           outputs: shapes.outputs)
-        var y = convolution.referenceForward(Array(arguments.prefix(convolutionCount)), auxiliary: &none,
-                                             shapes: convolutionShapes, isTraining: false)[0]
+        let convolutionShapes = NodeShapes(
+            arguments: Array(shapes.arguments.prefix(convolutionCount)),
+            outputs: shapes.outputs)
+        var y = convolution.referenceForward(
+            Array(arguments.prefix(convolutionCount)), auxiliary: &none,
+            shapes: convolutionShapes, isTraining: false)[0]
         if let batchNorm {
             let output = shapes.outputs[0], channels: Shape = [output[1]]
-            let normShapes = NodeShapes(arguments: [output, channels, channels], outputs: [output, channels, channels],
-                                        auxiliary: [channels, channels])
-            y = batchNorm.referenceForward([y] + arguments.suffix(2), auxiliary: &auxiliary, shapes: normShapes,
-                                           isTraining: false)[0]
+            let normShapes = NodeShapes(
+                arguments: [output, channels, channels], outputs: [output, channels, channels],
+                auxiliary: [channels, channels])
+            y =
+                batchNorm.referenceForward(
+                    [y] + arguments.suffix(2), auxiliary: &auxiliary, shapes: normShapes,
+                    isTraining: false)[0]
         }
         if let activation { y = y.map { Activation(activation).apply($0) } }
         return [y]
@@ -115,7 +122,8 @@ public struct FusedConvolution: OperatorDefinition {
     /// Never called: inference graphs have no gradient pass.
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         preconditionFailure("\(description) is fused for inference and has no backward pass")
     }
 }
@@ -137,7 +145,8 @@ final class FusedConvolutionKernel: OperatorKernel {
 
     var implementation: String { descriptor.implementationName }
     var workspaceBytes: Int {
-        [source, weights, destination].reduce(0) { $0 + $1.bufferBytes } + (folded.map { $0.weights.byteCount + $0.bias.byteCount } ?? 0)
+        [source, weights, destination].reduce(0) { $0 + $1.bufferBytes }
+            + (folded.map { $0.weights.byteCount + $0.bias.byteCount } ?? 0)
     }
 
     init(_ definition: FusedConvolution, shapes: NodeShapes, context: KernelContext) throws {
@@ -147,15 +156,19 @@ final class FusedConvolutionKernel: OperatorKernel {
         let geometry = try ConvolutionGeometry(convolution, shapes: shapes)
         let hasBias = convolution.hasBias || definition.batchNorm != nil
         let operation = try geometry.forwardOperation(.forwardInference, withBias: hasBias)
-        let attributes = try PrimitiveAttributes(elementwise: definition.activation.flatMap(FusedConvolution.postOperation))
-        descriptor = try PrimitiveDescriptor(operation, attributes: attributes,
-                                             what: "\(definition.description) forward \(shapes.arguments[0])")
+        let attributes = try PrimitiveAttributes(
+            elementwise: definition.activation.flatMap(FusedConvolution.postOperation))
+        descriptor = try PrimitiveDescriptor(
+            operation, attributes: attributes,
+            what: "\(definition.description) forward \(shapes.arguments[0])")
         let plainWeights = try MemoryDescriptor.plain(geometry.weightDimensions)  // OIHW, grouped GOIHW
-        source = try context.bridge(plain: try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]),
-                                    chosen: descriptor.memoryDescriptor(.source))
+        source = try context.bridge(
+            plain: try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]),
+            chosen: descriptor.memoryDescriptor(.source))
         weights = try context.bridge(plain: plainWeights, chosen: descriptor.memoryDescriptor(.weights))
-        destination = try context.bridge(plain: try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]),
-                                         chosen: descriptor.memoryDescriptor(.destination))
+        destination = try context.bridge(
+            plain: try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]),
+            chosen: descriptor.memoryDescriptor(.destination))
         bias = try Memory(MemoryDescriptor.plain([convolution.filterCount]))
         if definition.batchNorm != nil {
             let folded = (weights: Tensor(shape: shapes.arguments[1]), bias: Tensor(shape: [convolution.filterCount]))
@@ -167,8 +180,10 @@ final class FusedConvolutionKernel: OperatorKernel {
         context.reserveScratchpad(bytes: descriptor.scratchpadBytes)
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         primitive = try Primitive(descriptor)
-        var arguments = PrimitiveArguments([.source: source.memory, .weights: weights.memory,
-                                            .destination: destination.memory, .scratchpad: scratchpad])
+        var arguments = PrimitiveArguments([
+            .source: source.memory, .weights: weights.memory,
+            .destination: destination.memory, .scratchpad: scratchpad,
+        ])
         if hasBias { arguments.append(.bias, bias) }
         self.arguments = arguments
     }

@@ -35,7 +35,9 @@ public struct LRN: OperatorDefinition {
 
     public var argumentNames: [String] { ["data"] }
     /// oneDNN's LRN windows are centred: an even size runs on the (plain) reference kernel.
-    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { size % 2 == 1 ? .activations : .none }
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport {
+        size % 2 == 1 ? .activations : .none
+    }
     public var outputNames: [String] { ["output", "tmp_norm"] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0], outputs: [1]) }
 
@@ -77,7 +79,8 @@ public struct LRN: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let x = arguments[0]
         let scale = norms(x, shapes.arguments[0])
         let y = x.indices.map { x[$0] * T(pow(Double(scale[$0]), -beta)) }
@@ -86,7 +89,8 @@ public struct LRN: OperatorDefinition {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         let data = shapes.arguments[0]
         let x = arguments[0], dy = outputGradients[0]
         let scale = norms(x, data)
@@ -119,14 +123,16 @@ func makeLRNKernel(_ definition: LRN, shapes: NodeShapes, context: KernelContext
     let attributes = try PrimitiveAttributes()
     let (alpha, beta, k) = (Float(definition.alpha), Float(definition.beta), Float(definition.knorm))
     func forwardDescriptor(_ kind: PropagationKind) throws -> PrimitiveDescriptor {
-        try PrimitiveDescriptor(.lrnForward(kind, data: md, size: definition.size, alpha: alpha, beta: beta, k: k),
-                                attributes: attributes, what: "LRN forward \(data)")
+        try PrimitiveDescriptor(
+            .lrnForward(kind, data: md, size: definition.size, alpha: alpha, beta: beta, k: k),
+            attributes: attributes, what: "LRN forward \(data)")
     }
     let training = try forwardDescriptor(.forwardTraining)
     let backward = try PrimitiveDescriptor(
         .lrnBackward(diffData: md, data: md, size: definition.size, alpha: alpha, beta: beta, k: k),
         attributes: attributes, hint: training, what: "LRN backward")
-    return try WorkspaceKernel(training: training, inference: forwardDescriptor(.forwardInference), backward: backward,
-                               backwardReadsSource: true, hiddenOutput: (1, shapes.outputs[1].elementCount * 4),
-                               context: context)
+    return try WorkspaceKernel(
+        training: training, inference: forwardDescriptor(.forwardInference), backward: backward,
+        backwardReadsSource: true, hiddenOutput: (1, shapes.outputs[1].elementCount * 4),
+        context: context)
 }

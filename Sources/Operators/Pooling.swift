@@ -25,8 +25,10 @@ public struct Pooling: OperatorDefinition {
     public var isGlobal: Bool
     public var countIncludesPad: Bool
 
-    public init(_ kind: Kind, kernel: [Int], stride: [Int] = [1, 1], pad: [Int] = [0, 0],
-                convention: Convention = .valid, isGlobal: Bool = false, countIncludesPad: Bool = true) {
+    public init(
+        _ kind: Kind, kernel: [Int], stride: [Int] = [1, 1], pad: [Int] = [0, 0],
+        convention: Convention = .valid, isGlobal: Bool = false, countIncludesPad: Bool = true
+    ) {
         self.kind = kind
         self.kernel = kernel
         self.stride = stride
@@ -40,8 +42,9 @@ public struct Pooling: OperatorDefinition {
         let reader = AttributeReader(attributes, node: node)
         kind = Kind(rawValue: try reader.string("pool_type", default: "max", allowed: Kind.allCases.map(\.rawValue)))!
         isGlobal = try reader.bool("global_pool", default: false)
-        convention = Convention(rawValue: try reader.string(
-            "pooling_convention", default: "valid", allowed: Convention.allCases.map(\.rawValue)))!
+        convention = Convention(
+            rawValue: try reader.string(
+                "pooling_convention", default: "valid", allowed: Convention.allCases.map(\.rawValue)))!
         countIncludesPad = try reader.optionalBool("count_include_pad") ?? true
         let kernelValues = try reader.tuple("kernel")
         if !isGlobal {
@@ -124,7 +127,8 @@ public struct Pooling: OperatorDefinition {
     /// for reading, and to the padded extent for the `count_include_pad` divisor.
     @inline(__always)
     func span(_ index: Int, extent: Int, axis: Int, window w: (kernel: [Int], stride: [Int], pad: [Int]))
-        -> (start: Int, end: Int, paddedCount: Int) {
+        -> (start: Int, end: Int, paddedCount: Int)
+    {
         let start = index * w.stride[axis] - w.pad[axis]
         let end = start + w.kernel[axis]
         let paddedCount = min(end, extent + w.pad[axis]) - start
@@ -132,7 +136,8 @@ public struct Pooling: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let data = shapes.arguments[0], out = shapes.outputs[0]
         let (planes, height, width, outHeight, outWidth) = (data[0] * data[1], data[2], data[3], out[2], out[3])
         let w = window(height: height, width: width)
@@ -151,7 +156,9 @@ public struct Pooling: OperatorDefinition {
                         }
                     }
                     if kind == .avg {
-                        let cells = countIncludesPad && !isGlobal ? rows.paddedCount * cols.paddedCount
+                        let cells =
+                            countIncludesPad && !isGlobal
+                            ? rows.paddedCount * cols.paddedCount
                             : (rows.end - rows.start) * (cols.end - cols.start)
                         result /= T(max(cells, 1))
                     }
@@ -164,7 +171,8 @@ public struct Pooling: OperatorDefinition {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         let data = shapes.arguments[0], out = shapes.outputs[0]
         let (planes, height, width, outHeight, outWidth) = (data[0] * data[1], data[2], data[3], out[2], out[3])
         let w = window(height: height, width: width)
@@ -190,12 +198,16 @@ public struct Pooling: OperatorDefinition {
                     }
                     var share = g
                     if kind == .avg {
-                        let cells = countIncludesPad && !isGlobal ? rows.paddedCount * cols.paddedCount
+                        let cells =
+                            countIncludesPad && !isGlobal
+                            ? rows.paddedCount * cols.paddedCount
                             : (rows.end - rows.start) * (cols.end - cols.start)
                         share /= T(max(cells, 1))
                     }
                     for iy in rows.start..<max(rows.start, rows.end) {
-                        for ix in cols.start..<max(cols.start, cols.end) { dx[(plane * height + iy) * width + ix] += share }
+                        for ix in cols.start..<max(cols.start, cols.end) {
+                            dx[(plane * height + iy) * width + ix] += share
+                        }
                     }
                 }
             }
@@ -210,14 +222,16 @@ func makePoolingKernel(_ definition: Pooling, shapes: NodeShapes, context: Kerne
     let data = shapes.arguments[0], output = shapes.outputs[0]
     let w = definition.window(height: data[2], width: data[3])
     let overhang = definition.overhangs(shapes)
-    let algorithm: PoolingAlgorithm = switch definition.kind {
-    case .max: .max
-    // Where windows overhang, MXNet's divisor equals oneDNN's "exclude padding" count
-    // (the mismatching case was sent to the reference kernel).
-    case .avg: definition.countIncludesPad && !overhang && !definition.isGlobal
-        ? .averageIncludingPadding : .averageExcludingPadding
-    case .sum: fatalError("sum pooling is handled by the reference kernel")
-    }
+    let algorithm: PoolingAlgorithm =
+        switch definition.kind {
+        case .max: .max
+        // Where windows overhang, MXNet's divisor equals oneDNN's "exclude padding" count
+        // (the mismatching case was sent to the reference kernel).
+        case .avg:
+            definition.countIncludesPad && !overhang && !definition.isGlobal
+                ? .averageIncludingPadding : .averageExcludingPadding
+        case .sum: fatalError("sum pooling is handled by the reference kernel")
+        }
     let src = try shapes.layout(ofArgument: 0).descriptor(data)
     let dst = try shapes.layout(ofOutput: 0).descriptor(output)
     // MXNet's `full` rounding reaches past the padded edge: pad the right by what the last
@@ -227,15 +241,19 @@ func makePoolingKernel(_ definition: Pooling, shapes: NodeShapes, context: Kerne
     }
     let attributes = try PrimitiveAttributes()
     func forwardDescriptor(_ kind: PropagationKind) throws -> PrimitiveDescriptor {
-        try PrimitiveDescriptor(.poolingForward(kind, algorithm, source: src, destination: dst, strides: w.stride,
-                                                kernel: w.kernel, paddingLeft: w.pad, paddingRight: padRight),
-                                attributes: attributes, what: "pooling forward \(data)")
+        try PrimitiveDescriptor(
+            .poolingForward(
+                kind, algorithm, source: src, destination: dst, strides: w.stride,
+                kernel: w.kernel, paddingLeft: w.pad, paddingRight: padRight),
+            attributes: attributes, what: "pooling forward \(data)")
     }
     let training = try forwardDescriptor(.forwardTraining)
     let backward = try PrimitiveDescriptor(
-        .poolingBackward(algorithm, diffSource: src, diffDestination: dst, strides: w.stride, kernel: w.kernel,
-                         paddingLeft: w.pad, paddingRight: padRight),
+        .poolingBackward(
+            algorithm, diffSource: src, diffDestination: dst, strides: w.stride, kernel: w.kernel,
+            paddingLeft: w.pad, paddingRight: padRight),
         attributes: attributes, hint: training, what: "pooling backward")
-    return try WorkspaceKernel(training: training, inference: forwardDescriptor(.forwardInference), backward: backward,
-                               backwardReadsSource: false, hiddenOutput: nil, context: context)
+    return try WorkspaceKernel(
+        training: training, inference: forwardDescriptor(.forwardInference), backward: backward,
+        backwardReadsSource: false, hiddenOutput: nil, context: context)
 }

@@ -23,8 +23,10 @@ public struct SoftmaxOutput: OperatorDefinition {
     public var normalization: Normalization
     public var smoothAlpha: Double
 
-    public init(gradientScale: Double = 1, ignoreLabel: Double = -1, useIgnore: Bool = false,
-                normalization: Normalization = .null, smoothAlpha: Double = 0) {
+    public init(
+        gradientScale: Double = 1, ignoreLabel: Double = -1, useIgnore: Bool = false,
+        normalization: Normalization = .null, smoothAlpha: Double = 0
+    ) {
         self.gradientScale = gradientScale
         self.ignoreLabel = ignoreLabel
         self.useIgnore = useIgnore
@@ -37,8 +39,9 @@ public struct SoftmaxOutput: OperatorDefinition {
         gradientScale = try reader.float("grad_scale", default: 1)
         ignoreLabel = try reader.float("ignore_label", default: -1)
         useIgnore = try reader.bool("use_ignore", default: false)
-        normalization = Normalization(rawValue: try reader.string(
-            "normalization", default: "null", allowed: Normalization.allCases.map(\.rawValue)))!
+        normalization = Normalization(
+            rawValue: try reader.string(
+                "normalization", default: "null", allowed: Normalization.allCases.map(\.rawValue)))!
         smoothAlpha = try reader.float("smooth_alpha", default: 0)
         if try reader.bool("multi_output", default: false) {
             throw OperatorError(node: node, "multi_output=True is not supported")
@@ -84,7 +87,8 @@ public struct SoftmaxOutput: OperatorDefinition {
     }
 
     public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]] {
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
         let rows = shapes.arguments[0][0], classes = shapes.arguments[0].elementCount / rows
         var p = arguments[0]
         for r in 0..<rows {
@@ -99,7 +103,8 @@ public struct SoftmaxOutput: OperatorDefinition {
 
     public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]] {
+        shapes: NodeShapes
+    ) -> [[T]] {
         let rows = shapes.arguments[0][0], classes = shapes.arguments[0].elementCount / rows
         let labels = arguments[1].map { Float($0) }
         let norm = labels.withUnsafeBufferPointer { normalizer(labels: $0) }
@@ -108,7 +113,9 @@ public struct SoftmaxOutput: OperatorDefinition {
         for r in 0..<rows where !isIgnored(Double(labels[r])) {
             let label = Int(labels[r])
             for k in 0..<classes {
-                let target: T = smoothAlpha == 0 ? (k == label ? 1 : 0)
+                let target: T =
+                    smoothAlpha == 0
+                    ? (k == label ? 1 : 0)
                     : (k == label ? T(1 - smoothAlpha) : T(smoothAlpha / Double(classes - 1)))
                 dx[r * classes + k] = (outputs[0][r * classes + k] - target) * scale
             }
@@ -135,8 +142,10 @@ final class SoftmaxOutputKernel: OperatorKernel {
         rows = shapes.arguments[0][0]
         classes = shapes.arguments[0].elementCount / rows
         let md = try MemoryDescriptor.plain([rows, classes])
-        primitive = try Primitive(PrimitiveDescriptor(.softmaxForward(.forwardTraining, data: md, axis: 1),
-                                                      attributes: PrimitiveAttributes(), what: "softmax"))
+        primitive = try Primitive(
+            PrimitiveDescriptor(
+                .softmaxForward(.forwardTraining, data: md, axis: 1),
+                attributes: PrimitiveAttributes(), what: "softmax"))
         source = try Memory(md)
         destination = try Memory(md)
         arguments = PrimitiveArguments([.source: source, .destination: destination])

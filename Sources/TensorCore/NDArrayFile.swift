@@ -42,7 +42,8 @@ public enum NDArrayFile {
         var reader = ByteReader(bytes: bytes, file: file)
         let magic = try reader.u64()
         guard magic == listMagic else {
-            throw NDArrayFileError("\(file): not an MXNet NDArray file (magic 0x\(String(magic, radix: 16)) at offset 0, expected 0x112)")
+            throw NDArrayFileError(
+                "\(file): not an MXNet NDArray file (magic 0x\(String(magic, radix: 16)) at offset 0, expected 0x112)")
         }
         _ = try reader.u64()
         let count = Int(try reader.u64())
@@ -71,7 +72,8 @@ public enum NDArrayFile {
         case v2Magic, v3Magic:
             let storage = try reader.i32()
             guard storage == 0 else {
-                throw NDArrayFileError("\(reader.file): array \(index) at offset \(start) is sparse (storage type \(storage))")
+                throw NDArrayFileError(
+                    "\(reader.file): array \(index) at offset \(start) is sparse (storage type \(storage))")
             }
             let rank = Int(try reader.i32())
             if rank <= 0 && first == v2Magic { return Tensor(shape: [0]) }  // a "none" array
@@ -83,12 +85,15 @@ public enum NDArrayFile {
             // 2015 legacy: the first word is the rank, dimensions are 32-bit.
             let rank = Int(first)
             guard rank <= 8 else {
-                throw NDArrayFileError("\(reader.file): array \(index) at offset \(start) has an unknown header 0x\(String(first, radix: 16))")
+                throw NDArrayFileError(
+                    "\(reader.file): array \(index) at offset \(start) has an unknown header 0x\(String(first, radix: 16))"
+                )
             }
             for _ in 0..<rank { dimensions.append(Int(try reader.u32())) }
         }
         guard dimensions.allSatisfy({ $0 >= 0 }) else {
-            throw NDArrayFileError("\(reader.file): array \(index) at offset \(start) has negative extents \(dimensions)")
+            throw NDArrayFileError(
+                "\(reader.file): array \(index) at offset \(start) has negative extents \(dimensions)")
         }
         _ = try reader.i32()  // device type: arrays load on the CPU whatever they were saved from
         _ = try reader.i32()  // device id
@@ -106,25 +111,30 @@ public enum NDArrayFile {
         case 1:
             let raw = try reader.bytes(count * 8)
             raw.withUnsafeBytes { source in
-                for i in 0..<count { destination[i] = Float(source.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+                for i in 0..<count {
+                    destination[i] = Float(source.loadUnaligned(fromByteOffset: i * 8, as: Double.self))
+                }
             }
         case 2:
             let raw = try reader.bytes(count * 2)
             raw.withUnsafeBytes { source in
                 for i in 0..<count {
-                    destination[i] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+                    destination[i] = Float(
+                        Float16(bitPattern: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
                 }
             }
         case 12:
             let raw = try reader.bytes(count * 2)
             raw.withUnsafeBytes { source in
                 for i in 0..<count {
-                    destination[i] = BFloat16.float(fromBits: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                    destination[i] = BFloat16.float(
+                        fromBits: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
                 }
             }
         default:
-            throw NDArrayFileError("\(reader.file): array \(index) at offset \(start) has data type \(typeFlag), "
-                                   + "not one of float32, float64, float16, bfloat16")
+            throw NDArrayFileError(
+                "\(reader.file): array \(index) at offset \(start) has data type \(typeFlag), "
+                    + "not one of float32, float64, float16, bfloat16")
         }
         return tensor
     }
@@ -215,7 +225,8 @@ struct ByteReader {
 
     mutating func bytes(_ count: Int) throws -> ArraySlice<UInt8> {
         guard count >= 0, offset + count <= bytes.count else {
-            throw NDArrayFileError("\(file): truncated at offset \(offset) (needs \(count) more bytes, \(bytes.count - offset) left)")
+            throw NDArrayFileError(
+                "\(file): truncated at offset \(offset) (needs \(count) more bytes, \(bytes.count - offset) left)")
         }
         defer { offset += count }
         return bytes[offset..<(offset + count)]

@@ -41,8 +41,10 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A view of `shape` elements at `pointer`; `owner` (if any) is retained for the view's lifetime.
-    public init(viewing pointer: UnsafeMutableRawPointer, shape: Shape, dataType: DataType = .float32,
-                owner: AnyObject? = nil) {
+    public init(
+        viewing pointer: UnsafeMutableRawPointer, shape: Shape, dataType: DataType = .float32,
+        owner: AnyObject? = nil
+    ) {
         self.shape = shape
         self.dataType = dataType
         self.rawPointer = pointer
@@ -52,8 +54,9 @@ public final class Tensor: @unchecked Sendable {
 
     /// A float32 tensor holding `values`.
     public convenience init(shape: Shape, values: [Float]) {
-        precondition(values.count == shape.elementCount,
-                     "\(values.count) values for shape \(shape) of \(shape.elementCount) elements")
+        precondition(
+            values.count == shape.elementCount,
+            "\(values.count) values for shape \(shape) of \(shape.elementCount) elements")
         self.init(shape: shape)
         values.withUnsafeBufferPointer { source in
             floats.update(from: source.baseAddress!, count: source.count)
@@ -115,8 +118,10 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Fills with normal samples of the given mean and standard deviation.
-    public func fillNormal(mean: Float = 0, standardDeviation: Float = 1,
-                           using generator: inout SeededGenerator) {
+    public func fillNormal(
+        mean: Float = 0, standardDeviation: Float = 1,
+        using generator: inout SeededGenerator
+    ) {
         let base = floats
         for i in 0..<elementCount {
             base[i] = mean + standardDeviation * Float(generator.nextNormal())

@@ -14,8 +14,10 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var classCount: Int
     public var preprocessing: Preprocessing
 
-    public init(epoch: Int, updateCount: Int, learningRate: Float, seed: UInt64, batchSize: Int, classCount: Int,
-                preprocessing: Preprocessing) {
+    public init(
+        epoch: Int, updateCount: Int, learningRate: Float, seed: UInt64, batchSize: Int, classCount: Int,
+        preprocessing: Preprocessing
+    ) {
         self.epoch = epoch
         self.updateCount = updateCount
         self.learningRate = learningRate
@@ -48,10 +50,14 @@ public struct TrainingState: Codable, Sendable, Equatable {
         /// `__gannet_data_shape__` `"(3, 224, 224)"`, `__gannet_resize__`, `__gannet_mean_rgb__`,
         /// `__gannet_mean_img__`, `__gannet_scale__`.
         public var symbolAttributes: [String: String] {
-            var attributes = ["__gannet_data_shape__": "(\(dataShape.map(String.init).joined(separator: ", ")))",
-                              "__gannet_scale__": "\(scale)"]
+            var attributes = [
+                "__gannet_data_shape__": "(\(dataShape.map(String.init).joined(separator: ", ")))",
+                "__gannet_scale__": "\(scale)",
+            ]
             if let resize { attributes["__gannet_resize__"] = "\(resize)" }
-            if let meanRGB { attributes["__gannet_mean_rgb__"] = "(\(meanRGB.map { "\($0)" }.joined(separator: ", ")))" }
+            if let meanRGB {
+                attributes["__gannet_mean_rgb__"] = "(\(meanRGB.map { "\($0)" }.joined(separator: ", ")))"
+            }
             if let meanImage { attributes["__gannet_mean_img__"] = meanImage }
             return attributes
         }
@@ -77,8 +83,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
                 meanRGB = values
             }
             guard let scale = Float(attributes["__gannet_scale__"] ?? "1") else { return nil }
-            self.init(dataShape: shape, resize: resize, meanRGB: meanRGB, meanImage: attributes["__gannet_mean_img__"],
-                      scale: scale)
+            self.init(
+                dataShape: shape, resize: resize, meanRGB: meanRGB, meanImage: attributes["__gannet_mean_img__"],
+                scale: scale)
         }
     }
 }
@@ -88,27 +95,36 @@ public struct TrainingState: Codable, Sendable, Equatable {
 /// written to a temporary name, synced and renamed, the `.params` last: a crash at any
 /// moment leaves every checkpoint whose `.params` exists whole, `.state` included.
 public enum Checkpoint {
-    public static func parametersPath(_ prefix: String, epoch: Int) -> String { String(format: "%@-%04d.params", prefix, epoch) }
-    public static func statePath(_ prefix: String, epoch: Int) -> String { String(format: "%@-%04d.state", prefix, epoch) }
+    public static func parametersPath(_ prefix: String, epoch: Int) -> String {
+        String(format: "%@-%04d.params", prefix, epoch)
+    }
+    public static func statePath(_ prefix: String, epoch: Int) -> String {
+        String(format: "%@-%04d.state", prefix, epoch)
+    }
     public static func symbolPath(_ prefix: String) -> String { prefix + "-symbol.json" }
 
     static let stateMagic = Array("GANNETST".utf8)
 
     /// Writes the symbol, the parameters and auxiliary states (`arg:`/`aux:`), and the state.
-    public static func save(prefix: String, epoch: Int, symbol: Symbol, executor: Executor, optimizer: SGD,
-                            state: TrainingState) throws {
-        let annotated = symbol.settingAttributes(state.preprocessing.symbolAttributes,
-                                                 ofVariable: try executor.graph.dataInput())
-        try writeFileAtomically(Array(SymbolJSON.encode(annotated).utf8), to: symbolPath(prefix))
+    public static func save(
+        prefix: String, epoch: Int, symbol: Symbol, executor: Executor, optimizer: SGD,
+        state: TrainingState
+    ) throws {
+        let annotated = symbol.settingAttributes(
+            state.preprocessing.symbolAttributes,
+            ofVariable: try executor.graph.dataInput())
+        try writeFileAtomically(Array(try SymbolJSON.encode(annotated).utf8), to: symbolPath(prefix))
         var bytes = stateMagic
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(state)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: json)
-        bytes.append(contentsOf: NDArrayFile.encode(optimizer.momentumBuffers.map {
-            NDArrayFile.Entry(name: "momentum:\($0.name)", tensor: $0.tensor)
-        }))
+        bytes.append(
+            contentsOf: NDArrayFile.encode(
+                optimizer.momentumBuffers.map {
+                    NDArrayFile.Entry(name: "momentum:\($0.name)", tensor: $0.tensor)
+                }))
         try writeFileAtomically(bytes, to: statePath(prefix, epoch: epoch))
         // Last: a `.params` under its final name means the whole checkpoint is there.
         try NDArrayFile.write(checkpointEntries(executor), to: parametersPath(prefix, epoch: epoch))
@@ -126,20 +142,26 @@ public enum Checkpoint {
 
     /// `loadParameters` from entries already read from `file`.
     @discardableResult
-    public static func loadParameters(_ entries: [NDArrayFile.Entry], file path: String, into executor: Executor) throws -> [String] {
+    public static func loadParameters(_ entries: [NDArrayFile.Entry], file path: String, into executor: Executor) throws
+        -> [String]
+    {
         var byName: [String: Tensor] = [:]
         for entry in entries {
-            let name = entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:") ? String(entry.name.dropFirst(4)) : entry.name
+            let name =
+                entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:")
+                ? String(entry.name.dropFirst(4)) : entry.name
             byName[name] = entry.tensor
         }
         var used = Set<String>()
         for name in executor.graph.parameterNames + executor.graph.auxiliaryNames {
             let target = executor.argument(name) ?? executor.auxiliary(name)!
             guard let source = byName[name] else {
-                throw TrainingError("\(path): no entry for '\(name)' (the file has \(entries.count) entries; is it for this network?)")
+                throw TrainingError(
+                    "\(path): no entry for '\(name)' (the file has \(entries.count) entries; is it for this network?)")
             }
             guard source.shape == target.shape else {
-                throw TrainingError("\(path): '\(name)' has shape \(source.shape) in the file but the network needs \(target.shape)")
+                throw TrainingError(
+                    "\(path): '\(name)' has shape \(source.shape) in the file but the network needs \(target.shape)")
             }
             target.floats.update(from: source.floats, count: target.elementCount)  // files read as float32
             used.insert(name)
@@ -151,7 +173,9 @@ public enum Checkpoint {
     public static func loadState(_ path: String, into optimizer: SGD?) throws -> TrainingState {
         let bytes: [UInt8]
         do { bytes = try readFile(path) } catch { throw TrainingError("\(error)") }
-        guard bytes.count >= 16, Array(bytes[0..<8]) == stateMagic else { throw TrainingError("\(path): not a Gannet state file") }
+        guard bytes.count >= 16, Array(bytes[0..<8]) == stateMagic else {
+            throw TrainingError("\(path): not a Gannet state file")
+        }
         let length = Int(bytes[8..<16].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
         guard 16 + length <= bytes.count else { throw TrainingError("\(path): truncated") }
         let state: TrainingState
@@ -160,7 +184,9 @@ public enum Checkpoint {
         }
         guard let optimizer else { return state }
         let entries: [NDArrayFile.Entry]
-        do { entries = try NDArrayFile.decode(Array(bytes[(16 + length)...]), file: path) } catch { throw TrainingError("\(error)") }
+        do { entries = try NDArrayFile.decode(Array(bytes[(16 + length)...]), file: path) } catch {
+            throw TrainingError("\(error)")
+        }
         let byName = Dictionary(entries.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
         for buffer in optimizer.momentumBuffers {
             guard let source = byName["momentum:\(buffer.name)"], source.shape == buffer.tensor.shape else {

@@ -40,8 +40,10 @@ public struct FitOptions: Sendable {
     /// Also draw `PREFIX-curves.svg`.
     public var plot = false
 
-    public init(networkName: String, trainPath: String, classCount: Int, batchSize: Int, epochs: Int,
-                learningRate: Float, preprocessing: TrainingState.Preprocessing) {
+    public init(
+        networkName: String, trainPath: String, classCount: Int, batchSize: Int, epochs: Int,
+        learningRate: Float, preprocessing: TrainingState.Preprocessing
+    ) {
         self.networkName = networkName
         self.trainPath = trainPath
         self.classCount = classCount
@@ -106,8 +108,10 @@ public final class FitLoop {
 
     /// Prepares the run; `log` receives the lines of rank 0 only. The global batch must
     /// divide by the number of processes.
-    public init(symbol: Symbol, options: FitOptions, communicator: any Communicator = SingleProcess(),
-                log: @escaping @Sendable (String) -> Void) throws {
+    public init(
+        symbol: Symbol, options: FitOptions, communicator: any Communicator = SingleProcess(),
+        log: @escaping @Sendable (String) -> Void
+    ) throws {
         let isRankZero = communicator.rank == 0
         let log: @Sendable (String) -> Void = { text in if isRankZero { log(text) } }
         let ranks = communicator.size
@@ -115,10 +119,13 @@ public final class FitLoop {
             throw TrainingError("the global batch \(options.batchSize) must divide by the \(ranks) processes")
         }
         let executor = try Self.bind(symbol, options: options, localBatch: options.batchSize / ranks, log: log)
-        if ranks > 1 { log("\(ranks) processes, \(options.batchSize / ranks) images each per batch of \(options.batchSize)") }
-        let optimizer = SGD(executor: executor, learningRate: options.learningRate, momentum: options.momentum,
-                            weightDecay: options.weightDecay, rescale: 1 / Float(options.batchSize),  // the global batch
-                            clip: options.clipGradient)
+        if ranks > 1 {
+            log("\(ranks) processes, \(options.batchSize / ranks) images each per batch of \(options.batchSize)")
+        }
+        let optimizer = SGD(
+            executor: executor, learningRate: options.learningRate, momentum: options.momentum,
+            weightDecay: options.weightDecay, rescale: 1 / Float(options.batchSize),  // the global batch
+            clip: options.clipGradient)
         let updateCount = try Self.initialiseOrResume(executor, optimizer, options: options, log: log)
         trainIterator = try Self.iterator(options.trainPath, options, isTraining: true, communicator, log: log)
         validationIterator = try options.validationPath.map {
@@ -127,18 +134,21 @@ public final class FitLoop {
         // Indexed reading gives every process the same number of batches; byte ranges may
         // differ by one, and all processes stop at the smallest count.
         stepsPerEpoch = communicator.allReduceMinimum(trainIterator.batchesPerEpoch)
-        let schedule = LearningRateSchedule(base: options.learningRate, factor: options.learningRateFactor,
-                                            stepEpochs: options.learningRateStepEpochs, warmupEpochs: options.warmupEpochs)
-        trainer = try Trainer(executor: executor, optimizer: optimizer, schedule: schedule, topK: options.topK,
-                              updateCount: updateCount, communicator: communicator, bucketBytes: options.bucketBytes)
+        let schedule = LearningRateSchedule(
+            base: options.learningRate, factor: options.learningRateFactor,
+            stepEpochs: options.learningRateStepEpochs, warmupEpochs: options.warmupEpochs)
+        trainer = try Trainer(
+            executor: executor, optimizer: optimizer, schedule: schedule, topK: options.topK,
+            updateCount: updateCount, communicator: communicator, bucketBytes: options.bucketBytes)
         trainer.broadcastParameters()
         self.options = options
         self.symbol = symbol
         self.log = log
         let beginEpoch = options.loadEpoch ?? 0
         rows = options.modelPrefix.map { MetricsTable.read(prefix: $0, before: beginEpoch) } ?? []
-        log("\(options.networkName): \(trainIterator.recordCount) training images, batch \(options.batchSize), "
-            + "\(stepsPerEpoch) batches per epoch, \(options.epochs - beginEpoch) epochs from epoch \(beginEpoch)")
+        log(
+            "\(options.networkName): \(trainIterator.recordCount) training images, batch \(options.batchSize), "
+                + "\(stepsPerEpoch) batches per epoch, \(options.epochs - beginEpoch) epochs from epoch \(beginEpoch)")
     }
 
     /// Trains every remaining epoch.
@@ -155,7 +165,9 @@ public final class FitLoop {
         }
         let skipped = trainIterator.skippedRecords
         if !skipped.isEmpty {
-            log("skipped \(skipped.count) bad records in the last epoch: \(skipped.map(\.description).joined(separator: "; "))")
+            log(
+                "skipped \(skipped.count) bad records in the last epoch: \(skipped.map(\.description).joined(separator: "; "))"
+            )
         }
         return result
     }
@@ -165,13 +177,17 @@ public final class FitLoop {
         let topK = options.topK, log = self.log
         let result: (metrics: ClassificationMetrics, samplesPerSecond: Double, seconds: Double)
         do {
-            result = try trainer.trainEpoch(trainIterator, epoch: epoch, reportInterval: options.logInterval,
-                                            maximumBatches: stepsPerEpoch) { progress in
+            result = try trainer.trainEpoch(
+                trainIterator, epoch: epoch, reportInterval: options.logInterval,
+                maximumBatches: stepsPerEpoch
+            ) { progress in
                 events(.batchDone(progress))
-                log(String(format: "Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec\tTrain-accuracy=%f\t"
-                           + "Train-top_k_accuracy_%d=%f\tTrain-cross-entropy=%f", progress.epoch, progress.batch,
-                           progress.samplesPerSecond, progress.interval.accuracy, topK, progress.interval.topKAccuracy,
-                           progress.interval.crossEntropy))
+                log(
+                    String(
+                        format: "Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec\tTrain-accuracy=%f\t"
+                            + "Train-top_k_accuracy_%d=%f\tTrain-cross-entropy=%f", progress.epoch, progress.batch,
+                        progress.samplesPerSecond, progress.interval.accuracy, topK, progress.interval.topKAccuracy,
+                        progress.interval.crossEntropy))
             }
             events(.epochFinished(epoch: epoch))
         } catch {
@@ -182,8 +198,9 @@ public final class FitLoop {
         trainer.averageAuxiliaryStates()
         log(String(format: "Epoch[%d] Train-accuracy=%f", epoch, train.accuracy))
         log(String(format: "Epoch[%d] Time cost=%.3f", epoch, result.seconds))
-        var report = EpochReport(epoch: epoch, trainAccuracy: train.accuracy, trainTopK: train.topKAccuracy,
-                                 trainCrossEntropy: train.crossEntropy, samplesPerSecond: result.samplesPerSecond)
+        var report = EpochReport(
+            epoch: epoch, trainAccuracy: train.accuracy, trainTopK: train.topKAccuracy,
+            trainCrossEntropy: train.crossEntropy, samplesPerSecond: result.samplesPerSecond)
         if let validationIterator {
             let validation = try trainer.evaluate(validationIterator)
             log(String(format: "Epoch[%d] Validation-accuracy=%f", epoch, validation.accuracy))
@@ -193,31 +210,36 @@ public final class FitLoop {
             report.validationTopK = validation.topKAccuracy
             report.validationCrossEntropy = validation.crossEntropy
         }
-        rows.append(MetricsTable.Row(
-            epoch: epoch, trainAccuracy: train.accuracy, trainTopK: train.topKAccuracy,
-            trainCrossEntropy: train.crossEntropy, validationAccuracy: report.validationAccuracy,
-            validationTopK: report.validationTopK, validationCrossEntropy: report.validationCrossEntropy,
-            samplesPerSecond: result.samplesPerSecond, seconds: result.seconds,
-            learningRate: Double(trainer.optimizer.learningRate)))
+        rows.append(
+            MetricsTable.Row(
+                epoch: epoch, trainAccuracy: train.accuracy, trainTopK: train.topKAccuracy,
+                trainCrossEntropy: train.crossEntropy, validationAccuracy: report.validationAccuracy,
+                validationTopK: report.validationTopK, validationCrossEntropy: report.validationCrossEntropy,
+                samplesPerSecond: result.samplesPerSecond, seconds: result.seconds,
+                learningRate: Double(trainer.optimizer.learningRate)))
         return report
     }
 
     /// The checkpoint after `epoch` (MXNet's files and the state sidecar) and the metrics table.
     private func saveCheckpoint(prefix: String, epoch: Int) throws {
-        let state = TrainingState(epoch: epoch + 1, updateCount: trainer.updateCount,
-                                  learningRate: trainer.optimizer.learningRate, seed: options.seed,
-                                  batchSize: options.batchSize, classCount: options.classCount,
-                                  preprocessing: options.preprocessing)
-        try Checkpoint.save(prefix: prefix, epoch: epoch + 1, symbol: symbol, executor: trainer.executor,
-                            optimizer: trainer.optimizer, state: state)
+        let state = TrainingState(
+            epoch: epoch + 1, updateCount: trainer.updateCount,
+            learningRate: trainer.optimizer.learningRate, seed: options.seed,
+            batchSize: options.batchSize, classCount: options.classCount,
+            preprocessing: options.preprocessing)
+        try Checkpoint.save(
+            prefix: prefix, epoch: epoch + 1, symbol: symbol, executor: trainer.executor,
+            optimizer: trainer.optimizer, state: state)
         try MetricsTable.write(rows, prefix: prefix)
         if options.plot { try MetricsTable.plot(rows, prefix: prefix) }
     }
 
     /// Binds for training at the per-process batch, checks the class count, prints the
     /// memory plan and fails early when it cannot fit.
-    static func bind(_ symbol: Symbol, options: FitOptions, localBatch: Int,
-                     log: (String) -> Void) throws -> Executor {
+    static func bind(
+        _ symbol: Symbol, options: FitOptions, localBatch: Int,
+        log: (String) -> Void
+    ) throws -> Executor {
         let executor: Executor
         do {
             let shapes = try Graph(symbol).inputShapes(data: Shape([localBatch] + options.preprocessing.dataShape))
@@ -227,8 +249,9 @@ public final class FitLoop {
         }
         let classes = executor.outputs[0].shape.dimensions.last ?? 0
         guard classes == options.classCount else {
-            throw TrainingError("\(options.networkName): the network has \(classes) outputs but the run has "
-                                + "\(options.classCount) classes (--num-classes)")
+            throw TrainingError(
+                "\(options.networkName): the network has \(classes) outputs but the run has "
+                    + "\(options.classCount) classes (--num-classes)")
         }
         try MemoryBudget.check(executor, batch: localBatch, log: log)
         executor.context.randomSeed = options.seed
@@ -237,8 +260,10 @@ public final class FitLoop {
 
     /// Fresh parameters from the initialiser, or those of the checkpoint to resume with its
     /// momentum; returns the updates already done.
-    static func initialiseOrResume(_ executor: Executor, _ optimizer: SGD, options: FitOptions,
-                                   log: (String) -> Void) throws -> Int {
+    static func initialiseOrResume(
+        _ executor: Executor, _ optimizer: SGD, options: FitOptions,
+        log: (String) -> Void
+    ) throws -> Int {
         guard let loadEpoch = options.loadEpoch, let prefix = options.modelPrefix else {
             options.initializer.initialise(executor, seed: options.seed)
             return 0
@@ -250,16 +275,21 @@ public final class FitLoop {
         if FileManager.default.fileExists(atPath: statePath) {
             updateCount = try Checkpoint.loadState(statePath, into: optimizer).updateCount
         } else {
-            log("warning: \(statePath) is missing: momentum starts from zero (the run will not match an uninterrupted one)")
+            log(
+                "warning: \(statePath) is missing: momentum starts from zero (the run will not match an uninterrupted one)"
+            )
         }
         log("resuming from \(parameters) after \(loadEpoch) epochs, \(updateCount) updates")
         return updateCount
     }
 
     /// This process's part of `path`: shuffled and augmented for training, in order for validation.
-    static func iterator(_ path: String, _ options: FitOptions, isTraining: Bool, _ communicator: any Communicator,
-                         log: @escaping @Sendable (String) -> Void) throws -> ImageRecordIterator {
-        var iteratorOptions = try options.preprocessing.iteratorOptions(batchSize: options.batchSize / communicator.size)
+    static func iterator(
+        _ path: String, _ options: FitOptions, isTraining: Bool, _ communicator: any Communicator,
+        log: @escaping @Sendable (String) -> Void
+    ) throws -> ImageRecordIterator {
+        var iteratorOptions = try options.preprocessing.iteratorOptions(
+            batchSize: options.batchSize / communicator.size)
         iteratorOptions.partCount = communicator.size
         iteratorOptions.partIndex = communicator.rank
         iteratorOptions.threadCount = options.threadCount
@@ -281,14 +311,17 @@ public enum MemoryBudget {
     public static func check(_ executor: Executor, batch: Int, log: (String) -> Void) throws {
         let memory = executor.memory
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-        log("memory plan: weights \(mib(memory.weightBytes)), gradients \(mib(memory.gradientBytes)), "
-            + "activations \(mib(memory.activationBytes)), workspace \(mib(memory.workspaceBytes)); total \(mib(memory.totalBytes))")
+        log(
+            "memory plan: weights \(mib(memory.weightBytes)), gradients \(mib(memory.gradientBytes)), "
+                + "activations \(mib(memory.activationBytes)), workspace \(mib(memory.workspaceBytes)); total \(mib(memory.totalBytes))"
+        )
         guard let available = availableBytes(), memory.totalBytes > available else { return }
         let perImage = max(1, memory.activationBytes / max(batch, 1))
         let fixed = memory.totalBytes - memory.activationBytes
         let largest = max(0, (available - fixed) / perImage)
-        throw TrainingError("batch \(batch) per process needs \(mib(memory.totalBytes)) but \(mib(available)) is available; "
-                            + "batch \(largest) or less would fit (or try --mirror)")
+        throw TrainingError(
+            "batch \(batch) per process needs \(mib(memory.totalBytes)) but \(mib(available)) is available; "
+                + "batch \(largest) or less would fit (or try --mirror)")
     }
 
     /// `MemAvailable` from /proc/meminfo, in bytes.

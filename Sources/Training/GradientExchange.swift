@@ -82,8 +82,10 @@ public final class GradientExchange {
             let offset = base!.distance(to: gradients[start].tensor.floats)
             let last = gradients[end].tensor
             let count = base!.distance(to: last.floats) + last.elementCount - offset
-            buckets.append(Bucket(offset: offset, count: count, readyAfterCall: gradients[end].completedAfterCall,
-                                  names: gradients[start...end].map(\.name)))
+            buckets.append(
+                Bucket(
+                    offset: offset, count: count, readyAfterCall: gradients[end].completedAfterCall,
+                    names: gradients[start...end].map(\.name)))
             start = end + 1
         }
         self.buckets = buckets
@@ -93,8 +95,9 @@ public final class GradientExchange {
         self.readyByCall = readyByCall
         handles = [Int](repeating: 0, count: buckets.count)
         isPending = [Bool](repeating: false, count: buckets.count)
-        timeline = Timeline(started: [Double](repeating: 0, count: buckets.count),
-                            finished: [Double](repeating: 0, count: buckets.count), backwardSeconds: 0, stepEnd: 0)
+        timeline = Timeline(
+            started: [Double](repeating: 0, count: buckets.count),
+            finished: [Double](repeating: 0, count: buckets.count), backwardSeconds: 0, stepEnd: 0)
     }
 
     public func resetStatistics() { statistics = Statistics() }

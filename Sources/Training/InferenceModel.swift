@@ -17,10 +17,14 @@ public final class InferenceModel {
     public let data: Tensor
 
     /// Notes (dialect upgrades, unused entries, assumed shapes) go to `log`.
-    public init(prefix: String, epoch: Int, batchSize: Int, overrides: PreprocessingOverrides = .init(),
-                log: (String) -> Void = { _ in }) throws {
+    public init(
+        prefix: String, epoch: Int, batchSize: Int, overrides: PreprocessingOverrides = .init(),
+        log: (String) -> Void = { _ in }
+    ) throws {
         let symbolPath = Checkpoint.symbolPath(prefix)
-        guard FileManager.default.fileExists(atPath: symbolPath) else { throw TrainingError("\(symbolPath): no such file") }
+        guard FileManager.default.fileExists(atPath: symbolPath) else {
+            throw TrainingError("\(symbolPath): no such file")
+        }
         let text = String(decoding: try readFile(symbolPath), as: UTF8.self)
         let parametersPath = Checkpoint.parametersPath(prefix, epoch: epoch)
         let entries = try NDArrayFile.read(path: parametersPath)
@@ -28,8 +32,9 @@ public final class InferenceModel {
         let stored = try Self.storedPreprocessing(symbolText: text, symbolPath: symbolPath, statePath: statePath)
         preprocessing = overrides.resolved(over: stored)
         if stored == nil && overrides.dataShape == nil {
-            log("note: neither \(statePath) nor \(symbolPath) gives the preprocessing; assuming data shape "
-                + "\(preprocessing.dataShape) (see --data-shape)")
+            log(
+                "note: neither \(statePath) nor \(symbolPath) gives the preprocessing; assuming data shape "
+                    + "\(preprocessing.dataShape) (see --data-shape)")
         }
         let dataShape = Shape([batchSize] + preprocessing.dataShape)
         let symbol = try Self.decode(text, file: symbolPath, dataShape: dataShape, parameters: entries, log: log)
@@ -39,15 +44,21 @@ public final class InferenceModel {
             throw TrainingError("\(symbolPath): \(error)")
         }
         let unused = try Checkpoint.loadParameters(entries, file: parametersPath, into: executor)
-        if !unused.isEmpty { log("note: the parameters file has entries the network does not use: \(unused.joined(separator: ", "))") }
+        if !unused.isEmpty {
+            log("note: the parameters file has entries the network does not use: \(unused.joined(separator: ", "))")
+        }
         classCount = executor.outputs[0].shape.dimensions.last ?? 0
         data = executor.argument(try executor.graph.dataInput())!
     }
 
     /// The training run's preprocessing: from the `.state`, else from the symbol's data attributes.
-    static func storedPreprocessing(symbolText: String, symbolPath: String,
-                                    statePath: String) throws -> TrainingState.Preprocessing? {
-        if FileManager.default.fileExists(atPath: statePath), let state = try? Checkpoint.loadState(statePath, into: nil) {
+    static func storedPreprocessing(
+        symbolText: String, symbolPath: String,
+        statePath: String
+    ) throws -> TrainingState.Preprocessing? {
+        if FileManager.default.fileExists(atPath: statePath),
+            let state = try? Checkpoint.loadState(statePath, into: nil)
+        {
             return state.preprocessing
         }
         let dataName = try Graph(SymbolJSON.decode(symbolText, file: symbolPath).0).dataInput()
@@ -55,18 +66,24 @@ public final class InferenceModel {
     }
 
     /// The symbol, with a 2015 file's Pooling rounding chosen by the parameter shapes.
-    static func decode(_ text: String, file: String, dataShape: Shape, parameters: [NDArrayFile.Entry],
-                       log: (String) -> Void) throws -> Symbol {
+    static func decode(
+        _ text: String, file: String, dataShape: Shape, parameters: [NDArrayFile.Entry],
+        log: (String) -> Void
+    ) throws -> Symbol {
         var shapes: [String: Shape] = [:]
         for entry in parameters {
-            let name = entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:") ? String(entry.name.dropFirst(4)) : entry.name
+            let name =
+                entry.name.hasPrefix("arg:") || entry.name.hasPrefix("aux:")
+                ? String(entry.name.dropFirst(4)) : entry.name
             shapes[name] = entry.tensor.shape
         }
-        let (symbol, notes, convention) = try SymbolJSON.decodeLegacy(text, file: file, dataShape: dataShape,
-                                                                      parameterShapes: shapes)
+        let (symbol, notes, convention) = try SymbolJSON.decodeLegacy(
+            text, file: file, dataShape: dataShape,
+            parameterShapes: shapes)
         if let convention {
-            log("note: \(file) predates MXNet 0.9; Pooling without pooling_convention read as '\(convention.rawValue)', "
-                + "the rounding its parameters fit: \(notes.legacyPooling.joined(separator: ", "))")
+            log(
+                "note: \(file) predates MXNet 0.9; Pooling without pooling_convention read as '\(convention.rawValue)', "
+                    + "the rounding its parameters fit: \(notes.legacyPooling.joined(separator: ", "))")
         }
         if !notes.addedAuxiliary.isEmpty {
             log("note: BatchNorm auxiliary states added to \(notes.addedAuxiliary.joined(separator: ", ")) (2015 file)")
@@ -132,8 +149,9 @@ extension InferenceModel {
                 let p = executor.outputs[0].floats + row * classCount
                 let all = (0..<classCount).map { Double(p[$0]) }
                 let top = all.indices.sorted { all[$0] > all[$1] }.prefix(topK).map { index in
-                    Prediction.Class(index: index, name: names.flatMap { $0.indices.contains(index) ? $0[index] : nil },
-                                     probability: all[index])
+                    Prediction.Class(
+                        index: index, name: names.flatMap { $0.indices.contains(index) ? $0[index] : nil },
+                        probability: all[index])
                 }
                 predictions.append(Prediction(top: top, probabilities: all))
             }
@@ -142,8 +160,10 @@ extension InferenceModel {
     }
 
     /// Top-1 and top-k accuracy over every record of `path` exactly once, and the images per second.
-    public func score(_ path: String, topK: Int, threadCount: Int,
-                      warn: @escaping @Sendable (String) -> Void) throws -> (metrics: ClassificationMetrics, samplesPerSecond: Double) {
+    public func score(
+        _ path: String, topK: Int, threadCount: Int,
+        warn: @escaping @Sendable (String) -> Void
+    ) throws -> (metrics: ClassificationMetrics, samplesPerSecond: Double) {
         var options = try iteratorOptions(batchSize: data.shape[0])
         options.threadCount = threadCount
         let iterator = try ImageRecordIterator(path: path, options: options, warn: warn)

@@ -54,4 +54,3 @@ public struct ClassificationMetrics: Sendable {
         crossEntropySum = 0
     }
 }
-

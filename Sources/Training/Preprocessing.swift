@@ -39,8 +39,10 @@ public struct PreprocessingOverrides: Sendable, Equatable {
     public var meanImage: String?
     public var scale: Float?
 
-    public init(dataShape: [Int]? = nil, resize: Int? = nil, meanRGB: [Float]? = nil, meanImage: String? = nil,
-                scale: Float? = nil) {
+    public init(
+        dataShape: [Int]? = nil, resize: Int? = nil, meanRGB: [Float]? = nil, meanImage: String? = nil,
+        scale: Float? = nil
+    ) {
         self.dataShape = dataShape
         self.resize = resize
         self.meanRGB = meanRGB

@@ -21,8 +21,10 @@ public final class SGD {
     /// Parameter name → (weight, gradient, momentum buffer, decays).
     private let slots: [(name: String, weight: Tensor, gradient: Tensor, velocity: Tensor, decays: Bool)]
 
-    public init(executor: Executor, learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0.0001,
-                rescale: Float, clip: Float? = nil) {
+    public init(
+        executor: Executor, learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0.0001,
+        rescale: Float, clip: Float? = nil
+    ) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay

@@ -46,9 +46,11 @@ public final class Trainer {
     /// `executor` must be bound for training with a `data` input and a `*label` input; the
     /// optimizer's `rescale` must be 1 / the global batch. `bucketBytes` sizes the gradient
     /// buckets summed over the processes while backward runs (`GradientExchange`).
-    public init(executor: Executor, optimizer: SGD, schedule: LearningRateSchedule, topK: Int = 5, updateCount: Int = 0,
-                communicator: any Communicator = SingleProcess(),
-                bucketBytes: Int = GradientExchange.defaultBucketBytes) throws {
+    public init(
+        executor: Executor, optimizer: SGD, schedule: LearningRateSchedule, topK: Int = 5, updateCount: Int = 0,
+        communicator: any Communicator = SingleProcess(),
+        bucketBytes: Int = GradientExchange.defaultBucketBytes
+    ) throws {
         let data: Tensor, label: Tensor
         do {
             data = executor.argument(try executor.graph.dataInput())!
@@ -104,7 +106,9 @@ public final class Trainer {
         for row in 0..<rows {
             let value = labels[row * batch.label.shape[1]]
             guard value >= 0, value < Float(classCount), value == value.rounded() else {
-                throw TrainingError("record \(batch.id(row: row)) has label \(value), but the network has \(classCount) classes (labels 0…\(classCount - 1))")
+                throw TrainingError(
+                    "record \(batch.id(row: row)) has label \(value), but the network has \(classCount) classes (labels 0…\(classCount - 1))"
+                )
             }
             label.floats[row] = value
         }
@@ -114,8 +118,10 @@ public final class Trainer {
     /// Returns the metrics over the whole epoch, images per second and seconds.
     /// With `maximumBatches` the epoch stops there (processes reading byte ranges of
     /// different sizes agree on the smallest count). Metrics and speed are over all processes.
-    public func trainEpoch(_ iterator: ImageRecordIterator, epoch: Int, reportInterval: Int = 20, maximumBatches: Int? = nil,
-                           report: (BatchProgress) -> Void = { _ in }) throws -> (metrics: ClassificationMetrics, samplesPerSecond: Double, seconds: Double) {
+    public func trainEpoch(
+        _ iterator: ImageRecordIterator, epoch: Int, reportInterval: Int = 20, maximumBatches: Int? = nil,
+        report: (BatchProgress) -> Void = { _ in }
+    ) throws -> (metrics: ClassificationMetrics, samplesPerSecond: Double, seconds: Double) {
         iterator.reset(epoch: epoch)
         var total = ClassificationMetrics(topK: topK)
         var interval = ClassificationMetrics(topK: topK)
@@ -125,7 +131,8 @@ public final class Trainer {
         let batchCount = min(iterator.batchesPerEpoch, maximumBatches ?? .max)
         while batchIndex < batchCount, let batch = try iterator.next() {
             try load(batch)
-            optimizer.learningRate = schedule.rate(epoch: epoch, progress: Double(batchIndex) / Double(max(batchCount, 1)))
+            optimizer.learningRate = schedule.rate(
+                epoch: epoch, progress: Double(batchIndex) / Double(max(batchCount, 1)))
             executor.context.step = UInt64(updateCount)
             executor.forward(isTraining: true)
             gradientExchange.backward()
@@ -136,14 +143,17 @@ public final class Trainer {
             total.add(probabilities: executor.outputs[0], labels: label.floats, rows: batch.data.shape[0])
             interval.add(probabilities: executor.outputs[0], labels: label.floats, rows: batch.data.shape[0])
             guard total.crossEntropy.isFinite else {
-                throw TrainingError("the loss is not finite at epoch \(epoch) batch \(batchIndex): lower the learning rate (--lr)")
+                throw TrainingError(
+                    "the loss is not finite at epoch \(epoch) batch \(batchIndex): lower the learning rate (--lr)")
             }
             if batchIndex % reportInterval == 0 || batchIndex == batchCount {
                 let now = Date()
                 // Processes advance in lockstep (the gradient sum waits for all).
                 let speed = Double(interval.count * communicator.size) / max(now.timeIntervalSince(intervalStart), 1e-9)
-                report(BatchProgress(epoch: epoch, batch: batchIndex, batchCount: batchCount, interval: interval,
-                                     samplesPerSecond: speed, learningRate: optimizer.learningRate))
+                report(
+                    BatchProgress(
+                        epoch: epoch, batch: batchIndex, batchCount: batchCount, interval: interval,
+                        samplesPerSecond: speed, learningRate: optimizer.learningRate))
                 interval.reset()
                 intervalStart = now
             }
@@ -164,7 +174,9 @@ public final class Trainer {
     }
 
     /// Inference of `executor` (bound for the iterator's batch) over every record once.
-    public static func evaluate(executor: Executor, iterator: ImageRecordIterator, topK: Int, epoch: Int = 0) throws -> ClassificationMetrics {
+    public static func evaluate(executor: Executor, iterator: ImageRecordIterator, topK: Int, epoch: Int = 0) throws
+        -> ClassificationMetrics
+    {
         let data: Tensor
         do { data = executor.argument(try executor.graph.dataInput())! } catch { throw TrainingError("\(error)") }
         let classCount = executor.outputs[0].shape.dimensions.last ?? 0
@@ -179,7 +191,8 @@ public final class Trainer {
             for row in 0..<rows {
                 let value = batch.label.floats[row * batch.label.shape[1]]
                 guard value >= 0, value < Float(classCount), value == value.rounded() else {
-                    throw TrainingError("record \(batch.id(row: row)) has label \(value), but the network has \(classCount) classes")
+                    throw TrainingError(
+                        "record \(batch.id(row: row)) has label \(value), but the network has \(classCount) classes")
                 }
             }
             executor.forward(isTraining: false)

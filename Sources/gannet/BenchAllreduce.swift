@@ -60,7 +60,10 @@ struct BenchAllreduce: ParsableCommand {
             let bus = algorithm * 2 * Double(ranks - 1) / Double(max(ranks, 1))
             rows.append(Row(bytes: bytes, seconds: perCall, algorithmGBps: algorithm, busGBps: bus))
             if communicator.rank == 0 && !report.json {
-                print(String(format: "%10d bytes  %9.1f us  %7.2f GB/s algorithm  %7.2f GB/s bus", bytes, perCall * 1e6, algorithm, bus))
+                print(
+                    String(
+                        format: "%10d bytes  %9.1f us  %7.2f GB/s algorithm  %7.2f GB/s bus", bytes, perCall * 1e6,
+                        algorithm, bus))
             }
             bytes *= 4
         }

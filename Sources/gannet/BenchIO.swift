@@ -64,7 +64,9 @@ struct BenchIO: ParsableCommand {
         options.threadCount = threads
         options.shuffle = true
         let iterator = try runtime { try ImageRecordIterator(path: data, options: options, warn: { log($0) }) }
-        log("\(data): \(iterator.recordCount) records, \(iterator.batchesPerEpoch) batches of \(batchSize), \(threads) threads")
+        log(
+            "\(data): \(iterator.recordCount) records, \(iterator.batchesPerEpoch) batches of \(batchSize), \(threads) threads"
+        )
         var rates: [Double] = []
         var cores: [Double] = []
         for epoch in 0...epochs {
@@ -87,11 +89,15 @@ struct BenchIO: ParsableCommand {
             log(String(format: "epoch %d: %.0f images/s, %.2f cores busy", epoch, rates.last!, cores.last!))
         }
         if report.json {
-            try printReport(Report(samplesPerSecond: median(rates), runs: rates, threads: threads, batchSize: batchSize,
-                                   cpuCores: median(cores), rate: rate))
+            try printReport(
+                Report(
+                    samplesPerSecond: median(rates), runs: rates, threads: threads, batchSize: batchSize,
+                    cpuCores: median(cores), rate: rate))
         } else {
-            print(String(format: "%@: %.0f images/s (median of %d epochs), %d threads, %.2f cores busy",
-                         data, median(rates), rates.count, threads, median(cores)))
+            print(
+                String(
+                    format: "%@: %.0f images/s (median of %d epochs), %d threads, %.2f cores busy",
+                    data, median(rates), rates.count, threads, median(cores)))
         }
     }
 

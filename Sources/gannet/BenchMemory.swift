@@ -28,7 +28,10 @@ struct BenchMemory: ParsableCommand {
     @Option(help: "Activation layout: automatic, plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
-    @Flag(help: "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time.")
+    @Flag(
+        help:
+            "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time."
+    )
     var mirror = false
 
     @OptionGroup var report: JSONOutput
@@ -53,14 +56,17 @@ struct BenchMemory: ParsableCommand {
             let peak = try probe(batch: batch)
             probes.append(Probe(batchSize: batch, peakRSSMiB: peak))
             guard let peak, peak <= budgetMiB else {
-                log("batch \(batch): " + (peak.map { String(format: "%.0f MiB, over budget", $0) } ?? "failed (out of memory?)"))
+                log(
+                    "batch \(batch): "
+                        + (peak.map { String(format: "%.0f MiB, over budget", $0) } ?? "failed (out of memory?)"))
                 break
             }
             log(String(format: "batch %d: %.0f MiB", batch, peak))
             largest = batch
         }
         if report.json {
-            try printReport(Report(network: network.network, budgetGiB: budgetGib, largestBatch: largest, probes: probes))
+            try printReport(
+                Report(network: network.network, budgetGiB: budgetGib, largestBatch: largest, probes: probes))
         } else {
             print("| network | budget | largest batch |")
             print("|---|---|---|")
@@ -72,8 +78,11 @@ struct BenchMemory: ParsableCommand {
     func probe(batch: Int) throws -> Double? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["bench", "train", "--network", network.network, "--batch-size", "\(batch)", "--iterations", "1",
-                             "--runs", "1", "--layout", layout.rawValue, "--json"] + (mirror ? ["--mirror"] : [])
+        process.arguments =
+            [
+                "bench", "train", "--network", network.network, "--batch-size", "\(batch)", "--iterations", "1",
+                "--runs", "1", "--layout", layout.rawValue, "--json",
+            ] + (mirror ? ["--mirror"] : [])
             + (network.dataShape.map { ["--data-shape", $0.dimensions.map(String.init).joined(separator: ",")] } ?? [])
         let output = Pipe()
         process.standardOutput = output
@@ -82,8 +91,9 @@ struct BenchMemory: ParsableCommand {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let peak = object["peak-rss-mib"] as? Double else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let peak = object["peak-rss-mib"] as? Double
+        else { return nil }
         return peak
     }
 

@@ -34,7 +34,10 @@ struct BenchOps: ParsableCommand {
     @Flag(help: "Also time every other implementation oneDNN offers for each convolution pass.")
     var allImplementations = false
 
-    @Flag(help: "Also time every convolution pass with NHWC activations and the memory-bound operators in NCHW, NHWC and the blocked layout.")
+    @Flag(
+        help:
+            "Also time every convolution pass with NHWC activations and the memory-bound operators in NCHW, NHWC and the blocked layout."
+    )
     var layouts = false
 
     @Option(help: "Only operators whose name contains this text (e.g. alexnet.conv3).")
@@ -64,17 +67,22 @@ struct BenchOps: ParsableCommand {
 
     func show(_ report: BenchOpsReport) {
         let (roof, roofRuns) = (report.roofGflops, report.roofRuns)
-        print(String(format: "roof: oneDNN sgemm %d³ = %.1f GFLOPS (median; min %.1f, max %.1f)", report.sgemmSize, roof,
-                     roofRuns.min() ?? 0, roofRuns.max() ?? 0))
-        print("operator                     pass              batch   GFLOPS  % roof     GB/s  NCHW reorders  implementation / format")
+        print(
+            String(
+                format: "roof: oneDNN sgemm %d³ = %.1f GFLOPS (median; min %.1f, max %.1f)", report.sgemmSize, roof,
+                roofRuns.min() ?? 0, roofRuns.max() ?? 0))
+        print(
+            "operator                     pass              batch   GFLOPS  % roof     GB/s  NCHW reorders  implementation / format"
+        )
         for r in report.operators {
             let gflops = r.gflops.map { String(format: "%8.1f", $0) } ?? "       -"
             let share = r.gflops.map { String(format: "%6.0f%%", 100 * $0 / roof) } ?? "      -"
             let gbps = r.gbps.map { String(format: "%8.1f", $0) } ?? "       -"
             let reorder = r.reorderShare.map { String(format: "%+12.0f%%", 100 * $0) } ?? "           -"
-            print("\(r.name.padding(toLength: 28, withPad: " ", startingAt: 0)) "
-                  + "\(r.pass.padding(toLength: 17, withPad: " ", startingAt: 0)) \(String(format: "%5d", r.batch)) "
-                  + "\(gflops) \(share) \(gbps) \(reorder)  \(r.implementation) \(r.format)")
+            print(
+                "\(r.name.padding(toLength: 28, withPad: " ", startingAt: 0)) "
+                    + "\(r.pass.padding(toLength: 17, withPad: " ", startingAt: 0)) \(String(format: "%5d", r.batch)) "
+                    + "\(gflops) \(share) \(gbps) \(reorder)  \(r.implementation) \(r.format)")
         }
     }
 }

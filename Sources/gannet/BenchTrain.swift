@@ -47,10 +47,17 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
-    @Flag(help: "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time.")
+    @Flag(
+        help:
+            "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time."
+    )
     var mirror = false
 
-    @Flag(inversion: .prefixedNo, help: "Inference: fold each BatchNorm into the convolution before it and apply the activation as the convolution's post-op.")
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Inference: fold each BatchNorm into the convolution before it and apply the activation as the convolution's post-op."
+    )
     var fuse = true
 
     @Flag(help: "Print where the time goes, per operator type, to standard error.")
@@ -72,7 +79,8 @@ struct BenchTrain: ParsableCommand {
         let communicator = try jobCommunicator()
         let ranks = communicator.size
         guard batchSize % ranks == 0 else {
-            throw ValidationError("--batch-size \(batchSize) is the global batch and must divide by the \(ranks) processes")
+            throw ValidationError(
+                "--batch-size \(batchSize) is the global batch and must divide by the \(ranks) processes")
         }
         // Every rank runs its share of the global batch; the gradients are summed over the ranks.
         let localBatch = batchSize / ranks
@@ -81,20 +89,25 @@ struct BenchTrain: ParsableCommand {
         if ranks > 1 { log("\(ranks) processes, \(localBatch) images each per batch of \(batchSize)") }
         let (symbol, shape) = try network.load(classCount: nil)
         let executor = try runtime(network.network) {
-            try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([localBatch] + shape)),
-                         isTraining: mode == .train, layout: layout, mirror: mirror, fuse: fuse)
+            try Executor(
+                symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([localBatch] + shape)),
+                isTraining: mode == .train, layout: layout, mirror: mirror, fuse: fuse)
         }
         let measured = try measure(executor, communicator: communicator, log: log)
         guard communicator.rank == 0 else { return }
         if report.json { return try printReport(makeReport(executor, measured, ranks: ranks)) }
         print("| network | batch | mode | img/sec | GFLOPS | peak RSS |")
         print("|---|---|---|---|---|---|")
-        print(String(format: "| %@ | %d | %@ | %.1f | %.0f | %.0f MiB |", network.network, batchSize, mode.rawValue,
-                     measured.rate, measured.gflops, measured.peakMiB))
+        print(
+            String(
+                format: "| %@ | %d | %@ | %.1f | %.0f | %.0f MiB |", network.network, batchSize, mode.rawValue,
+                measured.rate, measured.gflops, measured.peakMiB))
         if let shares = measured.shares {
-            print(String(format: "%d ranks × batch %d; waiting for gradients: %.1f%% of step time; %.0f%% of gradient "
-                         + "bytes summed before backward ended (%d buckets of ~%.1f MiB)", ranks, localBatch,
-                         100 * shares.wait, 100 * shares.overlapped, shares.buckets, bucketMib))
+            print(
+                String(
+                    format: "%d ranks × batch %d; waiting for gradients: %.1f%% of step time; %.0f%% of gradient "
+                        + "bytes summed before backward ended (%d buckets of ~%.1f MiB)", ranks, localBatch,
+                    100 * shares.wait, 100 * shares.overlapped, shares.buckets, bucketMib))
         }
     }
 
@@ -112,8 +125,10 @@ struct BenchTrain: ParsableCommand {
     }
 
     /// Warm-up, then the timed runs; checks that work was done.
-    private func measure(_ executor: Executor, communicator: any Communicator,
-                         log: (String) -> Void) throws -> Measurement {
+    private func measure(
+        _ executor: Executor, communicator: any Communicator,
+        log: (String) -> Void
+    ) throws -> Measurement {
         let ranks = communicator.size
         let isTraining = mode == .train
         let classCount = executor.outputs[0].shape[1]
@@ -123,9 +138,11 @@ struct BenchTrain: ParsableCommand {
         if let label = executor.graph.labelNames.first.flatMap(executor.argument) {
             label.copy(from: (0..<label.elementCount).map { _ in Float(generator.next() % UInt64(classCount)) })
         }
-        let sgd = SGD(executor: executor, learningRate: 0.001, momentum: 0.9, weightDecay: 1e-5,
-                      rescale: 1 / Float(batchSize))
-        let exchange = GradientExchange(executor: executor, communicator: communicator, bucketBytes: Int(bucketMib * 1_048_576))
+        let sgd = SGD(
+            executor: executor, learningRate: 0.001, momentum: 0.9, weightDecay: 1e-5,
+            rescale: 1 / Float(batchSize))
+        let exchange = GradientExchange(
+            executor: executor, communicator: communicator, bucketBytes: Int(bucketMib * 1_048_576))
         let watched = sgd.parameterNames.first.flatMap(executor.argument)
         let before = watched?.toArray()
         func step() {
@@ -136,7 +153,9 @@ struct BenchTrain: ParsableCommand {
             }
         }
         let forwardFlops = executor.forwardFlopsPerImage
-        log("\(network.network): batch \(batchSize), \(mode.rawValue), \(executor.isBlocked ? "blocked" : "plain") layout, \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward")
+        log(
+            "\(network.network): batch \(batchSize), \(mode.rawValue), \(executor.isBlocked ? "blocked" : "plain") layout, \(String(format: "%.2f", forwardFlops / 1e9)) GFLOP/image forward"
+        )
         let warmStart = monotonicSeconds()
         for _ in 0..<2 { step() }
         log(String(format: "warm-up: %.2f s per batch", (monotonicSeconds() - warmStart) / 2))
@@ -166,13 +185,16 @@ struct BenchTrain: ParsableCommand {
         let rate = Double(batchSize) / median(batchSeconds)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        var measurement = Measurement(rate: rate, rates: rates, gflops: rate * forwardFlops * (isTraining ? 3 : 1) / 1e9,
-                                      peakMiB: Double(usage.ru_maxrss) / 1024, loss: loss)
+        var measurement = Measurement(
+            rate: rate, rates: rates, gflops: rate * forwardFlops * (isTraining ? 3 : 1) / 1e9,
+            peakMiB: Double(usage.ru_maxrss) / 1024, loss: loss)
         if ranks > 1 && isTraining {
             let totals = exchange.statistics
-            measurement.shares = (totals.waitSeconds / batchSeconds.reduce(0, +),
-                                  Double(totals.overlappedBytes) / Double(max(totals.bytes, 1)), exchange.buckets.count,
-                                  exchange.bytesPerStep)
+            measurement.shares = (
+                totals.waitSeconds / batchSeconds.reduce(0, +),
+                Double(totals.overlappedBytes) / Double(max(totals.bytes, 1)), exchange.buckets.count,
+                exchange.bytesPerStep
+            )
             if communicator.rank == 0 { logTimeline(exchange) }
         }
         return measurement
@@ -232,15 +254,18 @@ struct BenchTrain: ParsableCommand {
         let memory = executor.memory
         return Report(
             network: network.network, batchSize: batchSize, dtype: dtype, mode: mode.rawValue,
-            samplesPerSecond: measured.rate, runs: measured.rates, gflops: measured.gflops, peakRSSMiB: measured.peakMiB,
+            samplesPerSecond: measured.rate, runs: measured.rates, gflops: measured.gflops,
+            peakRSSMiB: measured.peakMiB,
             loss: measured.loss, layout: executor.isBlocked ? "blocked" : "plain", mirror: mirror,
             fused: mode == .inference && fuse, threads: ProcessInfo.processInfo.activeProcessorCount,
             isa: Library.instructionSet,
-            plan: .init(weightsMiB: mib(memory.weightBytes), activationsMiB: mib(memory.activationBytes + memory.gradientBytes),
-                        workspaceMiB: mib(memory.workspaceBytes)),
+            plan: .init(
+                weightsMiB: mib(memory.weightBytes), activationsMiB: mib(memory.activationBytes + memory.gradientBytes),
+                workspaceMiB: mib(memory.workspaceBytes)),
             communication: measured.shares.map {
-                .init(ranks: ranks, batchSizePerRank: batchSize / ranks, bucketMiB: bucketMib, buckets: $0.buckets,
-                      gradientMiB: mib($0.gradientBytes), waitShare: $0.wait, overlappedShare: $0.overlapped)
+                .init(
+                    ranks: ranks, batchSizePerRank: batchSize / ranks, bucketMiB: bucketMib, buckets: $0.buckets,
+                    gradientMiB: mib($0.gradientBytes), waitShare: $0.wait, overlappedShare: $0.overlapped)
             })
     }
 
@@ -250,10 +275,12 @@ struct BenchTrain: ParsableCommand {
         log("time per batch by operator (forward + backward), over \(batches) batches:")
         for entry in executor.profile {
             let perBatch = (entry.forward + entry.backward) / Double(batches)
-            log("  " + entry.op.padding(toLength: 34, withPad: " ", startingAt: 0)
-                + String(format: "%8.1f ms  (forward %7.1f, backward %7.1f)  %4.1f%%", perBatch * 1000,
-                         entry.forward / Double(batches) * 1000, entry.backward / Double(batches) * 1000,
-                         100 * (entry.forward + entry.backward) / total))
+            log(
+                "  " + entry.op.padding(toLength: 34, withPad: " ", startingAt: 0)
+                    + String(
+                        format: "%8.1f ms  (forward %7.1f, backward %7.1f)  %4.1f%%", perBatch * 1000,
+                        entry.forward / Double(batches) * 1000, entry.backward / Double(batches) * 1000,
+                        100 * (entry.forward + entry.backward) / total))
         }
     }
 
@@ -261,14 +288,19 @@ struct BenchTrain: ParsableCommand {
     /// the end of the gradient pass.
     private func logTimeline(_ exchange: GradientExchange) {
         let timeline = exchange.timeline
-        log(String(format: "last step: gradient pass %.3f s, step done at %.3f s; buckets (ms from the pass's start):",
-                   timeline.backwardSeconds, timeline.stepEnd))
+        log(
+            String(
+                format: "last step: gradient pass %.3f s, step done at %.3f s; buckets (ms from the pass's start):",
+                timeline.backwardSeconds, timeline.stepEnd))
         for (index, bucket) in exchange.buckets.enumerated() {
             let first = bucket.names.first ?? "", last = bucket.names.last ?? ""
-            log(String(format: "  %2d  %7.2f MiB  started %7.1f  finished %7.1f%@  %@", index + 1,
-                       Double(bucket.count * 4) / 1_048_576, timeline.started[index] * 1000, timeline.finished[index] * 1000,
-                       timeline.finished[index] <= timeline.backwardSeconds ? "  (overlapped)" : "",
-                       bucket.names.count == 1 ? first : "\(first) … \(last) (\(bucket.names.count))"))
+            log(
+                String(
+                    format: "  %2d  %7.2f MiB  started %7.1f  finished %7.1f%@  %@", index + 1,
+                    Double(bucket.count * 4) / 1_048_576, timeline.started[index] * 1000,
+                    timeline.finished[index] * 1000,
+                    timeline.finished[index] <= timeline.backwardSeconds ? "  (overlapped)" : "",
+                    bucket.names.count == 1 ? first : "\(first) … \(last) (\(bucket.names.count))"))
         }
     }
 }
@@ -276,7 +308,8 @@ struct BenchTrain: ParsableCommand {
 /// Mean cross-entropy of the current probabilities against the labels.
 func crossEntropy(_ executor: Executor) -> Double {
     guard let labelName = executor.graph.labelNames.first,
-          let labels = executor.argument(labelName)?.toArray() else { return .nan }
+        let labels = executor.argument(labelName)?.toArray()
+    else { return .nan }
     let probabilities = executor.outputs[0].toArray()
     let classes = probabilities.count / labels.count
     var total = 0.0

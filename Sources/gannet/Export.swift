@@ -35,8 +35,9 @@ struct Export: ParsableCommand {
     @Option(help: "Output prefix: writes PREFIX-symbol.json.")
     var output: String
 
-    @Flag(name: .customLong("init"),
-          help: "Also write PREFIX-0000.params initialised as training would (Xavier weights, zero biases).")
+    @Flag(
+        name: .customLong("init"),
+        help: "Also write PREFIX-0000.params initialised as training would (Xavier weights, zero biases).")
     var initialize = false
 
     @Option(help: "Seed of the initial weights.")
@@ -56,19 +57,24 @@ struct Export: ParsableCommand {
             _ = try graph.inferShapes(graph.inputShapes(data: Shape([1] + shape)))
         }
         let path = "\(output)-symbol.json"
-        try writeFileAtomically(Array(SymbolJSON.encode(symbol).utf8), to: path)
+        try writeFileAtomically(Array(try SymbolJSON.encode(symbol).utf8), to: path)
         var parametersPath: String? = nil
         if initialize {
-            let executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([1] + shape)), isTraining: false)
+            let executor = try Executor(
+                symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([1] + shape)), isTraining: false)
             Initializer.xavier.initialise(executor, seed: seed)
             parametersPath = "\(output)-0000.params"
             try NDArrayFile.write(checkpointEntries(executor), to: parametersPath!)
         }
         if report.json {
-            try printReport(Report(symbol: path, network: network.rawValue, arguments: graph.argumentNodes.count,
-                                   auxiliary: graph.auxiliaryNodes.count, parameters: parametersPath))
+            try printReport(
+                Report(
+                    symbol: path, network: network.rawValue, arguments: graph.argumentNodes.count,
+                    auxiliary: graph.auxiliaryNodes.count, parameters: parametersPath))
         } else {
-            print("wrote \(path) (\(graph.argumentNodes.count) arguments, \(graph.auxiliaryNodes.count) auxiliary states)")
+            print(
+                "wrote \(path) (\(graph.argumentNodes.count) arguments, \(graph.auxiliaryNodes.count) auxiliary states)"
+            )
             if let parametersPath { print("wrote \(parametersPath)") }
         }
     }

@@ -31,7 +31,10 @@ struct Gannet: ParsableCommand {
                 --num-classes 10 --data-shape 3,28,28 --model-prefix model/small
             """,
         version: "gannet \(gannetVersion) (oneDNN \(Library.version), ISA \(Library.instructionSet))",
-        subcommands: [Synth.self, List.self, Pack.self, Verify.self, Inspect.self, Mean.self, Train.self, Score.self, Predict.self, Bench.self, Export.self, Plan.self])
+        subcommands: [
+            Synth.self, List.self, Pack.self, Verify.self, Inspect.self, Mean.self, Train.self, Score.self,
+            Predict.self, Bench.self, Export.self, Plan.self,
+        ])
 }
 
 /// The release of this build.

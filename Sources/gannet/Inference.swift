@@ -7,11 +7,14 @@ import Training
 
 extension InferenceModel {
     /// The checkpoint `PREFIX-NNNN` for inference at `batchSize`, notes on standard error.
-    static func load(prefix: String, epoch: Int, batchSize: Int, dataShape: DataShape?,
-                     options: PreprocessingOptions) throws -> InferenceModel {
+    static func load(
+        prefix: String, epoch: Int, batchSize: Int, dataShape: DataShape?,
+        options: PreprocessingOptions
+    ) throws -> InferenceModel {
         try runtime {
-            try InferenceModel(prefix: prefix, epoch: epoch, batchSize: batchSize,
-                               overrides: options.overrides(dataShape: dataShape?.dimensions), log: { log($0) })
+            try InferenceModel(
+                prefix: prefix, epoch: epoch, batchSize: batchSize,
+                overrides: options.overrides(dataShape: dataShape?.dimensions), log: { log($0) })
         }
     }
 }
@@ -50,17 +53,22 @@ struct Score: ParsableCommand {
     @OptionGroup var report: JSONOutput
 
     func run() throws {
-        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
-                                             options: preprocessing)
+        let loaded = try InferenceModel.load(
+            prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
+            options: preprocessing)
         let (metrics, speed) = try runtime {
             try loaded.score(data, topK: topK, threadCount: threadOptions.threads, warn: { log($0) })
         }
         if report.json {
-            try printReport(Report(images: metrics.count, top1: metrics.accuracy, topK: metrics.topKAccuracy, k: topK,
-                                   samplesPerSecond: speed))
+            try printReport(
+                Report(
+                    images: metrics.count, top1: metrics.accuracy, topK: metrics.topKAccuracy, k: topK,
+                    samplesPerSecond: speed))
         } else {
-            print(String(format: "%@: %d images, top-1 %.4f, top-%d %.4f, %.1f images/s", data, metrics.count,
-                         metrics.accuracy, topK, metrics.topKAccuracy, speed))
+            print(
+                String(
+                    format: "%@: %d images, top-1 %.4f, top-%d %.4f, %.1f images/s", data, metrics.count,
+                    metrics.accuracy, topK, metrics.topKAccuracy, speed))
         }
     }
 
@@ -120,27 +128,36 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let batchSize = min(images.count, 32)
-        let loaded = try InferenceModel.load(prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
-                                             options: preprocessing)
+        let loaded = try InferenceModel.load(
+            prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
+            options: preprocessing)
         let names: [String]? = try synset.map { path in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RuntimeFailure("\(path): cannot read") }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw RuntimeFailure("\(path): cannot read")
+            }
             return text.split(whereSeparator: \.isNewline).map(String.init)
         }
         if let names, names.count != loaded.classCount {
             log("warning: \(synset!) has \(names.count) names for \(loaded.classCount) classes")
         }
         let bytes = try images.map { path in
-            guard let data = FileManager.default.contents(atPath: path) else { throw RuntimeFailure("\(path): cannot read") }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw RuntimeFailure("\(path): cannot read")
+            }
             return [UInt8](data)
         }
         let predictions = try runtime { try loaded.predict(bytes, labels: images, names: names, topK: topK) }
         if report.json {
-            return try printReport(Report(predictions: zip(images, predictions).map { Report.Entry(image: $0, prediction: $1) }))
+            return try printReport(
+                Report(predictions: zip(images, predictions).map { Report.Entry(image: $0, prediction: $1) }))
         }
         for (path, prediction) in zip(images, predictions) {
             print(path)
             for entry in prediction.top {
-                print(String(format: "  %6.4f  %d  %@", entry.probability, entry.index, entry.name ?? "class \(entry.index)"))
+                print(
+                    String(
+                        format: "  %6.4f  %d  %@", entry.probability, entry.index, entry.name ?? "class \(entry.index)")
+                )
             }
         }
     }

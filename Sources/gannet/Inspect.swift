@@ -59,7 +59,9 @@ struct Inspect: ParsableCommand {
         }
     }
 
-    private func describe(_ reader: RecordReader, _ entry: (key: UInt64, offset: Int), end: Int, save: String?) throws -> Record {
+    private func describe(_ reader: RecordReader, _ entry: (key: UInt64, offset: Int), end: Int, save: String?) throws
+        -> Record
+    {
         var payload: [UInt8] = []
         try runtime { try reader.readRecord(at: entry.offset, into: &payload) }
         return try payload.withUnsafeBytes { bytes -> Record in
@@ -67,9 +69,10 @@ struct Inspect: ParsableCommand {
                 throw RuntimeFailure("\(file): record at byte \(entry.offset) is too short for an image record header")
             }
             let image = UnsafeRawBufferPointer(rebasing: bytes[imageOffset...])
-            var record = Record(key: entry.key, id: header.id, id2: header.id2, label: header.labels, flag: header.flag,
-                                offset: entry.offset, recordBytes: end - entry.offset, payloadBytes: image.count,
-                                payloadSHA256: sha256Hex(image), format: "raw")
+            var record = Record(
+                key: entry.key, id: header.id, id2: header.id2, label: header.labels, flag: header.flag,
+                offset: entry.offset, recordBytes: end - entry.offset, payloadBytes: image.count,
+                payloadSHA256: sha256Hex(image), format: "raw")
             guard let (format, width, height) = try? ImageCodec.info(image) else {
                 if save != nil { throw RuntimeFailure("\(file): record \(header.id) holds no JPEG or PNG image") }
                 return record
@@ -79,8 +82,10 @@ struct Inspect: ParsableCommand {
                 try runtime("\(file): record \(header.id) at byte \(entry.offset)") {
                     let decoded = try ImageCodec.decode(image)
                     let lower = save.lowercased()
-                    let encoded = lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
-                        ? try ImageCodec.encodeJPEG(decoded, quality: 95) : try ImageCodec.encodePNG(decoded, compression: 6)
+                    let encoded =
+                        lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
+                        ? try ImageCodec.encodeJPEG(decoded, quality: 95)
+                        : try ImageCodec.encodePNG(decoded, compression: 6)
                     try Data(encoded).write(to: URL(fileURLWithPath: save))
                 }
                 log("wrote \(save) (\(width)x\(height))")

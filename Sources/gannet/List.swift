@@ -58,7 +58,9 @@ struct List: ParsableCommand {
         let extensions = Set(exts.split(separator: ",").map { $0.lowercased().trimmingCharacters(in: .whitespaces) })
         let (paths, classes) = try walk(root: root, recursive: recursive, extensions: extensions)
         guard !paths.isEmpty else { throw RuntimeFailure("\(root): no files with extensions \(exts)") }
-        var entries = paths.enumerated().map { ImageListEntry(index: UInt64($0.offset), labels: [Float($0.element.label)], path: $0.element.path) }
+        var entries = paths.enumerated().map {
+            ImageListEntry(index: UInt64($0.offset), labels: [Float($0.element.label)], path: $0.element.path)
+        }
         if !noShuffle {
             var generator = SeededGenerator(seed: seed)
             entries.shuffle(using: &generator)
@@ -72,7 +74,8 @@ struct List: ParsableCommand {
         let chunkSize = (entries.count + chunks - 1) / chunks
         var written: [String] = []
         for chunk in 0..<chunks {
-            let part = Array(entries[min(entries.count, chunk * chunkSize)..<min(entries.count, (chunk + 1) * chunkSize)])
+            let part = Array(
+                entries[min(entries.count, chunk * chunkSize)..<min(entries.count, (chunk + 1) * chunkSize)])
             let suffix = chunks > 1 ? "_\(chunk)" : ""
             let trainCount = Int(Double(part.count) * trainRatio), testCount = Int(Double(part.count) * testRatio)
             if trainRatio == 1 {
@@ -82,7 +85,8 @@ struct List: ParsableCommand {
                 if trainRatio + testRatio < 1 {
                     try writeList(Array(part[(testCount + trainCount)...]), prefix + suffix + "_val.lst", &written)
                 }
-                try writeList(Array(part[testCount..<(testCount + trainCount)]), prefix + suffix + "_train.lst", &written)
+                try writeList(
+                    Array(part[testCount..<(testCount + trainCount)]), prefix + suffix + "_train.lst", &written)
             }
         }
         log("\(entries.count) images in \(max(classes.count, 1)) classes: \(written.joined(separator: ", "))")
@@ -94,7 +98,8 @@ struct List: ParsableCommand {
     }
 
     /// Files under `root` (sorted), with their class label.
-    func walk(root: String, recursive: Bool, extensions: Set<String>) throws -> ([(path: String, label: Int)], [String]) {
+    func walk(root: String, recursive: Bool, extensions: Set<String>) throws -> ([(path: String, label: Int)], [String])
+    {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -108,7 +113,8 @@ struct List: ParsableCommand {
         guard recursive else {
             let files = top.filter { name in
                 var folder: ObjCBool = false
-                return manager.fileExists(atPath: root + "/" + name, isDirectory: &folder) && !folder.boolValue && accepted(name)
+                return manager.fileExists(atPath: root + "/" + name, isDirectory: &folder) && !folder.boolValue
+                    && accepted(name)
             }
             return (files.map { ($0, 0) }, [])
         }

@@ -53,7 +53,9 @@ struct Mean: ParsableCommand {
         try runtime(output) { try NDArrayFile.write([NDArrayFile.Entry(name: "mean_img", tensor: mean)], to: output) }
         let channels = dataShape.dimensions[0], perChannel = mean.elementCount / channels
         let means = (0..<channels).map { c in
-            String(format: "%.2f", (0..<perChannel).reduce(0.0) { $0 + Double(mean.floats[c * perChannel + $1]) } / Double(perChannel))
+            String(
+                format: "%.2f",
+                (0..<perChannel).reduce(0.0) { $0 + Double(mean.floats[c * perChannel + $1]) } / Double(perChannel))
         }
         log("\(output): mean of \(count) images, channel means \(means.joined(separator: ", "))")
     }

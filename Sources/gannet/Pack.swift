@@ -54,7 +54,9 @@ struct Pack: ParsableCommand {
 
     mutating func validate() throws {
         if let resize, resize < 1 { throw ValidationError("--resize must be at least 1") }
-        guard [".jpg", ".jpeg", ".png"].contains(encoding.lowercased()) else { throw ValidationError("--encoding must be .jpg or .png") }
+        guard [".jpg", ".jpeg", ".png"].contains(encoding.lowercased()) else {
+            throw ValidationError("--encoding must be .jpg or .png")
+        }
         if encoding.lowercased() == ".png" ? !(0...9).contains(quality) : !(1...100).contains(quality) {
             throw ValidationError("--quality must be 1–100 for JPEG, 0–9 for PNG")
         }
@@ -83,8 +85,11 @@ struct Pack: ParsableCommand {
             }
         }
         progress?.finish()
-        log(String(format: "%@: %d images in %.1f s, %.0f images/s, %.1f MB written%@", summary.recordPath, summary.packed,
-                   summary.seconds, Double(summary.packed) / max(summary.seconds, 1e-9), Double(summary.bytesWritten) / 1e6,
-                   summary.skipped.isEmpty ? "" : ", \(summary.skipped.count) unreadable images skipped (listed above)"))
+        log(
+            String(
+                format: "%@: %d images in %.1f s, %.0f images/s, %.1f MB written%@", summary.recordPath, summary.packed,
+                summary.seconds, Double(summary.packed) / max(summary.seconds, 1e-9),
+                Double(summary.bytesWritten) / 1e6,
+                summary.skipped.isEmpty ? "" : ", \(summary.skipped.count) unreadable images skipped (listed above)"))
     }
 }

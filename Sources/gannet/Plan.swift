@@ -36,7 +36,10 @@ struct Plan: ParsableCommand {
     @Option(help: "Activation layout between operators: automatic (blocked where possible), plain or blocked.")
     var layout: Executor.LayoutPolicy = .automatic
 
-    @Flag(help: "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time.")
+    @Flag(
+        help:
+            "Recompute BatchNorm and activation outputs in the backward pass instead of keeping them (MXNet's memory mirror): less memory, a little more time."
+    )
     var mirror = false
 
     @Flag(help: "Also print every buffer of the plan: name, shape, region, offset and size.")
@@ -53,8 +56,9 @@ struct Plan: ParsableCommand {
     func run() throws {
         let (symbol, dataShape) = try network.load(classCount: numClasses)
         let executor = try runtime(network.network) {
-            try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([batchSize] + dataShape)),
-                         isTraining: mode == .train, planMemory: !noPlanning, layout: layout, mirror: mirror)
+            try Executor(
+                symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([batchSize] + dataShape)),
+                isTraining: mode == .train, planMemory: !noPlanning, layout: layout, mirror: mirror)
         }
         let graph = executor.graph
         let parameters = graph.parameterNames.reduce(0) { $0 + executor.argument($1)!.elementCount }
@@ -62,22 +66,31 @@ struct Plan: ParsableCommand {
         let memory = executor.memory
         let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
         print("arguments (\(graph.argumentNodes.count)):")
-        for node in graph.argumentNodes { print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])") }
+        for node in graph.argumentNodes {
+            print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])")
+        }
         print("auxiliary states (\(graph.auxiliaryNodes.count)):")
-        for node in graph.auxiliaryNodes { print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])") }
+        for node in graph.auxiliaryNodes {
+            print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])")
+        }
         print("output: \(executor.outputs.map { $0.shape.description }.joined(separator: ", "))")
         print("parameters: \(parameters)")
         if buffers {
             print("buffers (region, offset, MiB):")
             for buffer in executor.buffers {
-                print(String(format: "  %@  %@  %@ @ %d  %.2f", buffer.name, buffer.shape.description,
-                             buffer.region.rawValue, buffer.offset, Double(buffer.bytes) / 1_048_576))
+                print(
+                    String(
+                        format: "  %@  %@  %@ @ %d  %.2f", buffer.name, buffer.shape.description,
+                        buffer.region.rawValue, buffer.offset, Double(buffer.bytes) / 1_048_576))
             }
         }
-        print(String(format: "memory plan (%@, batch %d): weights %.1f MiB, gradients %.1f MiB, activations %.1f MiB, workspace %.1f MiB, total %.1f MiB (%d tensors in place; %.1f MiB live at the peak)",
-                     mode.rawValue, batchSize, mib(memory.weightBytes), mib(memory.gradientBytes),
-                     mib(memory.activationBytes), mib(memory.workspaceBytes), mib(memory.totalBytes), memory.inPlaceCount,
-                     mib(memory.peakLiveBytes)))
+        print(
+            String(
+                format:
+                    "memory plan (%@, batch %d): weights %.1f MiB, gradients %.1f MiB, activations %.1f MiB, workspace %.1f MiB, total %.1f MiB (%d tensors in place; %.1f MiB live at the peak)",
+                mode.rawValue, batchSize, mib(memory.weightBytes), mib(memory.gradientBytes),
+                mib(memory.activationBytes), mib(memory.workspaceBytes), mib(memory.totalBytes), memory.inPlaceCount,
+                mib(memory.peakLiveBytes)))
     }
 
     /// `--json`: MXNet's argument and auxiliary lists with shapes, and the memory plan.
@@ -119,12 +132,17 @@ struct Plan: ParsableCommand {
             auxiliary = describe(graph.auxiliaryNodes)
             output = executor.outputs.map { $0.shape.dimensions }
             self.parameters = parameters
-            plan = Totals(weightsMiB: mib(memory.weightBytes), gradientsMiB: mib(memory.gradientBytes),
-                          activationsMiB: mib(memory.activationBytes), workspaceMiB: mib(memory.workspaceBytes),
-                          totalMiB: mib(memory.totalBytes))
-            buffers = withBuffers ? executor.buffers.map {
-                Buffer(name: $0.name, shape: $0.shape.dimensions, region: $0.region.rawValue, offset: $0.offset, bytes: $0.bytes)
-            } : nil
+            plan = Totals(
+                weightsMiB: mib(memory.weightBytes), gradientsMiB: mib(memory.gradientBytes),
+                activationsMiB: mib(memory.activationBytes), workspaceMiB: mib(memory.workspaceBytes),
+                totalMiB: mib(memory.totalBytes))
+            buffers =
+                withBuffers
+                ? executor.buffers.map {
+                    Buffer(
+                        name: $0.name, shape: $0.shape.dimensions, region: $0.region.rawValue, offset: $0.offset,
+                        bytes: $0.bytes)
+                } : nil
         }
     }
 }

@@ -32,7 +32,10 @@ struct ThreadOptions: ParsableArguments {
 
 /// `--network` and `--data-shape`: a built-in network or an MXNet symbol file.
 struct NetworkOptions: ParsableArguments {
-    @Option(help: "A built-in network (\(NetworkName.allCases.map(\.rawValue).joined(separator: ", "))) or an MXNet symbol JSON file.")
+    @Option(
+        help:
+            "A built-in network (\(NetworkName.allCases.map(\.rawValue).joined(separator: ", "))) or an MXNet symbol JSON file."
+    )
     var network: String
 
     @Option(help: "Input shape C,H,W (default: the network's; 3,224,224 for a symbol file).")
@@ -50,10 +53,16 @@ struct NetworkOptions: ParsableArguments {
 /// what is not given takes MXNet's defaults and is recorded in the checkpoint; `score` and
 /// `predict` fall back to the training run's, then to the defaults.
 struct PreprocessingOptions: ParsableArguments {
-    @Option(help: "Resize the shorter side to this before cropping (default: the training run's, else none for train and the crop size for inference).")
+    @Option(
+        help:
+            "Resize the shorter side to this before cropping (default: the training run's, else none for train and the crop size for inference)."
+    )
     var resize: Int?
 
-    @Option(help: "Per-channel RGB mean subtracted from the images, e.g. 123.68,116.78,103.94 (default: the training run's, else none).")
+    @Option(
+        help:
+            "Per-channel RGB mean subtracted from the images, e.g. 123.68,116.78,103.94 (default: the training run's, else none)."
+    )
     var meanRgb: String?
 
     @Option(help: "Mean image file (MXNet's mean.bin, e.g. from `gannet mean`; default: the training run's).")
@@ -64,14 +73,17 @@ struct PreprocessingOptions: ParsableArguments {
 
     func validate() throws {
         if meanRgb != nil && meanImg != nil { throw ValidationError("give --mean-rgb or --mean-img, not both") }
-        if let meanRgb, parseFloats(meanRgb, count: 3) == nil { throw ValidationError("--mean-rgb must be three numbers R,G,B") }
+        if let meanRgb, parseFloats(meanRgb, count: 3) == nil {
+            throw ValidationError("--mean-rgb must be three numbers R,G,B")
+        }
         if let resize, resize < 1 { throw ValidationError("--resize must be at least 1") }
     }
 
     /// What these options (and a data shape) override of a training run's preprocessing.
     func overrides(dataShape: [Int]?) -> PreprocessingOverrides {
-        PreprocessingOverrides(dataShape: dataShape, resize: resize, meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) },
-                               meanImage: meanImg, scale: scale)
+        PreprocessingOverrides(
+            dataShape: dataShape, resize: resize, meanRGB: meanRgb.flatMap { parseFloats($0, count: 3) },
+            meanImage: meanImg, scale: scale)
     }
 }
 
@@ -81,13 +93,17 @@ func loadNetwork(_ name: String, classCount: Int?) throws -> (Symbol, [Int]) {
         return (try runtime { try builtIn.symbol(classCount: classCount) }, builtIn.dataShape)
     }
     guard name.hasSuffix(".json") else {
-        throw ValidationError("--network '\(name)' is neither a built-in network "
-                              + "(\(NetworkName.allCases.map(\.rawValue).joined(separator: ", "))) nor a .json file")
+        throw ValidationError(
+            "--network '\(name)' is neither a built-in network "
+                + "(\(NetworkName.allCases.map(\.rawValue).joined(separator: ", "))) nor a .json file")
     }
-    let (symbol, notes) = try runtime { try SymbolJSON.decode(String(decoding: try readFile(name), as: UTF8.self), file: name) }
+    let (symbol, notes) = try runtime {
+        try SymbolJSON.decode(String(decoding: try readFile(name), as: UTF8.self), file: name)
+    }
     if !notes.legacyPooling.isEmpty {
-        log("note: \(name) predates MXNet 0.9; Pooling without pooling_convention read as 'full' (MXNet rounded up "
-            + "then): \(notes.legacyPooling.joined(separator: ", "))")
+        log(
+            "note: \(name) predates MXNet 0.9; Pooling without pooling_convention read as 'full' (MXNet rounded up "
+                + "then): \(notes.legacyPooling.joined(separator: ", "))")
     }
     return (symbol, [3, 224, 224])
 }

@@ -36,7 +36,9 @@ struct Synth: ParsableCommand {
     var seed: UInt64 = 1
 
     mutating func validate() throws {
-        if classes < 1 || imagesPerClass < 1 { throw ValidationError("--classes and --images-per-class must be at least 1") }
+        if classes < 1 || imagesPerClass < 1 {
+            throw ValidationError("--classes and --images-per-class must be at least 1")
+        }
         if size < 8 { throw ValidationError("--size must be at least 8") }
     }
 
@@ -45,12 +47,17 @@ struct Synth: ParsableCommand {
         let progress = ProgressBar(total: total, label: "synth")
         for label in 0..<classes {
             let folder = outdir + "/" + String(format: "class_%03d", label)
-            try runtime(folder) { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            try runtime(folder) {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
             for index in 0..<imagesPerClass {
-                let image = SyntheticImages.image(label: label, classCount: classes, index: index,
-                                                  imagesPerClass: imagesPerClass, size: size, seed: seed)
+                let image = SyntheticImages.image(
+                    label: label, classCount: classes, index: index,
+                    imagesPerClass: imagesPerClass, size: size, seed: seed)
                 let path = folder + String(format: "/img_%05d.jpg", index)
-                try runtime(path) { try Data(try ImageCodec.encodeJPEG(image, quality: 90)).write(to: URL(fileURLWithPath: path)) }
+                try runtime(path) {
+                    try Data(try ImageCodec.encodeJPEG(image, quality: 90)).write(to: URL(fileURLWithPath: path))
+                }
                 progress.update(label * imagesPerClass + index + 1)
             }
         }

@@ -83,7 +83,10 @@ struct Train: ParsableCommand {
     @Flag(help: "Recompute BatchNorm/activation outputs in backward to fit larger batches.")
     var mirror = false
 
-    @Option(help: "Under mpirun: gradients are summed over the ranks in buckets of about this many MiB, each started as soon as backward has produced it.")
+    @Option(
+        help:
+            "Under mpirun: gradients are summed over the ranks in buckets of about this many MiB, each started as soon as backward has produced it."
+    )
     var bucketMib: Double = Double(GradientExchange.defaultBucketBytes) / 1_048_576
 
     @Flag(help: "Draw PREFIX-curves.svg (accuracy and loss per epoch).")
@@ -100,19 +103,22 @@ struct Train: ParsableCommand {
         if dtype != "float32" { throw ValidationError("--dtype \(dtype): training computes in float32 for now") }
         if loadEpoch != nil && modelPrefix == nil { throw ValidationError("--load-epoch needs --model-prefix") }
         if let loadEpoch, loadEpoch >= epochs {
-            throw ValidationError("--load-epoch \(loadEpoch) has already done the \(epochs) epochs of --epochs (the total)")
+            throw ValidationError(
+                "--load-epoch \(loadEpoch) has already done the \(epochs) epochs of --epochs (the total)")
         }
     }
 
     func run() throws {
         let communicator = try jobCommunicator()
         guard batchSize % communicator.size == 0 else {
-            throw ValidationError("--batch-size \(batchSize) is the global batch and must divide by the \(communicator.size) processes")
+            throw ValidationError(
+                "--batch-size \(batchSize) is the global batch and must divide by the \(communicator.size) processes")
         }
         let (symbol, dataShape) = try network.load(classCount: numClasses)
         let result = try runtime {
-            let loop = try FitLoop(symbol: symbol, options: fitOptions(dataShape: dataShape), communicator: communicator,
-                                   log: { log($0) })
+            let loop = try FitLoop(
+                symbol: symbol, options: fitOptions(dataShape: dataShape), communicator: communicator,
+                log: { log($0) })
             let progress = TrainingProgress(isShown: communicator.rank == 0)
             return try loop.run(events: progress.handle)
         }
@@ -123,7 +129,8 @@ struct Train: ParsableCommand {
     /// The library's options from the command line.
     private func fitOptions(dataShape: [Int]) -> FitOptions {
         var options = FitOptions(
-            networkName: network.network, trainPath: train, classCount: numClasses, batchSize: batchSize, epochs: epochs,
+            networkName: network.network, trainPath: train, classCount: numClasses, batchSize: batchSize,
+            epochs: epochs,
             learningRate: optimizer.lr,
             preprocessing: preprocessing.overrides(dataShape: dataShape).resolved(over: nil))
         optimizer.apply(to: &options)

@@ -25,7 +25,10 @@ struct OptimizerOptions: ParsableArguments {
     @Option(help: "Clip each gradient value to ±this (after rescaling by 1/batch).")
     var clipGradient: Float?
 
-    @Option(help: "Weight initialisation: xavier (MXNet's Xavier default: uniform, avg, magnitude 3), xavier-gaussian-in (N(0, √(2/fan_in)), MXNet's image-classification examples), uniform (U(±0.01), MXNet's Module default) or normal (N(0, 0.01)).")
+    @Option(
+        help:
+            "Weight initialisation: xavier (MXNet's Xavier default: uniform, avg, magnitude 3), xavier-gaussian-in (N(0, √(2/fan_in)), MXNet's image-classification examples), uniform (U(±0.01), MXNet's Module default) or normal (N(0, 0.01))."
+    )
     var initializer: InitializerName = .xavier
 
     enum InitializerName: String, ExpressibleByArgument {

@@ -50,10 +50,14 @@ struct Verify: ParsableCommand {
                         local.lastID = header.id
                         let image = UnsafeRawBufferPointer(rebasing: bytes[imageOffset...])
                         let (_, width, height) = try ImageCodec.info(image)
-                        if pixels.count < width * height * 3 { pixels = [UInt8](repeating: 0, count: width * height * 3) }
+                        if pixels.count < width * height * 3 {
+                            pixels = [UInt8](repeating: 0, count: width * height * 3)
+                        }
                         try pixels.withUnsafeMutableBufferPointer { target in
-                            _ = try ImageCodec.decode(image, scaleDenominator: 1, region: PixelRegion(x: 0, y: 0, width: width, height: height),
-                                                      into: target.baseAddress!, scratch: &scratch, strict: true)
+                            _ = try ImageCodec.decode(
+                                image, scaleDenominator: 1,
+                                region: PixelRegion(x: 0, y: 0, width: width, height: height),
+                                into: target.baseAddress!, scratch: &scratch, strict: true)
                         }
                     }
                     local.decoded += 1
@@ -72,17 +76,21 @@ struct Verify: ParsableCommand {
         if let damage { failed.append((nil, damage.offset, damage.message)) }
         let seconds = monotonicSeconds() - start
         if report.json {
-            try printReport(Report(
-                records: offsets.count, decoded: total.decoded,
-                failed: failed.map { Report.Failure(id: $0.id, offset: $0.offset, error: $0.error) },
-                labels: total.minimum.map { Report.Labels(min: $0, max: total.maximum ?? $0) }, seconds: seconds))
+            try printReport(
+                Report(
+                    records: offsets.count, decoded: total.decoded,
+                    failed: failed.map { Report.Failure(id: $0.id, offset: $0.offset, error: $0.error) },
+                    labels: total.minimum.map { Report.Labels(min: $0, max: total.maximum ?? $0) }, seconds: seconds))
         } else {
             for failure in failed {
-                print("\(file): record \(failure.id.map(String.init) ?? "?") at byte \(failure.offset): \(failure.error)")
+                print(
+                    "\(file): record \(failure.id.map(String.init) ?? "?") at byte \(failure.offset): \(failure.error)")
             }
             let labels = total.minimum.map { String(format: ", labels %g…%g", $0, total.maximum!) } ?? ""
-            print(String(format: "%@: %d records, %d decoded, %d failed%@ (%.1f s)", file, offsets.count, total.decoded,
-                         failed.count, labels, seconds))
+            print(
+                String(
+                    format: "%@: %d records, %d decoded, %d failed%@ (%.1f s)", file, offsets.count, total.decoded,
+                    failed.count, labels, seconds))
         }
         if !failed.isEmpty { throw ExitCode(1) }
     }

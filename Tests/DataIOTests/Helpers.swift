@@ -5,9 +5,9 @@ import Testing
 /// A fresh temporary folder, removed when the returned object is released.
 final class TemporaryFolder {
     let path: String
-    init() {
+    init() throws {
         path = NSTemporaryDirectory() + "gannet-dataio-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
     func file(_ name: String) -> String { path + "/" + name }

@@ -31,8 +31,9 @@ import Testing
     }
 
     @Test func greyJPEGExpandsToRGB() throws {
-        expectNear(quadrants(try decodeFixture("grey.jpg")), [[255, 255, 255], [0, 0, 0], [128, 128, 128], [64, 64, 64]],
-                   tolerance: 3, "grey")
+        expectNear(
+            quadrants(try decodeFixture("grey.jpg")), [[255, 255, 255], [0, 0, 0], [128, 128, 128], [64, 64, 64]],
+            tolerance: 3, "grey")
     }
 
     @Test func progressiveJPEGDecodes() throws {
@@ -43,8 +44,10 @@ import Testing
         expectNear(quadrants(try decodeFixture("alpha.png")), colours, tolerance: 0, "alpha dropped, not blended")
         expectNear(quadrants(try decodeFixture("palette.png")), colours, tolerance: 0, "palette")
         // 16-bit grey 0xFFFF, 0, 0x3434, 0xFFFF: the high byte, expanded to RGB.
-        expectNear(quadrants(try decodeFixture("grey16.png")), [[255, 255, 255], [0, 0, 0], [52, 52, 52], [255, 255, 255]],
-                   tolerance: 0, "16-bit")
+        expectNear(
+            quadrants(try decodeFixture("grey16.png")),
+            [[255, 255, 255], [0, 0, 0], [52, 52, 52], [255, 255, 255]],
+            tolerance: 0, "16-bit")
     }
 
     @Test func formatComesFromMagicBytesNotNames() throws {
@@ -54,7 +57,9 @@ import Testing
         let jpeg = try ImageCodec.encodeJPEG(image, quality: 90)
         #expect(jpeg.withUnsafeBytes { ImageFormat(sniffing: $0) } == .jpeg)
         #expect(png.withUnsafeBytes { ImageFormat(sniffing: $0) } == .png)
-        #expect { try [1, 2, 3, 4].withUnsafeBytes { try ImageCodec.decode($0) } } throws: { "\($0)".contains("not a JPEG or PNG") }
+        #expect { try [1, 2, 3, 4].withUnsafeBytes { try ImageCodec.decode($0) } } throws: {
+            "\($0)".contains("not a JPEG or PNG")
+        }
     }
 
     @Test func corruptJPEGIsReported() throws {
@@ -62,7 +67,9 @@ import Testing
         // Cut in the middle of the entropy-coded data: decodable with a warning, an error when strict.
         let cut = Array(jpeg.prefix(jpeg.count / 2))
         #expect(throws: ImageCodecError.self) { try cut.withUnsafeBytes { try ImageCodec.decode($0, strict: true) } }
-        #expect(throws: ImageCodecError.self) { try Array(jpeg.prefix(20)).withUnsafeBytes { try ImageCodec.decode($0) } }
+        #expect(throws: ImageCodecError.self) {
+            try Array(jpeg.prefix(20)).withUnsafeBytes { try ImageCodec.decode($0) }
+        }
     }
 
     /// Decoding a region equals cropping the full decode, and DCT scaling gives the size
@@ -75,7 +82,8 @@ import Testing
         var scratch: [UInt8] = []
         try jpeg.withUnsafeBytes { bytes in
             try cropped.withUnsafeMutableBufferPointer {
-                _ = try ImageCodec.decode(bytes, scaleDenominator: 1, region: region, into: $0.baseAddress!, scratch: &scratch)
+                _ = try ImageCodec.decode(
+                    bytes, scaleDenominator: 1, region: region, into: $0.baseAddress!, scratch: &scratch)
             }
         }
         var expected: [UInt8] = []
@@ -85,8 +93,9 @@ import Testing
         var quarter = [UInt8](repeating: 0, count: 26 * 20 * 3)
         try jpeg.withUnsafeBytes { bytes in
             try quarter.withUnsafeMutableBufferPointer {
-                _ = try ImageCodec.decode(bytes, scaleDenominator: 4, region: PixelRegion(x: 0, y: 0, width: 26, height: 20),
-                                          into: $0.baseAddress!, scratch: &scratch)
+                _ = try ImageCodec.decode(
+                    bytes, scaleDenominator: 4, region: PixelRegion(x: 0, y: 0, width: 26, height: 20),
+                    into: $0.baseAddress!, scratch: &scratch)
             }
         }
         // A 1/4 decode is close to a 4×4 box average of the full decode.
@@ -101,7 +110,9 @@ import Testing
         let grey = try ImageCodec.encodeJPEG(image, quality: 95, grey: true)
         #expect(grey.withUnsafeBytes { ImageCodec.isGreyJPEG($0) })
         let decoded = try grey.withUnsafeBytes { try ImageCodec.decode($0) }
-        #expect(stride(from: 0, to: decoded.pixels.count, by: 3).allSatisfy { decoded.pixels[$0] == decoded.pixels[$0 + 2] })
+        #expect(
+            stride(from: 0, to: decoded.pixels.count, by: 3).allSatisfy { decoded.pixels[$0] == decoded.pixels[$0 + 2] }
+        )
     }
 }
 
@@ -113,14 +124,18 @@ import Testing
 
     @Test func flatImagesStayFlatAndShrinkingAverages() {
         let resizer = ImageResizer()
-        let flat = RGBImage(width: 37, height: 23, pixels: [UInt8](repeating: 0, count: 37 * 23 * 3).enumerated().map { [200, 90, 7][$0.offset % 3] })
+        let flat = RGBImage(
+            width: 37, height: 23,
+            pixels: [UInt8](repeating: 0, count: 37 * 23 * 3).enumerated().map { [200, 90, 7][$0.offset % 3] })
         for (w, h) in [(10, 7), (80, 50), (37, 11)] {
             let out = resizer.resize(flat, width: w, height: h)
             #expect(out.pixels.enumerated().allSatisfy { $0.element == [200, 90, 7][$0.offset % 3] }, "\(w)x\(h)")
         }
         // Halving a 1-pixel checkerboard: the antialiasing filter averages to mid-grey
         // (point sampling would keep black or white).
-        let board = RGBImage(width: 64, height: 64, pixels: (0..<(64 * 64 * 3)).map { (($0 / 3) % 64 + ($0 / 3) / 64) % 2 == 0 ? 255 : 0 })
+        let board = RGBImage(
+            width: 64, height: 64,
+            pixels: (0..<(64 * 64 * 3)).map { (($0 / 3) % 64 + ($0 / 3) / 64) % 2 == 0 ? 255 : 0 })
         let half = resizer.resize(board, width: 32, height: 32)
         #expect(half.pixels[32 * 16 * 3 + 48].distance(to: 128) < 40)
     }

@@ -12,7 +12,9 @@ import Testing
         return (prefix, images)
     }
 
-    func allBatches(_ iterator: ImageRecordIterator, epoch: Int) throws -> [(data: [Float], label: [Float], pad: Int, ids: [UInt64])] {
+    func allBatches(_ iterator: ImageRecordIterator, epoch: Int) throws -> [(
+        data: [Float], label: [Float], pad: Int, ids: [UInt64]
+    )] {
         iterator.reset(epoch: epoch)
         var batches: [(data: [Float], label: [Float], pad: Int, ids: [UInt64])] = []
         while let batch = try iterator.next() {
@@ -24,7 +26,7 @@ import Testing
     /// Centre crop, per-channel mean, std and scale, against a direct computation from the
     /// full decode.
     @Test func centreCropEqualsDirectComputation() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let (prefix, _) = try makeSet(folder)
         var options = ImageIteratorOptions(dataShape: [3, 32, 30], batchSize: 4)
         options.mean = .rgb(100, 110, 120)
@@ -37,7 +39,9 @@ import Testing
         var payload: [UInt8] = []
         for (record, offset) in iterator.recordOffsets.enumerated() {
             try reader.readRecord(at: offset, into: &payload)
-            let full = try payload.withUnsafeBytes { try ImageCodec.decode(UnsafeRawBufferPointer(rebasing: $0[24...])) }
+            let full = try payload.withUnsafeBytes {
+                try ImageCodec.decode(UnsafeRawBufferPointer(rebasing: $0[24...]))
+            }
             let x0 = (full.width - 30) / 2, y0 = (full.height - 32) / 2
             var expected: [Float] = []
             for c in 0..<3 {
@@ -59,7 +63,7 @@ import Testing
     /// Shorter-side resize of large images (decoded at 1/4 in the DCT, then resized) stays
     /// close to a full decode resized directly.
     @Test func resizeThroughTheDCTIsCloseToAFullResize() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let images = (0..<3).map { testImage(width: 200 + $0 * 10, height: 150, seed: $0) }
         try packImages(images, labels: [0, 1, 2], prefix: folder.file("big"))
         var options = ImageIteratorOptions(dataShape: [3, 32, 32], batchSize: 3)
@@ -68,9 +72,13 @@ import Testing
         let resizer = ImageResizer()
         let reader = try RecordReader(paths: [folder.file("big.rec")])
         var payload: [UInt8] = []
-        for (row, offset) in try ImageRecordIterator(path: folder.file("big.rec"), options: options).recordOffsets.enumerated() {
+        for (row, offset) in try ImageRecordIterator(path: folder.file("big.rec"), options: options).recordOffsets
+            .enumerated()
+        {
             try reader.readRecord(at: offset, into: &payload)
-            let full = try payload.withUnsafeBytes { try ImageCodec.decode(UnsafeRawBufferPointer(rebasing: $0[24...])) }
+            let full = try payload.withUnsafeBytes {
+                try ImageCodec.decode(UnsafeRawBufferPointer(rebasing: $0[24...]))
+            }
             let (w, h) = ImageResizer.shorterSide(to: 36, width: full.width, height: full.height)
             let small = resizer.resize(full, width: w, height: h)
             let x0 = (w - 32) / 2, y0 = (h - 32) / 2
@@ -90,7 +98,7 @@ import Testing
     }
 
     @Test func lastBatchIsPaddedOrDiscarded() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let (prefix, _) = try makeSet(folder)
         var options = ImageIteratorOptions(dataShape: [3, 24, 24], batchSize: 4)
         let padded = try allBatches(try ImageRecordIterator(path: prefix + ".rec", options: options), epoch: 0)
@@ -101,7 +109,7 @@ import Testing
     }
 
     @Test func seededRunsAreIdenticalWhateverTheThreads() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let (prefix, _) = try makeSet(folder, count: 23)
         var options = ImageIteratorOptions(dataShape: [3, 24, 24], batchSize: 5)
         options.randomCrop = true
@@ -133,7 +141,7 @@ import Testing
     }
 
     @Test func partitionsCoverEveryRecordOnce() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let (prefix, _) = try makeSet(folder, count: 17)
         let noIndex = folder.file("copy.rec")
         try FileManager.default.copyItem(atPath: prefix + ".rec", toPath: noIndex)
@@ -149,7 +157,8 @@ import Testing
                 options.threadCount = 1
                 options.shuffle = true
                 offsets += try ImageRecordIterator(path: noIndex, options: options).recordOffsets
-                for batch in try allBatches(try ImageRecordIterator(path: prefix + ".rec", options: options), epoch: 3) {
+                for batch in try allBatches(try ImageRecordIterator(path: prefix + ".rec", options: options), epoch: 3)
+                {
                     ids += batch.ids.prefix(2 - batch.pad)
                 }
             }
@@ -161,7 +170,7 @@ import Testing
     /// Two parts with batch b deliver, row for row, the halves of one part's batch 2b: the
     /// same global order and the same augmentation per position.
     @Test func indexedPartsShareEachGlobalBatch() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let (prefix, _) = try makeSet(folder, count: 13)
         var options = ImageIteratorOptions(dataShape: [3, 16, 16], batchSize: 6)
         options.shuffle = true
@@ -185,13 +194,15 @@ import Testing
     }
 
     @Test func badRecordsFailOrAreSkipped() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let images = (0..<6).map { testImage(width: 30, height: 30, seed: $0) }
         let writer = try RecordWriter(path: folder.file("bad.rec"))
         for (index, image) in images.enumerated() {
             var encoded = try ImageCodec.encodeJPEG(image, quality: 90)
             if index == 3 { encoded = Array("this is not an image".utf8) }
-            try writer.write(ImageRecordHeader(labels: [Float(index)], id: UInt64(100 + index)).payload(image: encoded), key: UInt64(index))
+            try writer.write(
+                ImageRecordHeader(labels: [Float(index)], id: UInt64(100 + index)).payload(image: encoded),
+                key: UInt64(index))
         }
         try writer.finish()
         var options = ImageIteratorOptions(dataShape: [3, 24, 24], batchSize: 3)
@@ -210,17 +221,18 @@ import Testing
     }
 
     @Test func sortedLabelsRaiseTheWarning() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let images = (0..<80).map { _ in testImage(width: 8, height: 8, seed: 0) }
         try packImages(images, labels: (0..<80).map { Float($0 / 40) }, prefix: folder.file("sorted"))
         let warnings = WarningLog()
-        _ = try ImageRecordIterator(path: folder.file("sorted.rec"), options: ImageIteratorOptions(dataShape: [3, 8, 8], batchSize: 8),
-                                    warn: { warnings.append($0) })
+        _ = try ImageRecordIterator(
+            path: folder.file("sorted.rec"), options: ImageIteratorOptions(dataShape: [3, 8, 8], batchSize: 8),
+            warn: { warnings.append($0) })
         #expect(warnings.lines.contains { $0.contains("sorted by label") && $0.contains("0.001") })
     }
 
     @Test func meanImageAndGreyOutput() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let (prefix, _) = try makeSet(folder, count: 4)
         var options = ImageIteratorOptions(dataShape: [1, 16, 16], batchSize: 4)
         options.mean = .image([Float](repeating: 10, count: 256))

@@ -16,7 +16,7 @@ import Testing
     ]
 
     @Test func writerMatchesMXNetBytesAndIndex() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let writer = try RecordWriter(path: folder.file("t.rec"))
         for (key, record) in Self.records.enumerated() { try writer.write(record.payload, key: UInt64(key)) }
         try writer.finish()
@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func readerReassemblesEveryRecord() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let path = folder.file("t.rec")
         try Data(bytes(Self.records.map(\.encoded).joined())).write(to: URL(fileURLWithPath: path))
         let reader = try RecordReader(paths: [path])
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func randomPayloadsRoundTrip() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         var generator = SystemRandomNumberGenerator()
         var payloads: [[UInt8]] = []
         for index in 0..<200 {
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func severalFilesReadAsOneStream() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         for (name, range) in [("a.rec", 0..<3), ("b.rec", 3..<5)] {
             let writer = try RecordWriter(path: folder.file(name))
             for index in range { try writer.write(Self.records[index].payload, key: UInt64(index)) }
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func indexWithUnsortedKeysSortsByOffset() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         try "7\t40\n3 0\r\n9\t16\n\n".write(toFile: folder.file("t.idx"), atomically: true, encoding: .utf8)
         let entries = try RecordIndex.read(path: folder.file("t.idx"))
         #expect(entries.map(\.key) == [3, 9, 7])
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test func truncatedAndCorruptFilesNameTheOffset() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let whole = bytes(Self.records.map(\.encoded).joined())
         // A writer killed inside the last record: the records before it stay readable.
         let truncated = folder.file("truncated.rec")
@@ -142,15 +142,16 @@ import Testing
     }
 
     @Test func imageListReadsEveryDialect() throws {
-        let folder = TemporaryFolder()
+        let folder = try TemporaryFolder()
         let text = "0\t3.000000\ta/x.jpg\r\n5 \t 1 \t b/with space.png\n\n9\t1.5\t2\tc/multi.jpg\n"
         try text.write(toFile: folder.file("t.lst"), atomically: true, encoding: .utf8)
         let entries = try ImageList.read(path: folder.file("t.lst"))
-        #expect(entries == [
-            ImageListEntry(index: 0, labels: [3], path: "a/x.jpg"),
-            ImageListEntry(index: 5, labels: [1], path: "b/with space.png"),
-            ImageListEntry(index: 9, labels: [1.5, 2], path: "c/multi.jpg"),
-        ])
+        #expect(
+            entries == [
+                ImageListEntry(index: 0, labels: [3], path: "a/x.jpg"),
+                ImageListEntry(index: 5, labels: [1], path: "b/with space.png"),
+                ImageListEntry(index: 9, labels: [1.5, 2], path: "c/multi.jpg"),
+            ])
         #expect(ImageList.text(Array(entries.prefix(1))) == "0\t3.000000\ta/x.jpg\n")
         try "0\tnot-a-number\tx.jpg\n".write(toFile: folder.file("bad.lst"), atomically: true, encoding: .utf8)
         #expect { try ImageList.read(path: folder.file("bad.lst")) } throws: { "\($0)".contains("bad.lst:1") }

@@ -1,7 +1,8 @@
-@testable import Graph
 import Operators
 import TensorCore
 import Testing
+
+@testable import Graph
 
 /// The phases of binding, each on its own: layout assignment, the execution plan (forward
 /// and gradient pass), memory placement, and what operators declare to them.
@@ -21,9 +22,13 @@ import Testing
 
         let b = SymbolBuilder()
         let conv = try b.convolution(b.variable("data"), name: "c", kernel: [3, 3], filterCount: 16, pad: [1, 1])
-        let evenLRN = try b.softmaxOutput(b.flatten(b.lrn(conv, name: "even", size: 4, alpha: 0.1, beta: 0.75, knorm: 2)))
-        let pooledInput = try b.softmaxOutput(b.flatten(b.pooling(b.variable("data"), name: "p", kind: .max, kernel: [2, 2],
-                                                                  stride: [2, 2])))
+        let evenLRN = try b.softmaxOutput(
+            b.flatten(b.lrn(conv, name: "even", size: 4, alpha: 0.1, beta: 0.75, knorm: 2)))
+        let pooledInput = try b.softmaxOutput(
+            b.flatten(
+                b.pooling(
+                    b.variable("data"), name: "p", kind: .max, kernel: [2, 2],
+                    stride: [2, 2])))
         for (symbol, node) in [(evenLRN, "even"), (pooledInput, "p")] {
             let (graph, shapes) = try analysed(symbol)
             #expect(try LayoutAssignment(.automatic, graph: graph, shapes: shapes, block: 8).block == nil)
@@ -39,8 +44,9 @@ import Testing
         let (graph, shapes) = try analysed(try everyOperatorNetwork())
         let layout = try LayoutAssignment(.plain, graph: graph, shapes: shapes)
         let inputs = Set(graph.inputNames)
-        let plan = try ExecutionPlan(graph: graph, shapes: shapes, layout: layout, inputNames: inputs, isTraining: true,
-                                     mirror: false)
+        let plan = try ExecutionPlan(
+            graph: graph, shapes: shapes, layout: layout, inputNames: inputs, isTraining: true,
+            mirror: false)
         #expect(plan.steps.count == plan.forwardCalls.count + plan.gradientPassCalls.count)
         // p1 feeds l1 and c2: its gradient is written by one and added to by the other.
         let p1 = graph.nodes.first { $0.name == "p1" }!
@@ -53,14 +59,16 @@ import Testing
         #expect(plan.gradientSlots[Entry(data)] == nil)
         #expect(Set(plan.parameterGradientSlots.keys) == plan.learnable)
 
-        let inference = try ExecutionPlan(graph: graph, shapes: shapes, layout: layout, inputNames: inputs,
-                                          isTraining: false, mirror: false)
+        let inference = try ExecutionPlan(
+            graph: graph, shapes: shapes, layout: layout, inputNames: inputs,
+            isTraining: false, mirror: false)
         #expect(inference.gradientPassCalls.isEmpty)
         #expect(inference.slots.count == graph.nodes.reduce(0) { $0 + $1.outputCount })
 
         // Mirroring: each recomputation comes before the first backward call that reads it.
-        let mirrored = try ExecutionPlan(graph: graph, shapes: shapes, layout: layout, inputNames: inputs,
-                                         isTraining: true, mirror: true)
+        let mirrored = try ExecutionPlan(
+            graph: graph, shapes: shapes, layout: layout, inputNames: inputs,
+            isTraining: true, mirror: true)
         let recomputes = mirrored.gradientPassCalls.enumerated().filter { $0.element.kind == .recompute }
         #expect(!recomputes.isEmpty)
         for (index, call) in recomputes {
@@ -77,8 +85,9 @@ import Testing
     /// completion order; nothing of a region overlaps.
     @Test func memoryPlacementRegions() throws {
         let (graph, shapes) = try analysed(try everyOperatorNetwork())
-        let plan = try ExecutionPlan(graph: graph, shapes: shapes, layout: LayoutAssignment(.plain, graph: graph, shapes: shapes),
-                                     inputNames: Set(graph.inputNames), isTraining: true, mirror: false)
+        let plan = try ExecutionPlan(
+            graph: graph, shapes: shapes, layout: LayoutAssignment(.plain, graph: graph, shapes: shapes),
+            inputNames: Set(graph.inputNames), isTraining: true, mirror: false)
         let placement = MemoryPlacement(plan, reuse: true)
         let weights = Set(plan.learnable.union(plan.auxiliary).map { plan.outputSlots[$0][0] })
         #expect(Set(placement.regions.indices.filter { placement.regions[$0] == .weights }) == weights)
@@ -99,7 +108,8 @@ import Testing
     @Test func forwardFlopsFromDeclarations() throws {
         let b = SymbolBuilder()
         let conv = try b.convolution(b.variable("data"), name: "c", kernel: [3, 3], filterCount: 8, pad: [1, 1])
-        let symbol = try b.softmaxOutput(b.fullyConnected(b.flatten(b.activation(conv, kind: .relu)), name: "fc", hiddenCount: 5))
+        let symbol = try b.softmaxOutput(
+            b.fullyConnected(b.flatten(b.activation(conv, kind: .relu)), name: "fc", hiddenCount: 5))
         let executor = try Executor(symbol, inputShapes: ["data": [4, 3, 6, 6]], isTraining: false)
         #expect(executor.forwardFlopsPerImage == Double(2 * 27 * 8 * 36 + 2 * 8 * 36 * 5))
     }

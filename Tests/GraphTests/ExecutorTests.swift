@@ -53,7 +53,8 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
     func plannedAndUnplannedRunsAreBitIdentical(_ layout: Executor.LayoutPolicy) throws {
         let symbol = try everyOperatorNetwork()
         let planned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: true, layout: layout)
-        let unplanned = try Executor(symbol, inputShapes: inputShapes, isTraining: true, planMemory: false, layout: layout)
+        let unplanned = try Executor(
+            symbol, inputShapes: inputShapes, isTraining: true, planMemory: false, layout: layout)
         #expect(planned.isBlocked == (layout == .blocked))
         #expect(planned.memory.activationBytes < unplanned.memory.activationBytes)
         #expect(planned.memory.inPlaceCount > 0)
@@ -125,16 +126,19 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         for name in fused.graph.argumentNames { variables[name] = fused.argument(name)!.toArray().map(Double.init) }
         for name in fused.graph.auxiliaryNames { variables[name] = fused.auxiliary(name)!.toArray().map(Double.init) }
         let reference = ReferenceGraph(graph: fused.graph, shapes: fused.shapes, variables: variables)
-        expectClose(fused.outputs[0].toArray(), reference.forward(isTraining: false).last![0].map(Float.init),
-                    tolerance: 1e-5, "reference probabilities")
+        expectClose(
+            fused.outputs[0].toArray(), reference.forward(isTraining: false).last![0].map(Float.init),
+            tolerance: 1e-5, "reference probabilities")
     }
 
     /// Every Convolution → BatchNorm → ReLU chain of Inception-BN fuses (no_bias convolutions,
     /// `fix_gamma`), and AlexNet's Convolution → ReLU pairs do.
     @Test func seedNetworksFuseEveryChain() throws {
-        let inception = try Executor(inceptionBNSmall(classCount: 10), inputShapes: ["data": [2, 3, 28, 28]],
-                                     isTraining: false)
-        #expect(!inception.graph.nodes.contains { $0.op == "BatchNorm" || $0.op == "Activation" || $0.op == "Convolution" })
+        let inception = try Executor(
+            inceptionBNSmall(classCount: 10), inputShapes: ["data": [2, 3, 28, 28]],
+            isTraining: false)
+        #expect(
+            !inception.graph.nodes.contains { $0.op == "BatchNorm" || $0.op == "Activation" || $0.op == "Convolution" })
         let alexnet = try Executor(alexNet(classCount: 10), inputShapes: ["data": [1, 3, 224, 224]], isTraining: false)
         #expect(alexnet.graph.nodes.filter { $0.op == "Convolution+Activation" }.count == 5)
     }
@@ -156,8 +160,12 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         let executor = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout)
         fill(executor)
         var variables: [String: [Double]] = [:]
-        for name in executor.graph.argumentNames { variables[name] = executor.argument(name)!.toArray().map(Double.init) }
-        for name in executor.graph.auxiliaryNames { variables[name] = executor.auxiliary(name)!.toArray().map(Double.init) }
+        for name in executor.graph.argumentNames {
+            variables[name] = executor.argument(name)!.toArray().map(Double.init)
+        }
+        for name in executor.graph.auxiliaryNames {
+            variables[name] = executor.auxiliary(name)!.toArray().map(Double.init)
+        }
         executor.forward(isTraining: true)
         executor.backward()
         let reference = ReferenceGraph(graph: executor.graph, shapes: executor.shapes, variables: variables)
@@ -166,8 +174,9 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         let gradients = reference.backward(values, learnable: learnable)
         expectClose(executor.outputs[0].toArray(), values.last![0].map(Float.init), tolerance: 1e-5, "probabilities")
         for name in learnable.sorted() {
-            expectClose(executor.gradient(name)!.toArray(), gradients[name]!.map(Float.init), tolerance: 1e-4,
-                        "gradient of \(name)")
+            expectClose(
+                executor.gradient(name)!.toArray(), gradients[name]!.map(Float.init), tolerance: 1e-4,
+                "gradient of \(name)")
         }
     }
 
@@ -178,8 +187,12 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         let executor = try Executor(symbol, inputShapes: inputShapes, isTraining: true)
         fill(executor)
         var variables: [String: [Double]] = [:]
-        for name in executor.graph.argumentNames { variables[name] = executor.argument(name)!.toArray().map(Double.init) }
-        for name in executor.graph.auxiliaryNames { variables[name] = executor.auxiliary(name)!.toArray().map(Double.init) }
+        for name in executor.graph.argumentNames {
+            variables[name] = executor.argument(name)!.toArray().map(Double.init)
+        }
+        for name in executor.graph.auxiliaryNames {
+            variables[name] = executor.auxiliary(name)!.toArray().map(Double.init)
+        }
         let labels = variables["softmax_label"]!.map { Int($0) }
         func loss(_ values: [String: [Double]]) -> Double {
             let probabilities = ReferenceGraph(graph: executor.graph, shapes: executor.shapes, variables: values)
@@ -198,8 +211,9 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
                 minus[name]![position] -= 1e-6
                 let numeric = (loss(plus) - loss(minus)) / 2e-6
                 let analytic = gradients[name]![position]
-                #expect(abs(numeric - analytic) < 1e-5 * max(1, abs(numeric)),
-                        "d loss / d \(name)[\(position)]: numeric \(numeric), analytic \(analytic)")
+                #expect(
+                    abs(numeric - analytic) < 1e-5 * max(1, abs(numeric)),
+                    "d loss / d \(name)[\(position)]: numeric \(numeric), analytic \(analytic)")
             }
         }
     }
@@ -208,9 +222,11 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
     @Test func fitsATinyBatch() throws {
         let b = SymbolBuilder()
         let conv = try b.convolution(b.variable("data"), name: "conv", kernel: [3, 3], filterCount: 8, pad: [1, 1])
-        let features = try b.pooling(b.activation(b.batchNorm(conv, name: "bn", fixGamma: false), kind: .relu),
-                                     kind: .max, kernel: [2, 2], stride: [2, 2])
-        let symbol = try b.softmaxOutput(b.fullyConnected(b.flatten(features), name: "fc", hiddenCount: 4), name: "softmax")
+        let features = try b.pooling(
+            b.activation(b.batchNorm(conv, name: "bn", fixGamma: false), kind: .relu),
+            kind: .max, kernel: [2, 2], stride: [2, 2])
+        let symbol = try b.softmaxOutput(
+            b.fullyConnected(b.flatten(features), name: "fc", hiddenCount: 4), name: "softmax")
         let executor = try Executor(symbol, inputShapes: ["data": [8, 3, 8, 8]], isTraining: true)
         fill(executor)
         executor.argument("softmax_label")!.copy(from: [0, 1, 2, 3, 3, 2, 1, 0])
@@ -237,7 +253,9 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         }
         executor.forward(isTraining: false)
         let probabilities = executor.outputs[0].toArray()
-        let predictions = (0..<8).map { row in (0..<4).max { probabilities[row * 4 + $0] < probabilities[row * 4 + $1] }! }
+        let predictions = (0..<8).map { row in
+            (0..<4).max { probabilities[row * 4 + $0] < probabilities[row * 4 + $1] }!
+        }
         #expect(predictions == [0, 1, 2, 3, 3, 2, 1, 0])
     }
 
@@ -249,7 +267,8 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         executor.backward()
         let convolution = executor.profile.first { $0.op == "Convolution" }
         #expect(convolution != nil && convolution!.forward > 0 && convolution!.backward > 0)
-        #expect(Set(executor.profile.map(\.op)).isSuperset(of: ["BatchNorm", "Pooling", "LRN", "Concat", "SoftmaxOutput"]))
+        #expect(
+            Set(executor.profile.map(\.op)).isSuperset(of: ["BatchNorm", "Pooling", "LRN", "Concat", "SoftmaxOutput"]))
     }
 
     /// Channel counts that do not divide into blocks keep the plain layout automatically and
@@ -285,8 +304,10 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
     }
 }
 
-func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ what: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func expectClose(
+    _ actual: [Float], _ expected: [Float], tolerance: Float, _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(actual.count == expected.count, "\(what): sizes differ", sourceLocation: sourceLocation)
     let scale = max(1, expected.reduce(0) { max($0, abs($1)) })
     let worst = zip(actual, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1) / scale) }
@@ -299,8 +320,10 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ wha
     @Test func arenaReachesThePeakOfLiveBytes() {
         // t0 (pinned input) → t1 (64 B) → t2 (128 B) → t3 (64 B) → t4 (192 B, pinned output).
         let sizes = [64, 64, 128, 64, 192]
-        let steps = [MemoryPlanner.Step(reads: [0], writes: [1]), MemoryPlanner.Step(reads: [1], writes: [2]),
-                     MemoryPlanner.Step(reads: [2], writes: [3]), MemoryPlanner.Step(reads: [3], writes: [4])]
+        let steps = [
+            MemoryPlanner.Step(reads: [0], writes: [1]), MemoryPlanner.Step(reads: [1], writes: [2]),
+            MemoryPlanner.Step(reads: [2], writes: [3]), MemoryPlanner.Step(reads: [3], writes: [4]),
+        ]
         let plan = MemoryPlanner.plan(sizes: sizes, pinned: [0, 4], steps: steps)
         #expect(plan.arenaBytes == plan.peakLiveBytes)
         #expect(plan.arenaBytes < sizes.reduce(0, +))
@@ -308,15 +331,18 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ wha
         #expect(unplanned.arenaBytes == sizes.reduce(0, +))
         // Live tensors never overlap.
         for (a, b) in [(1, 2), (2, 3), (3, 4), (0, 1), (0, 4)] {
-            let disjoint = plan.offsets[a] + sizes[a] <= plan.offsets[b] || plan.offsets[b] + sizes[b] <= plan.offsets[a]
+            let disjoint =
+                plan.offsets[a] + sizes[a] <= plan.offsets[b] || plan.offsets[b] + sizes[b] <= plan.offsets[a]
             #expect(disjoint, "tensors \(a) and \(b) overlap while both live")
         }
     }
 
     @Test func inPlaceTakesOverTheInputBlock() {
-        let steps = [MemoryPlanner.Step(reads: [0], writes: [1]),
-                     MemoryPlanner.Step(reads: [1], writes: [2], inPlace: [(read: 1, write: 2)]),
-                     MemoryPlanner.Step(reads: [2], writes: [3])]
+        let steps = [
+            MemoryPlanner.Step(reads: [0], writes: [1]),
+            MemoryPlanner.Step(reads: [1], writes: [2], inPlace: [(read: 1, write: 2)]),
+            MemoryPlanner.Step(reads: [2], writes: [3]),
+        ]
         let plan = MemoryPlanner.plan(sizes: [64, 128, 128, 64], pinned: [0, 3], steps: steps)
         #expect(plan.offsets[2] == plan.offsets[1] && plan.inPlaceCount == 1)
     }

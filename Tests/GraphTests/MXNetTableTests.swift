@@ -10,7 +10,9 @@ import Testing
 @Suite struct MXNetTableTests {
     static let fixtures = String(#filePath).split(separator: "/").dropLast().joined(separator: "/")
 
-    static func table(_ network: String) throws -> (arguments: [(String, Shape)], auxiliary: [(String, Shape)], outputs: [Shape]) {
+    static func table(_ network: String) throws -> (
+        arguments: [(String, Shape)], auxiliary: [(String, Shape)], outputs: [Shape]
+    ) {
         let text = String(decoding: try readFile("/\(fixtures)/Fixtures/\(network)-mxnet-1.9.1.txt"), as: UTF8.self)
         var table: (arguments: [(String, Shape)], auxiliary: [(String, Shape)], outputs: [Shape]) = ([], [], [])
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
@@ -25,9 +27,12 @@ import Testing
         return table
     }
 
-    @Test(arguments: [("alexnet", NetworkName.alexnet, [2, 3, 224, 224]),
-                      ("inception-bn", .inceptionBN, [2, 3, 224, 224]),
-                      ("inception-bn-small", .inceptionBNSmall, [2, 3, 28, 28])] as [(String, NetworkName, [Int])])
+    @Test(
+        arguments: [
+            ("alexnet", NetworkName.alexnet, [2, 3, 224, 224]),
+            ("inception-bn", .inceptionBN, [2, 3, 224, 224]),
+            ("inception-bn-small", .inceptionBNSmall, [2, 3, 28, 28]),
+        ] as [(String, NetworkName, [Int])])
     func tablesEqualMXNets(_ file: String, _ network: NetworkName, _ data: [Int]) throws {
         let expected = try Self.table(file)
         let graph = Graph(try network.symbol())

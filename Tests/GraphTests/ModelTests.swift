@@ -97,20 +97,23 @@ func shape(_ name: String, _ graph: Graph, _ shapes: Graph.Shapes) -> Shape? {
     /// networks the declared roles agree with MXNet's naming convention.
     @Test(arguments: ["alexnet", "inception-bn", "every-operator"])
     func declaredRolesMatchMXNetNames(_ network: String) throws {
-        let symbol = switch network {
-        case "alexnet": try alexNet()
-        case "inception-bn": try inceptionBN()
-        default: try everyOperatorNetwork()
-        }
+        let symbol =
+            switch network {
+            case "alexnet": try alexNet()
+            case "inception-bn": try inceptionBN()
+            default: try everyOperatorNetwork()
+            }
         let graph = Graph(symbol)
         for node in graph.nodes {
             guard let definition = node.definition else { continue }
             #expect(definition.argumentRoles.count == definition.argumentNames.count, "\(node.name)")
             #expect(definition.auxiliaryRoles.count == definition.auxiliaryNames.count, "\(node.name)")
         }
-        let suffixes: [(String, ArgumentRole)] = [("_weight", .weight), ("_bias", .bias), ("_gamma", .gamma),
-                                                  ("_beta", .beta), ("_moving_mean", .movingMean),
-                                                  ("_moving_var", .movingVariance), ("_label", .label)]
+        let suffixes: [(String, ArgumentRole)] = [
+            ("_weight", .weight), ("_bias", .bias), ("_gamma", .gamma),
+            ("_beta", .beta), ("_moving_mean", .movingMean),
+            ("_moving_var", .movingVariance), ("_label", .label),
+        ]
         for name in graph.argumentNames + graph.auxiliaryNames {
             let expected = suffixes.first { name.hasSuffix($0.0) }?.1 ?? .data
             #expect(graph.role(of: name) == expected, "\(name)")
@@ -126,10 +129,12 @@ func shape(_ name: String, _ graph: Graph, _ shapes: Graph.Shapes) -> Shape? {
     @Test func rolesDoNotDependOnNames() throws {
         let b = SymbolBuilder()
         let image = b.variable("image")
-        let conv = try b.apply("Convolution", name: "c", inputs: ["data": image, "weight": b.variable("k")],
-                               attributes: ["kernel": "(1, 1)", "num_filter": "4", "no_bias": "True"])
-        let norm = try b.apply("BatchNorm", name: "n", inputs: ["data": conv, "gamma": b.variable("g"), "beta": b.variable("b")],
-                               attributes: [:])
+        let conv = try b.apply(
+            "Convolution", name: "c", inputs: ["data": image, "weight": b.variable("k")],
+            attributes: ["kernel": "(1, 1)", "num_filter": "4", "no_bias": "True"])
+        let norm = try b.apply(
+            "BatchNorm", name: "n", inputs: ["data": conv, "gamma": b.variable("g"), "beta": b.variable("b")],
+            attributes: [:])
         let graph = Graph(try b.softmaxOutput(b.flatten(norm), name: "out"))
         #expect(try graph.dataInput() == "image")
         #expect(graph.parameterNames == ["k", "g", "b"])

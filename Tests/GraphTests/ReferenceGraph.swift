@@ -21,8 +21,9 @@ struct ReferenceGraph {
             let inputs = node.inputs.map { values[graph.index(of: $0.node)][$0.index] }
             let argumentCount = definition.argumentNames.count
             var auxiliary = Array(inputs.dropFirst(argumentCount))
-            values[position] = definition.referenceForward(Array(inputs.prefix(argumentCount)), auxiliary: &auxiliary,
-                                                           shapes: shapes.nodeShapes[position]!, isTraining: isTraining)
+            values[position] = definition.referenceForward(
+                Array(inputs.prefix(argumentCount)), auxiliary: &auxiliary,
+                shapes: shapes.nodeShapes[position]!, isTraining: isTraining)
         }
         return values
     }
@@ -51,7 +52,9 @@ struct ReferenceGraph {
             }
         }
         var byName: [String: [Double]] = [:]
-        for node in graph.argumentNodes where learnable.contains(node.name) { byName[node.name] = gradients[Entry(node)] }
+        for node in graph.argumentNodes where learnable.contains(node.name) {
+            byName[node.name] = gradients[Entry(node)]
+        }
         return byName
     }
 }

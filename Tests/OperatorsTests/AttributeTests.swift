@@ -1,11 +1,14 @@
-@testable import Operators
 import Testing
 
+@testable import Operators
+
 @Suite struct AttributeTests {
-    let reader = AttributeReader([
-        "python": "(3, 3)", "list": "[2,2]", "tight": "(1,1)", "bare": "3", "empty": "()", "none": "None",
-        "long": "(3L, 3L)", "yes": "True", "no": "false", "one": "1", "zero": "0", "float": "1e-05", "bad": "(a, b)",
-    ], node: "conv1")
+    let reader = AttributeReader(
+        [
+            "python": "(3, 3)", "list": "[2,2]", "tight": "(1,1)", "bare": "3", "empty": "()", "none": "None",
+            "long": "(3L, 3L)", "yes": "True", "no": "false", "one": "1", "zero": "0", "float": "1e-05",
+            "bad": "(a, b)",
+        ], node: "conv1")
 
     @Test func tuplesInEverySpelling() throws {
         #expect(try reader.tuple("python") == [3, 3])

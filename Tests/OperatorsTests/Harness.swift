@@ -13,8 +13,10 @@ struct Harness<Definition: OperatorDefinition> {
     /// Arguments that get no gradient (labels).
     var nonDifferentiable: Set<Int> = []
 
-    init(_ definition: Definition, data: Shape, otherShapes: [Shape?] = [], seed: UInt64 = 1,
-         node: String = "node", fill: ((Int, Shape, inout SeededGenerator) -> [Float])? = nil) throws {
+    init(
+        _ definition: Definition, data: Shape, otherShapes: [Shape?] = [], seed: UInt64 = 1,
+        node: String = "node", fill: ((Int, Shape, inout SeededGenerator) -> [Float])? = nil
+    ) throws {
         self.definition = definition
         self.node = node
         shapes = try definition.inferShapes([data] + otherShapes, node: node)
@@ -42,8 +44,10 @@ struct Harness<Definition: OperatorDefinition> {
     }
 
     /// Compares kernel and reference. `tolerance` is relative to the largest magnitude.
-    func check(isTraining: Bool = true, tolerance: Float = 1e-4, checkBackward: Bool = true,
-               sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func check(
+        isTraining: Bool = true, tolerance: Float = 1e-4, checkBackward: Bool = true,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let context = KernelContext()
         let kernel = try definition.makeKernel(shapes: shapes, context: context)
         let args = Self.tensors(arguments, shapes.arguments)
@@ -53,48 +57,57 @@ struct Harness<Definition: OperatorDefinition> {
 
         var referenceAux = auxiliary.map { $0.map(Double.init) }
         let doubleArgs = arguments.map { $0.map(Double.init) }
-        let expected = definition.referenceForward(doubleArgs, auxiliary: &referenceAux, shapes: shapes,
-                                                   isTraining: isTraining)
+        let expected = definition.referenceForward(
+            doubleArgs, auxiliary: &referenceAux, shapes: shapes,
+            isTraining: isTraining)
         for index in 0..<definition.visibleOutputCount {
-            expectClose(outputs[index].toArray(), expected[index].map(Float.init), tolerance: tolerance,
-                        "\(Definition.mxnetName) forward output \(index)", sourceLocation: sourceLocation)
+            expectClose(
+                outputs[index].toArray(), expected[index].map(Float.init), tolerance: tolerance,
+                "\(Definition.mxnetName) forward output \(index)", sourceLocation: sourceLocation)
         }
         guard checkBackward else { return }
 
         var generator = SeededGenerator(seed: 99)
         let outputGradients = (0..<definition.visibleOutputCount).map { index in
-            Tensor(shape: shapes.outputs[index],
-                   values: (0..<shapes.outputs[index].elementCount).map { _ in generator.nextUnitFloat() * 2 - 1 })
+            Tensor(
+                shape: shapes.outputs[index],
+                values: (0..<shapes.outputs[index].elementCount).map { _ in generator.nextUnitFloat() * 2 - 1 })
         }
         let requests: [Request] = shapes.arguments.indices.map { nonDifferentiable.contains($0) ? .skip : .write }
         let gradients: [Tensor?] = shapes.arguments.indices.map {
             nonDifferentiable.contains($0) ? nil : Tensor(shape: shapes.arguments[$0])
         }
-        kernel.backward(BackwardCall(outputGradients: outputGradients, arguments: args, outputs: outputs,
-                                     auxiliary: aux, argumentGradients: gradients, requests: requests))
+        kernel.backward(
+            BackwardCall(
+                outputGradients: outputGradients, arguments: args, outputs: outputs,
+                auxiliary: aux, argumentGradients: gradients, requests: requests))
         // The reference sees the kernel's hidden outputs (dropout mask, batch statistics).
         let doubleOutputs = outputs.map { $0.toArray().map(Double.init) }
         let expectedGradients = definition.referenceBackward(
             outputGradients: outputGradients.map { $0.toArray().map(Double.init) }, arguments: doubleArgs,
             outputs: doubleOutputs, auxiliary: &referenceAux, shapes: shapes)
         for index in shapes.arguments.indices where !nonDifferentiable.contains(index) {
-            expectClose(gradients[index]!.toArray(), expectedGradients[index].map(Float.init), tolerance: tolerance,
-                        "\(Definition.mxnetName) gradient of \(definition.argumentNames[index])",
-                        sourceLocation: sourceLocation)
+            expectClose(
+                gradients[index]!.toArray(), expectedGradients[index].map(Float.init), tolerance: tolerance,
+                "\(Definition.mxnetName) gradient of \(definition.argumentNames[index])",
+                sourceLocation: sourceLocation)
         }
 
         // `add` must give exactly prefill + the written gradient.
         let prefilled: [Tensor?] = shapes.arguments.indices.map { index in
             guard !nonDifferentiable.contains(index) else { return nil }
-            return Tensor(shape: shapes.arguments[index],
-                          values: (0..<shapes.arguments[index].elementCount).map { Float($0 % 7) - 3 })
+            return Tensor(
+                shape: shapes.arguments[index],
+                values: (0..<shapes.arguments[index].elementCount).map { Float($0 % 7) - 3 })
         }
         let addRequests: [Request] = requests.map { $0 == .skip ? .skip : .add }
         let freshOutputs = shapes.outputs.map { Tensor(shape: $0) }
         let freshAux = Self.tensors(auxiliary, shapes.auxiliary)
         kernel.forward(ForwardCall(isTraining: isTraining, arguments: args, outputs: freshOutputs, auxiliary: freshAux))
-        kernel.backward(BackwardCall(outputGradients: outputGradients, arguments: args, outputs: freshOutputs,
-                                     auxiliary: freshAux, argumentGradients: prefilled, requests: addRequests))
+        kernel.backward(
+            BackwardCall(
+                outputGradients: outputGradients, arguments: args, outputs: freshOutputs,
+                auxiliary: freshAux, argumentGradients: prefilled, requests: addRequests))
         for index in shapes.arguments.indices where !nonDifferentiable.contains(index) {
             let written = gradients[index]!.toArray()
             let base = (0..<written.count).map { Float($0 % 7) - 3 }
@@ -103,15 +116,18 @@ struct Harness<Definition: OperatorDefinition> {
             let exact = zip(sum, added).allSatisfy { $0 == $1 }
             // Stochastic operators draw a new mask each forward, so they are compared with tolerance.
             if Definition.mxnetName == "Dropout" { continue }
-            #expect(exact, "\(Definition.mxnetName) add request on \(definition.argumentNames[index]) is not exact",
-                    sourceLocation: sourceLocation)
+            #expect(
+                exact, "\(Definition.mxnetName) add request on \(definition.argumentNames[index]) is not exact",
+                sourceLocation: sourceLocation)
         }
     }
 
     /// Central finite differences of the reference forward (in Double) against the reference
     /// backward, for the loss `sum(output₀ · G)` with a fixed random G.
-    func checkReferenceGradient(isTraining: Bool = true, step: Double = 1e-5, tolerance: Double = 1e-6,
-                                maxProbes: Int = 24, sourceLocation: SourceLocation = #_sourceLocation) {
+    func checkReferenceGradient(
+        isTraining: Bool = true, step: Double = 1e-5, tolerance: Double = 1e-6,
+        maxProbes: Int = 24, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let args = arguments.map { $0.map(Double.init) }
         var generator = SeededGenerator(seed: 7)
         let weights = (0..<shapes.outputs[0].elementCount).map { _ in Double(generator.nextUnitFloat()) * 2 - 1 }
@@ -126,11 +142,14 @@ struct Harness<Definition: OperatorDefinition> {
         for index in 1..<definition.visibleOutputCount {
             outputGradients.append([Double](repeating: 0, count: shapes.outputs[index].elementCount))
         }
-        let analytic = definition.referenceBackward(outputGradients: outputGradients, arguments: args,
-                                                    outputs: outputs, auxiliary: &aux, shapes: shapes)
+        let analytic = definition.referenceBackward(
+            outputGradients: outputGradients, arguments: args,
+            outputs: outputs, auxiliary: &aux, shapes: shapes)
         for index in args.indices where !nonDifferentiable.contains(index) {
             let count = args[index].count
-            let probes = count <= maxProbes ? Array(0..<count)
+            let probes =
+                count <= maxProbes
+                ? Array(0..<count)
                 : (0..<maxProbes).map { _ in Int(generator.next() % UInt64(count)) }
             for position in probes {
                 var plus = args, minus = args
@@ -138,18 +157,22 @@ struct Harness<Definition: OperatorDefinition> {
                 minus[index][position] -= step
                 let numeric = (loss(plus) - loss(minus)) / (2 * step)
                 let error = abs(numeric - analytic[index][position]) / max(1, abs(numeric))
-                #expect(error < tolerance,
-                        "\(Definition.mxnetName) d/d\(definition.argumentNames[index])[\(position)]: numeric \(numeric) vs analytic \(analytic[index][position])",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    error < tolerance,
+                    "\(Definition.mxnetName) d/d\(definition.argumentNames[index])[\(position)]: numeric \(numeric) vs analytic \(analytic[index][position])",
+                    sourceLocation: sourceLocation)
             }
         }
     }
 }
 
-func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ what: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)",
-            sourceLocation: sourceLocation)
+func expectClose(
+    _ actual: [Float], _ expected: [Float], tolerance: Float, _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)",
+        sourceLocation: sourceLocation)
     guard actual.count == expected.count else { return }
     let scale = max(1, expected.reduce(0) { max($0, abs($1)) })
     var worst: Float = 0, worstIndex = 0
@@ -157,7 +180,8 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ wha
         let error = abs(actual[i] - expected[i]) / scale
         if !(error <= worst) { worst = error; worstIndex = i }
     }
-    #expect(worst <= tolerance,
-            "\(what): max relative error \(worst) at \(worstIndex): \(actual[worstIndex]) vs \(expected[worstIndex])",
-            sourceLocation: sourceLocation)
+    #expect(
+        worst <= tolerance,
+        "\(what): max relative error \(worst) at \(worstIndex): \(actual[worstIndex]) vs \(expected[worstIndex])",
+        sourceLocation: sourceLocation)
 }

@@ -1,6 +1,7 @@
-@testable import Operators
 import TensorCore
 import Testing
+
+@testable import Operators
 
 @Suite struct BatchNormTests {
     static let cases: [(String, BatchNorm, Shape)] = [
@@ -39,14 +40,18 @@ import Testing
             let data = Tensor(shape: [4, 3, 2, 2])
             data.fillNormal(mean: Float(step), standardDeviation: 2, using: &generator)
             let outputs = shapes.outputs.map { Tensor(shape: $0) }
-            kernel.forward(ForwardCall(isTraining: true, arguments: [data, gamma, beta], outputs: outputs,
-                                       auxiliary: [movingMean, movingVariance]))
+            kernel.forward(
+                ForwardCall(
+                    isTraining: true, arguments: [data, gamma, beta], outputs: outputs,
+                    auxiliary: [movingMean, movingVariance]))
             #expect(movingMean.toArray().map(Double.init) == expectedMean.map { Double(Float($0)) } || step > 0)
             let gradient = Tensor(shape: [4, 3, 2, 2])
-            kernel.backward(BackwardCall(outputGradients: [gradient], arguments: [data, gamma, beta], outputs: outputs,
-                                         auxiliary: [movingMean, movingVariance],
-                                         argumentGradients: [Tensor(shape: [4, 3, 2, 2]), Tensor(shape: [3]), Tensor(shape: [3])],
-                                         requests: [.write, .write, .write]))
+            kernel.backward(
+                BackwardCall(
+                    outputGradients: [gradient], arguments: [data, gamma, beta], outputs: outputs,
+                    auxiliary: [movingMean, movingVariance],
+                    argumentGradients: [Tensor(shape: [4, 3, 2, 2]), Tensor(shape: [3]), Tensor(shape: [3])],
+                    requests: [.write, .write, .write]))
             let values = data.toArray().map(Double.init)
             for c in 0..<3 {
                 let channel = (0..<4).flatMap { n in (0..<4).map { values[(n * 3 + c) * 4 + $0] } }
@@ -56,8 +61,9 @@ import Testing
                 expectedVariance[c] = 0.9 * expectedVariance[c] + 0.1 * variance
             }
             expectClose(movingMean.toArray(), expectedMean.map(Float.init), tolerance: 1e-5, "moving mean step \(step)")
-            expectClose(movingVariance.toArray(), expectedVariance.map(Float.init), tolerance: 1e-5,
-                        "moving var step \(step)")
+            expectClose(
+                movingVariance.toArray(), expectedVariance.map(Float.init), tolerance: 1e-5,
+                "moving var step \(step)")
         }
     }
 
@@ -73,10 +79,12 @@ import Testing
         kernel.forward(ForwardCall(isTraining: true, arguments: args, outputs: outputs, auxiliary: aux))
         let gammaGradient = Tensor(shape: [3])
         gammaGradient.fill(9)
-        kernel.backward(BackwardCall(outputGradients: [Tensor(shape: [2, 3, 2, 2], values: (0..<24).map(Float.init))],
-                                     arguments: args, outputs: outputs, auxiliary: aux,
-                                     argumentGradients: [Tensor(shape: [2, 3, 2, 2]), gammaGradient, Tensor(shape: [3])],
-                                     requests: [.write, .write, .write]))
+        kernel.backward(
+            BackwardCall(
+                outputGradients: [Tensor(shape: [2, 3, 2, 2], values: (0..<24).map(Float.init))],
+                arguments: args, outputs: outputs, auxiliary: aux,
+                argumentGradients: [Tensor(shape: [2, 3, 2, 2]), gammaGradient, Tensor(shape: [3])],
+                requests: [.write, .write, .write]))
         #expect(gammaGradient.toArray() == [0, 0, 0])
         #expect(args[1].toArray() == [5, 6, 7])
     }
@@ -85,9 +93,9 @@ import Testing
 @Suite struct LRNTests {
     static let cases: [(LRN, Shape)] = [
         (LRN(size: 5, alpha: 1e-4, beta: 0.75, knorm: 2), [2, 7, 3, 3]),
-        (LRN(size: 5, alpha: 0.5, beta: 0.75, knorm: 1), [1, 17, 4, 5]),   // seed AlexNet knorm, strong alpha
-        (LRN(size: 3, alpha: 0.3, beta: 0.5, knorm: 1), [2, 2, 3, 3]),     // window wider than the channels
-        (LRN(size: 4, alpha: 0.2, beta: 0.75, knorm: 2), [1, 6, 2, 2]),    // even window: reference kernel
+        (LRN(size: 5, alpha: 0.5, beta: 0.75, knorm: 1), [1, 17, 4, 5]),  // seed AlexNet knorm, strong alpha
+        (LRN(size: 3, alpha: 0.3, beta: 0.5, knorm: 1), [2, 2, 3, 3]),  // window wider than the channels
+        (LRN(size: 4, alpha: 0.2, beta: 0.75, knorm: 2), [1, 6, 2, 2]),  // even window: reference kernel
     ]
 
     @Test(arguments: 0..<cases.count) func kernelMatchesReference(_ index: Int) throws {

@@ -1,10 +1,12 @@
-@testable import Operators
 import TensorCore
 import Testing
 
+@testable import Operators
+
 @Suite struct ConcatFlattenAddTests {
     @Test func concatChannels() throws {
-        try Harness(Concat(inputCount: 3), data: [2, 3, 4, 5], otherShapes: [[2, 1, 4, 5], [2, 16, 4, 5]]).check(tolerance: 0)
+        try Harness(Concat(inputCount: 3), data: [2, 3, 4, 5], otherShapes: [[2, 1, 4, 5], [2, 16, 4, 5]]).check(
+            tolerance: 0)
         try Harness(Concat(inputCount: 3), data: [2, 3, 4, 5], otherShapes: [[2, 1, 4, 5], [2, 16, 4, 5]])
             .checkReferenceGradient()
     }
@@ -54,8 +56,10 @@ import Testing
         harness.nonDifferentiable = []
         let gradient = Tensor(shape: [4, 50, 10])
         let dy = Tensor(shape: [4, 50, 10], values: (0..<2000).map { Float($0 % 13) })
-        kernel.backward(BackwardCall(outputGradients: [dy], arguments: [Tensor(shape: [4, 50, 10], values: x)],
-                                     outputs: outputs, argumentGradients: [gradient], requests: [.write]))
+        kernel.backward(
+            BackwardCall(
+                outputGradients: [dy], arguments: [Tensor(shape: [4, 50, 10], values: x)],
+                outputs: outputs, argumentGradients: [gradient], requests: [.write]))
         #expect(gradient.toArray() == zip(dy.toArray(), mask).map { $0 * $1 })
     }
 
@@ -86,7 +90,8 @@ import Testing
 @Suite struct SoftmaxOutputTests {
     static func labels(_ classes: Int) -> (Int, Shape, inout SeededGenerator) -> [Float] {
         { index, shape, generator in
-            index == 1 ? (0..<shape.elementCount).map { _ in Float(generator.next() % UInt64(classes)) }
+            index == 1
+                ? (0..<shape.elementCount).map { _ in Float(generator.next() % UInt64(classes)) }
                 : (0..<shape.elementCount).map { _ in generator.nextUnitFloat() * 4 - 2 }
         }
     }
@@ -117,22 +122,28 @@ import Testing
         let norm = labels.withUnsafeBufferPointer { definition.normalizer(labels: $0) }
         func loss(_ values: [Double]) -> Double {
             var aux: [[Double]] = []
-            let p = definition.referenceForward([values, labels.map(Double.init)], auxiliary: &aux, shapes: shapes,
-                                                isTraining: true)[0]
+            let p = definition.referenceForward(
+                [values, labels.map(Double.init)], auxiliary: &aux, shapes: shapes,
+                isTraining: true)[0]
             var total = 0.0
             for r in 0..<rows where !definition.isIgnored(Double(labels[r])) {
                 for k in 0..<classes {
-                    let target = definition.smoothAlpha == 0 ? (k == Int(labels[r]) ? 1.0 : 0)
-                        : (k == Int(labels[r]) ? 1 - definition.smoothAlpha : definition.smoothAlpha / Double(classes - 1))
+                    let target =
+                        definition.smoothAlpha == 0
+                        ? (k == Int(labels[r]) ? 1.0 : 0)
+                        : (k == Int(labels[r])
+                            ? 1 - definition.smoothAlpha : definition.smoothAlpha / Double(classes - 1))
                     total -= target * log(p[r * classes + k])
                 }
             }
             return total * definition.gradientScale / norm
         }
         var aux: [[Double]] = []
-        let p = definition.referenceForward([x, labels.map(Double.init)], auxiliary: &aux, shapes: shapes, isTraining: true)
-        let analytic = definition.referenceBackward(outputGradients: p, arguments: [x, labels.map(Double.init)],
-                                                    outputs: p, auxiliary: &aux, shapes: shapes)[0]
+        let p = definition.referenceForward(
+            [x, labels.map(Double.init)], auxiliary: &aux, shapes: shapes, isTraining: true)
+        let analytic = definition.referenceBackward(
+            outputGradients: p, arguments: [x, labels.map(Double.init)],
+            outputs: p, auxiliary: &aux, shapes: shapes)[0]
         for i in x.indices {
             var plus = x, minus = x
             plus[i] += 1e-5
@@ -151,7 +162,8 @@ import Glibc
     @Test func everySeedOperatorDecodes() throws {
         let nodes: [(String, [String: String])] = [
             ("Convolution", ["kernel": "(3, 3)", "num_filter": "8"]), ("FullyConnected", ["num_hidden": "10"]),
-            ("Pooling", ["kernel": "(3, 3)", "pool_type": "avg"]), ("BatchNorm", [:]), ("Activation", ["act_type": "relu"]),
+            ("Pooling", ["kernel": "(3, 3)", "pool_type": "avg"]), ("BatchNorm", [:]),
+            ("Activation", ["act_type": "relu"]),
             ("LRN", ["nsize": "5"]), ("Dropout", ["p": "0.5"]), ("Concat", ["num_args": "2"]), ("Flatten", [:]),
             ("SoftmaxOutput", [:]), ("elemwise_add", [:]),
         ]
@@ -159,6 +171,8 @@ import Glibc
             let definition = try OperatorRegistry.definition(op: op, attributes: attributes, node: "n")
             #expect(type(of: definition).mxnetName == op)
         }
-        #expect(throws: OperatorError.self) { try OperatorRegistry.definition(op: "Deconvolution", attributes: [:], node: "d") }
+        #expect(throws: OperatorError.self) {
+            try OperatorRegistry.definition(op: "Deconvolution", attributes: [:], node: "d")
+        }
     }
 }

@@ -12,8 +12,12 @@ func inferenceBetweenTrainingStepsChangesNothing(_ kind: String) throws {
     var x = try b.convolution(data, name: "c1", kernel: [3, 3], filterCount: 8, pad: [1, 1])
     if kind == "bn" || kind == "full" { x = try b.batchNorm(x, name: "bn1", fixGamma: false) }
     x = try b.activation(x, name: "r1", kind: .relu)
-    if kind == "pool" || kind == "full" { x = try b.pooling(x, name: "p1", kind: .max, kernel: [2, 2], stride: [2, 2]) }
-    let symbol = kind == "small" ? try inceptionBNSmall(classCount: 3)
+    if kind == "pool" || kind == "full" {
+        x = try b.pooling(x, name: "p1", kind: .max, kernel: [2, 2], stride: [2, 2])
+    }
+    let symbol =
+        kind == "small"
+        ? try inceptionBNSmall(classCount: 3)
         : try b.softmaxOutput(b.fullyConnected(b.flatten(x, name: "f"), name: "fc", hiddenCount: 3), name: "softmax")
     let shape: Shape = kind == "small" ? [4, 3, 28, 28] : [4, 3, 8, 8]
     func run(_ interleave: Bool) throws -> [Float] {

@@ -17,9 +17,13 @@ import Training
 
     @Test func metricsCountAccuracyTopKAndCrossEntropy() {
         // Three rows of four classes: right; second best; worst.
-        let probabilities = Tensor(shape: [3, 4], values: [0.7, 0.1, 0.1, 0.1,
-                                                           0.2, 0.5, 0.2, 0.1,
-                                                           0.4, 0.3, 0.2, 0.1])
+        let probabilities = Tensor(
+            shape: [3, 4],
+            values: [
+                0.7, 0.1, 0.1, 0.1,
+                0.2, 0.5, 0.2, 0.1,
+                0.4, 0.3, 0.2, 0.1,
+            ])
         let labels: [Float] = [0, 0, 3]
         var metrics = ClassificationMetrics(topK: 2)
         labels.withUnsafeBufferPointer { metrics.add(probabilities: probabilities, labels: $0.baseAddress!, rows: 3) }
@@ -43,8 +47,9 @@ import Training
         for name in executor.graph.auxiliaryNames { executor.auxiliary(name)!.fill(0.25) }
         let sgd = SGD(executor: executor, learningRate: 0.1, rescale: 0.5)
         for (index, buffer) in sgd.momentumBuffers.enumerated() { buffer.tensor.fill(Float(index)) }
-        let state = TrainingState(epoch: 3, updateCount: 42, learningRate: 0.1, seed: 9, batchSize: 2, classCount: 4,
-                                  preprocessing: .init(dataShape: [3, 28, 28], resize: 32, meanRGB: [1, 2, 3], meanImage: nil, scale: 0.5))
+        let state = TrainingState(
+            epoch: 3, updateCount: 42, learningRate: 0.1, seed: 9, batchSize: 2, classCount: 4,
+            preprocessing: .init(dataShape: [3, 28, 28], resize: 32, meanRGB: [1, 2, 3], meanImage: nil, scale: 0.5))
         let prefix = folder + "/model"
         try Checkpoint.save(prefix: prefix, epoch: 3, symbol: symbol, executor: executor, optimizer: sgd, state: state)
 
@@ -55,11 +60,16 @@ import Training
         for name in executor.graph.parameterNames {
             #expect(executor.argument(name)!.toArray() == again.argument(name)!.toArray(), "\(name)")
         }
-        for name in executor.graph.auxiliaryNames { #expect(again.auxiliary(name)!.toArray().allSatisfy { $0 == 0.25 }) }
-        for (a, b) in zip(sgd.momentumBuffers, sgdAgain.momentumBuffers) { #expect(a.tensor.toArray() == b.tensor.toArray()) }
+        for name in executor.graph.auxiliaryNames {
+            #expect(again.auxiliary(name)!.toArray().allSatisfy { $0 == 0.25 })
+        }
+        for (a, b) in zip(sgd.momentumBuffers, sgdAgain.momentumBuffers) {
+            #expect(a.tensor.toArray() == b.tensor.toArray())
+        }
         // The symbol carries the preprocessing too, for a model shipped without its .state,
         // and still decodes to the same network.
-        let json = String(decoding: try Data(contentsOf: URL(fileURLWithPath: Checkpoint.symbolPath(prefix))), as: UTF8.self)
+        let json = String(
+            decoding: try Data(contentsOf: URL(fileURLWithPath: Checkpoint.symbolPath(prefix))), as: UTF8.self)
         let attributes = SymbolJSON.variableAttributes(json, name: "data")
         #expect(attributes["__gannet_data_shape__"] == "(3, 28, 28)")
         #expect(TrainingState.Preprocessing(symbolAttributes: attributes) == state.preprocessing)
@@ -79,18 +89,24 @@ import Training
     /// the names: `image` is an input, `k` a weight, `g` a gamma.
     @Test func initialisationAndCheckpointFollowRoles() throws {
         let b = SymbolBuilder()
-        let conv = try b.apply("Convolution", name: "c", inputs: ["data": b.variable("image"), "weight": b.variable("k")],
-                               attributes: ["kernel": "(1, 1)", "num_filter": "4", "no_bias": "True"])
-        let norm = try b.apply("BatchNorm", name: "n", inputs: ["data": conv, "gamma": b.variable("g"), "beta": b.variable("o")],
-                               attributes: ["fix_gamma": "False"])
+        let conv = try b.apply(
+            "Convolution", name: "c", inputs: ["data": b.variable("image"), "weight": b.variable("k")],
+            attributes: ["kernel": "(1, 1)", "num_filter": "4", "no_bias": "True"])
+        let norm = try b.apply(
+            "BatchNorm", name: "n", inputs: ["data": conv, "gamma": b.variable("g"), "beta": b.variable("o")],
+            attributes: ["fix_gamma": "False"])
         let symbol = try b.softmaxOutput(b.flatten(norm), name: "out")
-        let executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: [2, 3, 4, 4]), isTraining: true)
+        let executor = try Executor(
+            symbol, inputShapes: Graph(symbol).inputShapes(data: [2, 3, 4, 4]), isTraining: true)
         Initializer.xavier.initialise(executor, seed: 1)
         #expect(executor.argument("g")!.toArray().allSatisfy { $0 == 1 })
         #expect(executor.argument("o")!.toArray().allSatisfy { $0 == 0 })
         #expect(executor.argument("k")!.toArray().contains { $0 != 0 })
         #expect(executor.auxiliary("n_moving_var")!.toArray().allSatisfy { $0 == 1 })
-        #expect(checkpointEntries(executor).map(\.name) == ["arg:k", "arg:g", "arg:o", "aux:n_moving_mean", "aux:n_moving_var"])
+        #expect(
+            checkpointEntries(executor).map(\.name) == [
+                "arg:k", "arg:g", "arg:o", "aux:n_moving_mean", "aux:n_moving_var",
+            ])
         // Decay reaches k and g (weight, gamma) but not o (beta): with a zero gradient only
         // the decay term moves a value.
         let sgd = SGD(executor: executor, learningRate: 1, momentum: 0, weightDecay: 0.5, rescale: 1)

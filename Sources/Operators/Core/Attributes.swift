@@ -89,7 +89,9 @@ public struct AttributeReader {
 extension String {
     var trimmingSpaces: String {
         var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" || first == "\"" || first == "'" { slice.removeFirst() }
+        while let first = slice.first, first == " " || first == "\t" || first == "\"" || first == "'" {
+            slice.removeFirst()
+        }
         while let last = slice.last, last == " " || last == "\t" || last == "\"" || last == "'" { slice.removeLast() }
         return String(slice)
     }

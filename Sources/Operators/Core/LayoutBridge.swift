@@ -58,8 +58,10 @@ final class LayoutBridge {
 
     /// Runs `execute` (a primitive writing this bridge's memory) so that `output` receives
     /// the result as `request` says: written in place, or added through `target`'s scratch.
-    func write(_ output: Tensor, request: Request, through target: RequestTarget, in context: KernelContext,
-               execute: () -> Void) {
+    func write(
+        _ output: Tensor, request: Request, through target: RequestTarget, in context: KernelContext,
+        execute: () -> Void
+    ) {
         let pointer = target.pointer(for: output, request: request, in: context)
         prepareOutput(pointer)
         execute()
@@ -85,8 +87,9 @@ struct RequestTarget {
     func complete(_ destination: Tensor, request: Request, in context: KernelContext) {
         guard request == .add else { return }
         let scratch = context.sharedScratch(slot: slot, bytes: destination.byteCount)
-        accumulate(into: destination.floats, from: scratch.assumingMemoryBound(to: Float.self),
-                   count: destination.elementCount)
+        accumulate(
+            into: destination.floats, from: scratch.assumingMemoryBound(to: Float.self),
+            count: destination.elementCount)
     }
 }
 

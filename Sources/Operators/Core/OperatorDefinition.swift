@@ -151,13 +151,15 @@ public protocol OperatorDefinition: Sendable {
     /// The plain reference forward pass: all outputs from the arguments. `auxiliary` is
     /// read (inference) and, where MXNet does so in forward, updated.
     func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool) -> [[T]]
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]]
 
     /// The plain reference backward pass: the gradient of every argument (zeros where none
     /// flows, e.g. labels). `outputGradients` holds one array per visible output.
     func referenceBackward<T: BinaryFloatingPoint & Sendable>(
         outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes) -> [[T]]
+        shapes: NodeShapes
+    ) -> [[T]]
 }
 
 extension OperatorDefinition {

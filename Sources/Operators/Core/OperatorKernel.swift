@@ -1,8 +1,9 @@
+import DNNL
+import TensorCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import DNNL
-import TensorCore
 
 /// One forward call of a kernel. The executor builds these once and reuses them.
 public struct ForwardCall {
@@ -15,8 +16,10 @@ public struct ForwardCall {
     public var requests: [Request]
     public var auxiliary: [Tensor]
 
-    public init(isTraining: Bool, arguments: [Tensor], outputs: [Tensor], requests: [Request]? = nil,
-                auxiliary: [Tensor] = []) {
+    public init(
+        isTraining: Bool, arguments: [Tensor], outputs: [Tensor], requests: [Request]? = nil,
+        auxiliary: [Tensor] = []
+    ) {
         self.isTraining = isTraining
         self.arguments = arguments
         self.outputs = outputs
@@ -36,8 +39,10 @@ public struct BackwardCall {
     /// One per argument.
     public var requests: [Request]
 
-    public init(outputGradients: [Tensor], arguments: [Tensor], outputs: [Tensor], auxiliary: [Tensor] = [],
-                argumentGradients: [Tensor?], requests: [Request]) {
+    public init(
+        outputGradients: [Tensor], arguments: [Tensor], outputs: [Tensor], auxiliary: [Tensor] = [],
+        argumentGradients: [Tensor?], requests: [Request]
+    ) {
         self.outputGradients = outputGradients
         self.arguments = arguments
         self.outputs = outputs

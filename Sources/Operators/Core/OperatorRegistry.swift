@@ -20,10 +20,13 @@ public enum OperatorRegistry {
 
     /// Parses one node's attributes into its definition; unknown operators name the node.
     public static func definition(op: String, attributes: [String: String], node: String)
-        throws(OperatorError) -> any OperatorDefinition {
+        throws(OperatorError) -> any OperatorDefinition
+    {
         guard let type = definitions[op] else {
-            throw OperatorError(node: node, "operator '\(op)' is not supported (supported: "
-                                + definitions.keys.sorted().joined(separator: ", ") + ")")
+            throw OperatorError(
+                node: node,
+                "operator '\(op)' is not supported (supported: "
+                    + definitions.keys.sorted().joined(separator: ", ") + ")")
         }
         return try type.init(attributes: attributes, node: node)
     }

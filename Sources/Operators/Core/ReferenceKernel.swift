@@ -17,8 +17,9 @@ final class ReferenceKernel<Definition: OperatorDefinition>: OperatorKernel {
 
     func forward(_ call: ForwardCall) {
         var auxiliary = call.auxiliary.map { $0.toArray() }
-        let outputs = definition.referenceForward(call.arguments.map { $0.toArray() }, auxiliary: &auxiliary,
-                                                  shapes: shapes, isTraining: call.isTraining)
+        let outputs = definition.referenceForward(
+            call.arguments.map { $0.toArray() }, auxiliary: &auxiliary,
+            shapes: shapes, isTraining: call.isTraining)
         for (index, values) in outputs.enumerated() where call.requests[index] != .skip {
             write(values, to: call.outputs[index], request: call.requests[index])
         }

@@ -33,7 +33,8 @@ public enum TensorLayout: Sendable, Equatable, CustomStringConvertible {
     public static let preferredBlock: Int = {
         let probe = Convolution(kernel: [3, 3], filterCount: 32, pad: [1, 1])
         guard let shapes = try? probe.inferShapes([[2, 32, 8, 8]], node: "probe"),
-              let primitives = try? ConvolutionPrimitives(probe, shapes: shapes) else { return 8 }
+            let primitives = try? ConvolutionPrimitives(probe, shapes: shapes)
+        else { return 8 }
         let name = primitives.forward.memoryDescriptor(.destination).formatName
         return name.hasSuffix("16b") ? 16 : 8
     }()

@@ -21,14 +21,17 @@ final class WorkspaceKernel: OperatorKernel {
     var workspaceBytes: Int { ownWorkspace?.byteCount ?? 0 }
 
     /// `hiddenOutput` offers output `index` (of `bytes` bytes) to hold the workspace.
-    init(training: PrimitiveDescriptor, inference: PrimitiveDescriptor, backward: PrimitiveDescriptor,
-         backwardReadsSource: Bool, hiddenOutput: (index: Int, bytes: Int)?, context: KernelContext) throws {
+    init(
+        training: PrimitiveDescriptor, inference: PrimitiveDescriptor, backward: PrimitiveDescriptor,
+        backwardReadsSource: Bool, hiddenOutput: (index: Int, bytes: Int)?, context: KernelContext
+    ) throws {
         self.context = context
         source = try Memory(training.memoryDescriptor(.source))
         destination = try Memory(training.memoryDescriptor(.destination))
         gradientDestination = try Memory(backward.memoryDescriptor(.diffDestination))
         gradientSource = try Memory(backward.memoryDescriptor(.diffSource))
-        context.reserveScratchpad(bytes: max(training.scratchpadBytes, inference.scratchpadBytes, backward.scratchpadBytes))
+        context.reserveScratchpad(
+            bytes: max(training.scratchpadBytes, inference.scratchpadBytes, backward.scratchpadBytes))
         scratchpad = try Memory(MemoryDescriptor.plain([max(1, context.scratchpadBytes / 4)]))
         let workspaceDescriptor = training.memoryDescriptor(.workspace)
         if workspaceDescriptor.byteCount == 0 {
@@ -52,8 +55,10 @@ final class WorkspaceKernel: OperatorKernel {
         if let workspace { workspaceArguments.append(.workspace, workspace) }
         inferenceArguments = PrimitiveArguments([.source: source, .destination: destination, .scratchpad: scratchpad])
         trainingArguments = inferenceArguments + workspaceArguments
-        var backwardArguments = PrimitiveArguments([.diffDestination: gradientDestination, .diffSource: gradientSource,
-                                                    .scratchpad: scratchpad])
+        var backwardArguments = PrimitiveArguments([
+            .diffDestination: gradientDestination, .diffSource: gradientSource,
+            .scratchpad: scratchpad,
+        ])
         if backwardReadsSource { backwardArguments.append(.source, source) }
         self.backwardArguments = backwardArguments + workspaceArguments
     }
