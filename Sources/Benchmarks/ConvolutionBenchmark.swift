@@ -57,14 +57,119 @@ func benchConvolution(
     _ spec: ConvolutionSpec, runs: Int, runSeconds: Double, allImplementations: Bool = false,
     activationLayout: FormatTag = .any, log: (String) -> Void
 ) throws -> [OperatorResult] {
-    let shapes = try spec.definition.inferShapes([spec.data], node: spec.name)
-    let primitives = try ConvolutionPrimitives(spec.definition, shapes: shapes, activationLayout: activationLayout)
-    let stream = try DNNL.Stream()
-    let output = shapes.outputs[0]
-    let flops =
-        2.0 * Double(output.elementCount) * Double(shapes.arguments[1].elementCount / spec.definition.filterCount)
-    let plainData = try MemoryDescriptor.plain(spec.data.dimensions)
-    let plainOutput = try MemoryDescriptor.plain(output.dimensions)
+    let bench = try ConvolutionBenchmark(spec, runs: runs, runSeconds: runSeconds, activationLayout: activationLayout)
+    var results = try bench.passes.map { try bench.time($0, on: $0.descriptor) }
+    if allImplementations { results += try bench.alternatives() }
+    for r in results {
+        log(String(format: "%@ %@: %.1f GFLOPS (%@)", r.name, r.pass, r.gflops ?? 0, r.implementation))
+    }
+    return results
+}
+
+/// One convolution's primitives and how each pass is timed.
+private struct ConvolutionBenchmark {
+    /// One pass: its primitive, the memories it executes with (argument, query, index)
+    /// and the activations whose reorder from/to plain NCHW it would need (plain
+    /// descriptor, query, whether the reorder is back to plain).
+    struct Pass {
+        var name: String
+        var descriptor: PrimitiveDescriptor
+        var operation: OperationDescriptor
+        var arguments: [(ArgumentKind, MemoryQuery, Int)]
+        var activations: [(MemoryDescriptor, MemoryQuery, Bool)]
+    }
+
+    let spec: ConvolutionSpec
+    let runs: Int
+    let runSeconds: Double
+    let stream: DNNL.Stream
+    let flops: Double
+    let primitives: ConvolutionPrimitives
+    let passes: [Pass]
+
+    init(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, activationLayout: FormatTag) throws {
+        let shapes = try spec.definition.inferShapes([spec.data], node: spec.name)
+        let primitives = try ConvolutionPrimitives(spec.definition, shapes: shapes, activationLayout: activationLayout)
+        let output = shapes.outputs[0]
+        let (data, out) = (
+            try MemoryDescriptor.plain(spec.data.dimensions), try MemoryDescriptor.plain(output.dimensions)
+        )
+        let bias: [(ArgumentKind, MemoryQuery, Int)] = spec.definition.hasBias ? [(.bias, .weights, 1)] : []
+        let diffBias: [(ArgumentKind, MemoryQuery, Int)] = spec.definition.hasBias ? [(.diffBias, .diffWeights, 1)] : []
+        passes = [
+            Pass(
+                name: "forward", descriptor: primitives.forward, operation: primitives.forwardOperation,
+                arguments: [(.source, .source, 0), (.weights, .weights, 0), (.destination, .destination, 0)] + bias,
+                activations: [(data, .source, false), (out, .destination, true)]),
+            Pass(
+                name: "backward-data", descriptor: primitives.backwardData, operation: primitives.backwardDataOperation,
+                arguments: [
+                    (.diffDestination, .diffDestination, 0), (.weights, .weights, 0), (.diffSource, .diffSource, 0),
+                ],
+                activations: [(out, .diffDestination, false), (data, .diffSource, true)]),
+            Pass(
+                name: "backward-weights", descriptor: primitives.backwardWeights,
+                operation: primitives.backwardWeightsOperation,
+                arguments: [
+                    (.source, .source, 0), (.diffDestination, .diffDestination, 0), (.diffWeights, .diffWeights, 0),
+                ]
+                    + diffBias,
+                activations: [(data, .source, false), (out, .diffDestination, false)]),
+        ]
+        self.spec = spec
+        self.runs = runs
+        self.runSeconds = runSeconds
+        self.primitives = primitives
+        stream = try DNNL.Stream()
+        flops =
+            2.0 * Double(output.elementCount) * Double(shapes.arguments[1].elementCount / spec.definition.filterCount)
+    }
+
+    /// Every other implementation oneDNN offers for each pass (the reference ones, at
+    /// about 1 GFLOPS, left out).
+    func alternatives() throws -> [OperatorResult] {
+        let attributes = try PrimitiveAttributes()
+        var results: [OperatorResult] = []
+        for pass in passes {
+            let hint = pass.name == "forward" ? nil : primitives.forward
+            let candidates = try PrimitiveDescriptor.allImplementations(
+                pass.operation, attributes: attributes, hint: hint)
+            for candidate in candidates.dropFirst() where !candidate.implementationName.hasPrefix("ref") {
+                var alternative = try time(pass, on: candidate)
+                alternative.pass = pass.name + " (alternative)"
+                results.append(alternative)
+            }
+        }
+        return results
+    }
+
+    /// Times `pass` on the implementation `descriptor`, with the reorders it would need.
+    func time(_ pass: Pass, on descriptor: PrimitiveDescriptor) throws -> OperatorResult {
+        let scratchpad = try Buffer(descriptor.memoryDescriptor(.scratchpad), seed: 0)
+        var buffers: [Buffer] = []
+        var execArguments = PrimitiveArguments([.scratchpad: scratchpad.memory])
+        for (index, (arg, query, position)) in pass.arguments.enumerated() {
+            let buffer = try Buffer(descriptor.memoryDescriptor(query, position), seed: UInt64(index + 1))
+            buffers.append(buffer)
+            execArguments.append(arg, buffer.memory)
+        }
+        let primitive = try Primitive(descriptor)
+        let seconds = measure(runs: runs, runSeconds: runSeconds) { primitive.execute(execArguments, on: stream) }
+        withExtendedLifetime(buffers) {}
+        var reorder = 0.0
+        for (plain, query, toPlain) in pass.activations {
+            reorder += try reorderSeconds(plain, descriptor.memoryDescriptor(query), toPlain: toPlain)
+        }
+        let format = pass.arguments.map { arg, query, position in
+            "\(arg.shortName):\(descriptor.memoryDescriptor(query, position).formatName)"
+        }.joined(separator: " ")
+        let middle = median(seconds)
+        return OperatorResult(
+            name: spec.name, op: "Convolution", pass: pass.name, batch: spec.data[0],
+            gflops: flops / middle / 1e9, gbps: nil, runs: seconds.map { flops / $0 / 1e9 },
+            implementation: descriptor.implementationName, format: format, seconds: middle,
+            reorderShare: reorder / middle)
+    }
 
     /// Seconds of reordering `plain` to `chosen` (or back), zero when they agree.
     func reorderSeconds(_ plain: MemoryDescriptor, _ chosen: MemoryDescriptor, toPlain: Bool) throws -> Double {
@@ -77,103 +182,6 @@ func benchConvolution(
                 reorder.run(from: source.rawPointer, to: destination.rawPointer, on: stream)
             })
     }
-
-    func pass(
-        _ name: String, _ descriptor: PrimitiveDescriptor, _ arguments: [(ArgumentKind, MemoryQuery, Int)],
-        activationFormats: [(MemoryDescriptor, MemoryQuery, Bool)]
-    ) throws -> OperatorResult {
-        let scratchpad = try Buffer(descriptor.memoryDescriptor(.scratchpad), seed: 0)
-        var buffers: [Buffer] = []
-        var execArguments = PrimitiveArguments([.scratchpad: scratchpad.memory])
-        for (index, (arg, query, position)) in arguments.enumerated() {
-            let buffer = try Buffer(descriptor.memoryDescriptor(query, position), seed: UInt64(index + 1))
-            buffers.append(buffer)
-            execArguments.append(arg, buffer.memory)
-        }
-        let primitive = try Primitive(descriptor)
-        let seconds = measure(runs: runs, runSeconds: runSeconds) { primitive.execute(execArguments, on: stream) }
-        withExtendedLifetime(buffers) {}
-        var reorder = 0.0
-        for (plain, query, toPlain) in activationFormats {
-            reorder += try reorderSeconds(plain, descriptor.memoryDescriptor(query), toPlain: toPlain)
-        }
-        let format = arguments.map { arg, query, position in
-            "\(arg.shortName):\(descriptor.memoryDescriptor(query, position).formatName)"
-        }.joined(separator: " ")
-        let middle = median(seconds)
-        return OperatorResult(
-            name: spec.name, op: "Convolution", pass: name, batch: spec.data[0],
-            gflops: flops / middle / 1e9, gbps: nil, runs: seconds.map { flops / $0 / 1e9 },
-            implementation: descriptor.implementationName, format: format, seconds: middle,
-            reorderShare: reorder / middle)
-    }
-
-    var results: [OperatorResult] = []
-    var forwardArguments: [(ArgumentKind, MemoryQuery, Int)] = [
-        (.source, .source, 0), (.weights, .weights, 0),
-        (.destination, .destination, 0),
-    ]
-    if spec.definition.hasBias { forwardArguments.append((.bias, .weights, 1)) }
-    let dataArguments: [(ArgumentKind, MemoryQuery, Int)] = [
-        (.diffDestination, .diffDestination, 0), (.weights, .weights, 0),
-        (.diffSource, .diffSource, 0),
-    ]
-    var weightArguments: [(ArgumentKind, MemoryQuery, Int)] = [
-        (.source, .source, 0), (.diffDestination, .diffDestination, 0),
-        (.diffWeights, .diffWeights, 0),
-    ]
-    if spec.definition.hasBias { weightArguments.append((.diffBias, .diffWeights, 1)) }
-    let forwardFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [
-        (plainData, .source, false), (plainOutput, .destination, true),
-    ]
-    let dataFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [
-        (plainOutput, .diffDestination, false),
-        (plainData, .diffSource, true),
-    ]
-    let weightFormats: [(MemoryDescriptor, MemoryQuery, Bool)] = [
-        (plainData, .source, false),
-        (plainOutput, .diffDestination, false),
-    ]
-    results.append(try pass("forward", primitives.forward, forwardArguments, activationFormats: forwardFormats))
-    results.append(try pass("backward-data", primitives.backwardData, dataArguments, activationFormats: dataFormats))
-    results.append(
-        try pass("backward-weights", primitives.backwardWeights, weightArguments, activationFormats: weightFormats))
-    if allImplementations {
-        let attributes = try PrimitiveAttributes()
-        let alternatives = [
-            (
-                "forward",
-                try PrimitiveDescriptor.allImplementations(primitives.forwardOperation, attributes: attributes),
-                forwardArguments, forwardFormats
-            ),
-            (
-                "backward-data",
-                try PrimitiveDescriptor.allImplementations(
-                    primitives.backwardDataOperation,
-                    attributes: attributes, hint: primitives.forward),
-                dataArguments, dataFormats
-            ),
-            (
-                "backward-weights",
-                try PrimitiveDescriptor.allImplementations(
-                    primitives.backwardWeightsOperation,
-                    attributes: attributes, hint: primitives.forward),
-                weightArguments, weightFormats
-            ),
-        ]
-        for (name, candidates, arguments, formats) in alternatives {
-            // The reference implementations run at ~1 GFLOPS: not worth the wait.
-            for candidate in candidates.dropFirst() where !candidate.implementationName.hasPrefix("ref") {
-                var alternative = try pass(name, candidate, arguments, activationFormats: formats)
-                alternative.pass = name + " (alternative)"
-                results.append(alternative)
-            }
-        }
-    }
-    for r in results {
-        log(String(format: "%@ %@: %.1f GFLOPS (%@)", r.name, r.pass, r.gflops ?? 0, r.implementation))
-    }
-    return results
 }
 
 /// Times an operator through its kernel (plain NCHW in and out): forward (training) and

@@ -19,133 +19,108 @@ func benchLayouts(
     let stream = try DNNL.Stream()
     let attributes = try PrimitiveAttributes()
     var results: [OperatorResult] = []
-
     for (format, tag) in layouts {
-        // BatchNorm, Inception 3a size.
-        if selected("inception.3a.bn") {
+        for operation in LayoutCase.seedOperators(batch: n) where selected(operation.name) {
+            let data = try MemoryDescriptor(operation.data, tag)
+            let (forward, backward) = try operation.operations(data, tag)
+            let forwardDescriptor = try PrimitiveDescriptor(
+                forward, attributes: attributes, what: "\(operation.name) forward")
+            let backwardDescriptor = try PrimitiveDescriptor(
+                backward, attributes: attributes, hint: forwardDescriptor, what: "\(operation.name) backward")
             results += try timePair(
-                name: "inception.3a.bn", op: "BatchNorm", data: [n, 64, 28, 28], output: [n, 64, 28, 28],
-                format: format, readsOfData: 2, stream: stream, runs: runs, runSeconds: runSeconds, log: log
-            ) { md in
-                let fwd = try PrimitiveDescriptor(
-                    .batchNormalizationForward(
-                        .forwardTraining, data: md, epsilon: 1e-3,
-                        flags: [.scale, .shift]),
-                    attributes: attributes, what: "bn forward")
-                return (
-                    fwd,
-                    try PrimitiveDescriptor(
-                        .batchNormalizationBackward(
-                            diffData: md, data: md, epsilon: 1e-3,
-                            flags: [.scale, .shift]),
-                        attributes: attributes, hint: fwd, what: "bn backward")
-                )
-            } layoutTag: {
-                tag
-            }
-        }
-        // Max pooling 3/2 `full`, AlexNet pool1.
-        if selected("alexnet.pool1") {
-            results += try timePair(
-                name: "alexnet.pool1", op: "Pooling", data: [n, 96, 54, 54], output: [n, 96, 27, 27],
-                format: format, readsOfData: 1, stream: stream, runs: runs, runSeconds: runSeconds, log: log
-            ) { md in
-                try poolingDescriptors(
-                    md, output: [n, 96, 27, 27], tag: tag, algorithm: .max, kernel: 3, stride: 2,
-                    pad: 0, padRight: 1, attributes: attributes)
-            } layoutTag: {
-                tag
-            }
-        }
-        // Avg pooling 3/1 pad 1, Inception 3a pool branch.
-        if selected("inception.3a.pool") {
-            results += try timePair(
-                name: "inception.3a.pool", op: "Pooling", data: [n, 192, 28, 28], output: [n, 192, 28, 28],
-                format: format, readsOfData: 1, stream: stream, runs: runs, runSeconds: runSeconds, log: log
-            ) { md in
-                try poolingDescriptors(
-                    md, output: [n, 192, 28, 28], tag: tag, algorithm: .averageIncludingPadding,
-                    kernel: 3, stride: 1, pad: 1, padRight: 1, attributes: attributes)
-            } layoutTag: {
-                tag
-            }
-        }
-        // LRN across 5 channels, AlexNet after conv1.
-        if selected("alexnet.lrn1") {
-            results += try timePair(
-                name: "alexnet.lrn1", op: "LRN", data: [n, 96, 54, 54], output: [n, 96, 54, 54],
-                format: format, readsOfData: 1, stream: stream, runs: runs, runSeconds: runSeconds, log: log
-            ) { md in
-                let fwd = try PrimitiveDescriptor(
-                    .lrnForward(.forwardTraining, data: md, size: 5, alpha: 1e-4, beta: 0.75, k: 1),
-                    attributes: attributes, what: "lrn forward")
-                return (
-                    fwd,
-                    try PrimitiveDescriptor(
-                        .lrnBackward(diffData: md, data: md, size: 5, alpha: 1e-4, beta: 0.75, k: 1),
-                        attributes: attributes, hint: fwd, what: "lrn backward")
-                )
-            } layoutTag: {
-                tag
-            }
-        }
-        // ReLU after an Inception 3a convolution.
-        if selected("inception.3a.relu") {
-            results += try timePair(
-                name: "inception.3a.relu", op: "Activation", data: [n, 64, 28, 28], output: [n, 64, 28, 28],
-                format: format, readsOfData: 1, stream: stream, runs: runs, runSeconds: runSeconds, log: log
-            ) { md in
-                let fwd = try PrimitiveDescriptor(
-                    .eltwiseForward(.forwardTraining, .reluUsingOutput, data: md),
-                    attributes: attributes, what: "relu forward")
-                return (
-                    fwd,
-                    try PrimitiveDescriptor(
-                        .eltwiseBackward(.reluUsingOutput, diffData: md, data: md),
-                        attributes: attributes, hint: fwd, what: "relu backward")
-                )
-            } layoutTag: {
-                tag
-            }
+                operation, format: format, forward: forwardDescriptor, backward: backwardDescriptor, stream: stream,
+                runs: runs, runSeconds: runSeconds, log: log)
         }
     }
     return results
 }
 
-private func poolingDescriptors(
-    _ md: MemoryDescriptor, output: [Int], tag: FormatTag, algorithm: PoolingAlgorithm,
-    kernel: Int, stride: Int, pad: Int, padRight: Int,
-    attributes: PrimitiveAttributes
-) throws -> (PrimitiveDescriptor, PrimitiveDescriptor) {
-    let dst = try MemoryDescriptor(output, tag)
-    let (kernels, strides) = ([kernel, kernel], [stride, stride])
-    let (left, right) = ([pad, pad], [padRight, padRight])
-    let fwd = try PrimitiveDescriptor(
-        .poolingForward(
-            .forwardTraining, algorithm, source: md, destination: dst,
-            strides: strides, kernel: kernels, paddingLeft: left,
-            paddingRight: right),
-        attributes: attributes, what: "pooling forward")
-    return (
-        fwd,
-        try PrimitiveDescriptor(
-            .poolingBackward(
-                algorithm, diffSource: md, diffDestination: dst, strides: strides,
-                kernel: kernels, paddingLeft: left, paddingRight: right),
-            attributes: attributes, hint: fwd, what: "pooling backward")
-    )
+/// One memory-bound operator of the seed networks: its shapes and its forward-training and
+/// backward operations for a data descriptor in a layout.
+private struct LayoutCase {
+    var name: String
+    var op: String
+    var data: [Int]
+    var output: [Int]
+    /// How many times forward reads its input (BatchNorm: statistics, then normalisation).
+    var readsOfData: Double
+    var operations: (MemoryDescriptor, FormatTag) throws -> (OperationDescriptor, OperationDescriptor)
+
+    static func seedOperators(batch n: Int) -> [LayoutCase] {
+        [
+            // BatchNorm, Inception 3a size.
+            LayoutCase(
+                name: "inception.3a.bn", op: "BatchNorm", data: [n, 64, 28, 28], output: [n, 64, 28, 28],
+                readsOfData: 2
+            ) { md, _ in
+                (
+                    try .batchNormalizationForward(.forwardTraining, data: md, epsilon: 1e-3, flags: [.scale, .shift]),
+                    try .batchNormalizationBackward(diffData: md, data: md, epsilon: 1e-3, flags: [.scale, .shift])
+                )
+            },
+            // Max pooling 3/2 `full`, AlexNet pool1.
+            LayoutCase(
+                name: "alexnet.pool1", op: "Pooling", data: [n, 96, 54, 54], output: [n, 96, 27, 27], readsOfData: 1
+            ) { md, tag in
+                try pooling(md, output: [n, 96, 27, 27], tag: tag, .max, kernel: 3, stride: 2, pad: 0, padRight: 1)
+            },
+            // Avg pooling 3/1 pad 1, Inception 3a pool branch.
+            LayoutCase(
+                name: "inception.3a.pool", op: "Pooling", data: [n, 192, 28, 28], output: [n, 192, 28, 28],
+                readsOfData: 1
+            ) { md, tag in
+                try pooling(
+                    md, output: [n, 192, 28, 28], tag: tag, .averageIncludingPadding, kernel: 3, stride: 1, pad: 1,
+                    padRight: 1)
+            },
+            // LRN across 5 channels, AlexNet after conv1.
+            LayoutCase(
+                name: "alexnet.lrn1", op: "LRN", data: [n, 96, 54, 54], output: [n, 96, 54, 54], readsOfData: 1
+            ) { md, _ in
+                (
+                    try .lrnForward(.forwardTraining, data: md, size: 5, alpha: 1e-4, beta: 0.75, k: 1),
+                    try .lrnBackward(diffData: md, data: md, size: 5, alpha: 1e-4, beta: 0.75, k: 1)
+                )
+            },
+            // ReLU after an Inception 3a convolution.
+            LayoutCase(
+                name: "inception.3a.relu", op: "Activation", data: [n, 64, 28, 28], output: [n, 64, 28, 28],
+                readsOfData: 1
+            ) { md, _ in
+                (
+                    try .eltwiseForward(.forwardTraining, .reluUsingOutput, data: md),
+                    try .eltwiseBackward(.reluUsingOutput, diffData: md, data: md)
+                )
+            },
+        ]
+    }
+
+    private static func pooling(
+        _ md: MemoryDescriptor, output: [Int], tag: FormatTag, _ algorithm: PoolingAlgorithm, kernel: Int, stride: Int,
+        pad: Int, padRight: Int
+    ) throws -> (OperationDescriptor, OperationDescriptor) {
+        let dst = try MemoryDescriptor(output, tag)
+        let (kernels, strides, left, right) = ([kernel, kernel], [stride, stride], [pad, pad], [padRight, padRight])
+        return (
+            try .poolingForward(
+                .forwardTraining, algorithm, source: md, destination: dst, strides: strides, kernel: kernels,
+                paddingLeft: left, paddingRight: right),
+            try .poolingBackward(
+                algorithm, diffSource: md, diffDestination: dst, strides: strides, kernel: kernels, paddingLeft: left,
+                paddingRight: right)
+        )
+    }
 }
 
 /// Times the forward-training and backward primitives of one operator in one layout and
 /// reports GB/s of the activations they read and write.
 private func timePair(
-    name: String, op: String, data: [Int], output: [Int], format: String, readsOfData: Double,
-    stream: DNNL.Stream, runs: Int, runSeconds: Double, log: (String) -> Void,
-    _ build: (MemoryDescriptor) throws -> (PrimitiveDescriptor, PrimitiveDescriptor),
-    layoutTag: () -> FormatTag
+    _ operation: LayoutCase, format: String, forward: PrimitiveDescriptor, backward: PrimitiveDescriptor,
+    stream: DNNL.Stream, runs: Int, runSeconds: Double, log: (String) -> Void
 ) throws -> [OperatorResult] {
-    let md = try MemoryDescriptor(data, layoutTag())
-    let (forward, backward) = try build(md)
+    let (name, op, data, output, readsOfData) = (
+        operation.name, operation.op, operation.data, operation.output, operation.readsOfData
+    )
     let queries: [(ArgumentKind, MemoryQuery)] = [
         (.source, .source), (.destination, .destination), (.workspace, .workspace), (.scale, .weights),
         (.shift, .weights),

@@ -42,7 +42,28 @@ public enum OperatorBenchmark {
                     log: log)
             }
         }
-        let kernels: [(String, () throws -> [OperatorResult])] = [
+        let kernels = kernelBenchmarks(batch: n, runs: runs, runSeconds: runSeconds, log: log)
+        for (name, bench) in kernels where selected(name) { results += try bench() }
+        if options.layouts {
+            // The same memory-bound operators in each candidate executor layout, the blocked
+            // one being what oneDNN's convolutions choose here (Inception 3a 3×3).
+            let probe = Convolution(kernel: [3, 3], filterCount: 64, pad: [1, 1])
+            let blocked = try ConvolutionPrimitives(probe, shapes: probe.inferShapes([[n, 64, 28, 28]], node: "probe"))
+                .forward.memoryDescriptor(.destination).formatName
+            results += try benchLayouts(
+                blockedFormat: blocked, batch: n, runs: runs, runSeconds: runSeconds,
+                selected: selected, log: log)
+        }
+        return BenchOpsReport(
+            roofGflops: median(roofRuns), roofRuns: roofRuns, sgemmSize: options.gemmSize,
+            threads: ProcessInfo.processInfo.activeProcessorCount, operators: results)
+    }
+
+    /// The other operators of the seed networks, timed through their kernels, by name.
+    static func kernelBenchmarks(
+        batch n: Int, runs: Int, runSeconds: Double, log: @escaping (String) -> Void
+    ) -> [(String, () throws -> [OperatorResult])] {
+        [
             (
                 "alexnet.fc6",
                 {
@@ -99,20 +120,6 @@ public enum OperatorBenchmark {
                 }
             ),
         ]
-        for (name, bench) in kernels where selected(name) { results += try bench() }
-        if options.layouts {
-            // The same memory-bound operators in each candidate executor layout, the blocked
-            // one being what oneDNN's convolutions choose here (Inception 3a 3×3).
-            let probe = Convolution(kernel: [3, 3], filterCount: 64, pad: [1, 1])
-            let blocked = try ConvolutionPrimitives(probe, shapes: probe.inferShapes([[n, 64, 28, 28]], node: "probe"))
-                .forward.memoryDescriptor(.destination).formatName
-            results += try benchLayouts(
-                blockedFormat: blocked, batch: n, runs: runs, runSeconds: runSeconds,
-                selected: selected, log: log)
-        }
-        return BenchOpsReport(
-            roofGflops: median(roofRuns), roofRuns: roofRuns, sgemmSize: options.gemmSize,
-            threads: ProcessInfo.processInfo.activeProcessorCount, operators: results)
     }
 }
 

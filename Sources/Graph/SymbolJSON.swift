@@ -88,62 +88,8 @@ public enum SymbolJSON {
         notes.isLegacy = topAttributes?["mxnet_version"] == nil
         var built: [Node] = []
         for (position, raw) in nodeList.enumerated() {
-            guard let op = raw["op"] as? String, let name = raw["name"] as? String else {
-                throw SymbolFileError("\(file): node \(position) has no 'op' or 'name'")
-            }
-            let isParamDialect = raw["param"] != nil
-            var attributes: [String: String] = [:]
-            for key in ["param", "attr", "attrs"] {
-                if let values = raw[key] as? [String: Any] {
-                    for (k, v) in values { attributes[k] = v as? String ?? "\(v)" }
-                }
-            }
-            let inputs = try (raw["inputs"] as? [[Any]] ?? []).map { entry -> Entry in
-                guard entry.count >= 2, let source = (entry[0] as? NSNumber)?.intValue,
-                    let output = (entry[1] as? NSNumber)?.intValue, source >= 0, source < built.count
-                else {
-                    throw SymbolFileError("\(file): node '\(name)' has an input \(entry) that is not an earlier node")
-                }
-                return Entry(built[source], output)
-            }
-            if op == "null" {
-                built.append(Node(name: name, op: op, attributes: attributes, definition: nil, inputs: []))
-                continue
-            }
-            if op == "Pooling" && notes.isLegacy && attributes["pooling_convention"] == nil
-                && (attributes["global_pool"].map { $0.lowercased() != "true" } ?? true)
-            {
-                attributes["pooling_convention"] = legacyPooling.rawValue
-                notes.legacyPooling.append(name)
-            }
-            if op == "BatchNorm" && isParamDialect && attributes["fix_gamma"] == nil {
-                attributes["fix_gamma"] = "False"
-                notes.learnedGamma.append(name)
-            }
-            let definition: any OperatorDefinition
-            do {
-                definition = try OperatorRegistry.definition(op: op, attributes: attributes, node: name)
-            } catch {
-                throw SymbolFileError("\(file): \(error)")
-            }
-            var allInputs = inputs
-            let expected = definition.argumentNames.count + definition.auxiliaryNames.count
-            if allInputs.count == definition.argumentNames.count && !definition.auxiliaryNames.isEmpty {
-                // Pre-nnvm files have no auxiliary variables; add them as MXNet's upgrader does.
-                for auxiliary in definition.auxiliaryNames {
-                    let variable = Node(
-                        name: "\(name)_\(auxiliary)", op: "null", attributes: attributes,
-                        definition: nil, inputs: [])
-                    allInputs.append(Entry(variable))
-                }
-                notes.addedAuxiliary.append(name)
-            }
-            guard allInputs.count == expected else {
-                throw SymbolFileError(
-                    "\(file): node '\(name)' (\(op)) has \(inputs.count) inputs, expected \(expected) "
-                        + "(\((definition.argumentNames + definition.auxiliaryNames).joined(separator: ", ")))")
-            }
-            built.append(Node(name: name, op: op, attributes: attributes, definition: definition, inputs: allInputs))
+            built.append(
+                try node(raw, at: position, after: built, file: file, legacyPooling: legacyPooling, notes: &notes))
         }
         guard let heads = top["heads"] as? [[Any]], !heads.isEmpty else {
             throw SymbolFileError("\(file): no 'heads' (graph outputs)")
@@ -157,6 +103,65 @@ public enum SymbolJSON {
             return Entry(built[source], output)
         }
         return (Symbol(outputs), notes)
+    }
+
+    /// One node of the `nodes` list; its inputs must be earlier nodes of `built`.
+    private static func node(
+        _ raw: [String: Any], at position: Int, after built: [Node], file: String, legacyPooling: Pooling.Convention,
+        notes: inout Notes
+    ) throws -> Node {
+        guard let op = raw["op"] as? String, let name = raw["name"] as? String else {
+            throw SymbolFileError("\(file): node \(position) has no 'op' or 'name'")
+        }
+        let isParamDialect = raw["param"] != nil
+        var attributes: [String: String] = [:]
+        for key in ["param", "attr", "attrs"] {
+            if let values = raw[key] as? [String: Any] {
+                for (k, v) in values { attributes[k] = v as? String ?? "\(v)" }
+            }
+        }
+        let inputs = try (raw["inputs"] as? [[Any]] ?? []).map { entry -> Entry in
+            guard entry.count >= 2, let source = (entry[0] as? NSNumber)?.intValue,
+                let output = (entry[1] as? NSNumber)?.intValue, source >= 0, source < built.count
+            else {
+                throw SymbolFileError("\(file): node '\(name)' has an input \(entry) that is not an earlier node")
+            }
+            return Entry(built[source], output)
+        }
+        if op == "null" { return Node(name: name, op: op, attributes: attributes, definition: nil, inputs: []) }
+        if op == "Pooling" && notes.isLegacy && attributes["pooling_convention"] == nil
+            && (attributes["global_pool"].map { $0.lowercased() != "true" } ?? true)
+        {
+            attributes["pooling_convention"] = legacyPooling.rawValue
+            notes.legacyPooling.append(name)
+        }
+        if op == "BatchNorm" && isParamDialect && attributes["fix_gamma"] == nil {
+            attributes["fix_gamma"] = "False"
+            notes.learnedGamma.append(name)
+        }
+        let definition: any OperatorDefinition
+        do {
+            definition = try OperatorRegistry.definition(op: op, attributes: attributes, node: name)
+        } catch {
+            throw SymbolFileError("\(file): \(error)")
+        }
+        var allInputs = inputs
+        let expected = definition.argumentNames.count + definition.auxiliaryNames.count
+        if allInputs.count == definition.argumentNames.count && !definition.auxiliaryNames.isEmpty {
+            // Pre-nnvm files have no auxiliary variables; add them as MXNet's upgrader does.
+            for auxiliary in definition.auxiliaryNames {
+                let variable = Node(
+                    name: "\(name)_\(auxiliary)", op: "null", attributes: attributes, definition: nil, inputs: [])
+                allInputs.append(Entry(variable))
+            }
+            notes.addedAuxiliary.append(name)
+        }
+        guard allInputs.count == expected else {
+            throw SymbolFileError(
+                "\(file): node '\(name)' (\(op)) has \(inputs.count) inputs, expected \(expected) "
+                    + "(\((definition.argumentNames + definition.auxiliaryNames).joined(separator: ", ")))")
+        }
+        return Node(name: name, op: op, attributes: attributes, definition: definition, inputs: allInputs)
     }
 
     /// Reads a pre-0.9 symbol file whose Pooling nodes carry no `pooling_convention`, choosing
