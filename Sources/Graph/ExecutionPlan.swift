@@ -109,16 +109,23 @@ struct ExecutionPlan {
             let argumentCount = definition.argumentNames.count
             let arguments = node.inputs.prefix(argumentCount).map(slot)
             let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
-            let writes = outputSlots[position]
-            steps.append(
-                MemoryPlanner.Step(
-                    reads: arguments + auxiliaryInputs, writes: writes,
-                    inPlace: inPlacePairs(position, arguments: arguments, outputs: writes)))
             forwardCalls.append(
-                Call(
-                    kind: .forward, node: position, arguments: arguments, outputs: writes,
-                    auxiliary: auxiliaryInputs))
+                forwardStep(
+                    .forward, position, arguments: arguments, auxiliary: auxiliaryInputs,
+                    writes: outputSlots[position]))
         }
+    }
+
+    /// A forward run of node `position` (`.forward`, or `.recompute` in the gradient pass)
+    /// and its memory-planner step, outputs allowed to take over arguments in place.
+    private mutating func forwardStep(
+        _ kind: Call.Kind, _ position: Int, arguments: [Int], auxiliary: [Int], writes: [Int]
+    ) -> Call {
+        steps.append(
+            MemoryPlanner.Step(
+                reads: arguments + auxiliary, writes: writes,
+                inPlace: inPlacePairs(position, arguments: arguments, outputs: writes)))
+        return Call(kind: kind, node: position, arguments: arguments, outputs: writes, auxiliary: auxiliary)
     }
 
     /// Consumers before producers; the first contribution to a gradient writes, later ones
@@ -206,14 +213,8 @@ struct ExecutionPlan {
         }
         let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
         let writes = outputSlots[position].map { addSlot(slots[$0].shape, "\(slots[$0].name)_recomputed") }
-        steps.append(
-            MemoryPlanner.Step(
-                reads: arguments + auxiliaryInputs, writes: writes,
-                inPlace: inPlacePairs(position, arguments: arguments, outputs: writes)))
         gradientPassCalls.append(
-            Call(
-                kind: .recompute, node: position, arguments: arguments, outputs: writes,
-                auxiliary: auxiliaryInputs))
+            forwardStep(.recompute, position, arguments: arguments, auxiliary: auxiliaryInputs, writes: writes))
         recomputedSlots[position] = writes
         return writes
     }

@@ -80,29 +80,24 @@ public struct Graph: Sendable {
 
     /// The one data input of an image classifier (`data`, or the symbol's own name for it).
     public func dataInput() throws(OperatorError) -> String {
-        let names = dataNames
-        guard names.count == 1 else {
-            throw OperatorError(
-                node: nodes.last?.name ?? "graph",
-                names.isEmpty
-                    ? "the network has no data input"
-                    : "the network has \(names.count) data inputs (\(names.joined(separator: ", "))); one is expected")
-        }
-        return names[0]
+        try single(dataNames, "data input", missing: "")
+    }
+
+    /// The one label input of a classifier's loss head (`softmax_label`).
+    public func labelInput() throws(OperatorError) -> String {
+        try single(labelNames, "label input", missing: " (training needs a loss head such as SoftmaxOutput)")
     }
 
     /// Input shapes that give the one data input `shape` (for `Executor` and `inferShapes`).
     public func inputShapes(data shape: Shape) throws(OperatorError) -> [String: Shape] { [try dataInput(): shape] }
 
-    /// The one label input of a classifier's loss head (`softmax_label`).
-    public func labelInput() throws(OperatorError) -> String {
-        let names = labelNames
+    private func single(_ names: [String], _ what: String, missing: String) throws(OperatorError) -> String {
         guard names.count == 1 else {
             throw OperatorError(
                 node: nodes.last?.name ?? "graph",
                 names.isEmpty
-                    ? "the network has no label input (training needs a loss head such as SoftmaxOutput)"
-                    : "the network has \(names.count) label inputs (\(names.joined(separator: ", "))); one is expected")
+                    ? "the network has no \(what)\(missing)"
+                    : "the network has \(names.count) \(what)s (\(names.joined(separator: ", "))); one is expected")
         }
         return names[0]
     }

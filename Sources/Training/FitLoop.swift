@@ -65,6 +65,21 @@ public struct EpochReport: Codable, Sendable, Equatable {
     public var validationCrossEntropy: Double?
     public var samplesPerSecond: Double
 
+    public init(
+        epoch: Int, trainAccuracy: Double, trainTopK: Double, trainCrossEntropy: Double,
+        validationAccuracy: Double? = nil, validationTopK: Double? = nil, validationCrossEntropy: Double? = nil,
+        samplesPerSecond: Double
+    ) {
+        self.epoch = epoch
+        self.trainAccuracy = trainAccuracy
+        self.trainTopK = trainTopK
+        self.trainCrossEntropy = trainCrossEntropy
+        self.validationAccuracy = validationAccuracy
+        self.validationTopK = validationTopK
+        self.validationCrossEntropy = validationCrossEntropy
+        self.samplesPerSecond = samplesPerSecond
+    }
+
     enum CodingKeys: String, CodingKey {
         case epoch
         case trainAccuracy = "train-accuracy", trainTopK = "train-top-k", trainCrossEntropy = "train-cross-entropy"
@@ -211,12 +226,7 @@ public final class FitLoop {
             report.validationCrossEntropy = validation.crossEntropy
         }
         rows.append(
-            MetricsTable.Row(
-                epoch: epoch, trainAccuracy: train.accuracy, trainTopK: train.topKAccuracy,
-                trainCrossEntropy: train.crossEntropy, validationAccuracy: report.validationAccuracy,
-                validationTopK: report.validationTopK, validationCrossEntropy: report.validationCrossEntropy,
-                samplesPerSecond: result.samplesPerSecond, seconds: result.seconds,
-                learningRate: Double(trainer.optimizer.learningRate)))
+            MetricsTable.Row(report, seconds: result.seconds, learningRate: Double(trainer.optimizer.learningRate)))
         return report
     }
 

@@ -3,34 +3,20 @@ import TensorCore
 
 /// `PREFIX-metrics.csv` (one row per epoch) and `PREFIX-curves.svg` (accuracy and loss).
 public enum MetricsTable {
+    /// One epoch: what `train --json` reports, its duration and its last learning rate.
+    @dynamicMemberLookup
     public struct Row: Sendable, Equatable {
-        public var epoch: Int
-        public var trainAccuracy: Double
-        public var trainTopK: Double
-        public var trainCrossEntropy: Double
-        public var validationAccuracy: Double?
-        public var validationTopK: Double?
-        public var validationCrossEntropy: Double?
-        public var samplesPerSecond: Double
+        public var report: EpochReport
         public var seconds: Double
         public var learningRate: Double
 
-        public init(
-            epoch: Int, trainAccuracy: Double, trainTopK: Double, trainCrossEntropy: Double,
-            validationAccuracy: Double? = nil, validationTopK: Double? = nil, validationCrossEntropy: Double? = nil,
-            samplesPerSecond: Double, seconds: Double, learningRate: Double
-        ) {
-            self.epoch = epoch
-            self.trainAccuracy = trainAccuracy
-            self.trainTopK = trainTopK
-            self.trainCrossEntropy = trainCrossEntropy
-            self.validationAccuracy = validationAccuracy
-            self.validationTopK = validationTopK
-            self.validationCrossEntropy = validationCrossEntropy
-            self.samplesPerSecond = samplesPerSecond
+        public init(_ report: EpochReport, seconds: Double, learningRate: Double) {
+            self.report = report
             self.seconds = seconds
             self.learningRate = learningRate
         }
+
+        public subscript<Value>(dynamicMember path: KeyPath<EpochReport, Value>) -> Value { report[keyPath: path] }
     }
 
     public static let header =
@@ -45,11 +31,11 @@ public enum MetricsTable {
         return text.split(separator: "\n").dropFirst().compactMap { line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard f.count == 10, let e = Int(f[0]), e < epoch else { return nil }
-            return Row(
+            let report = EpochReport(
                 epoch: e, trainAccuracy: Double(f[1]) ?? 0, trainTopK: Double(f[2]) ?? 0,
-                trainCrossEntropy: Double(f[3]) ?? 0,
-                validationAccuracy: Double(f[4]), validationTopK: Double(f[5]), validationCrossEntropy: Double(f[6]),
-                samplesPerSecond: Double(f[7]) ?? 0, seconds: Double(f[8]) ?? 0, learningRate: Double(f[9]) ?? 0)
+                trainCrossEntropy: Double(f[3]) ?? 0, validationAccuracy: Double(f[4]), validationTopK: Double(f[5]),
+                validationCrossEntropy: Double(f[6]), samplesPerSecond: Double(f[7]) ?? 0)
+            return Row(report, seconds: Double(f[8]) ?? 0, learningRate: Double(f[9]) ?? 0)
         }
     }
 
@@ -73,7 +59,7 @@ public enum MetricsTable {
             svg += "<text x=\"\(width / 2)\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">\(title)</text>"
             svg +=
                 "<rect x=\"\(margin)\" y=\"\(margin)\" width=\"\(width - 2 * margin)\" height=\"\(height - 2 * margin)\" fill=\"none\" stroke=\"#999\"/>"
-            let epochs = rows.map(\.epoch)
+            let epochs = rows.map(\.report.epoch)
             let low = Double(epochs.min() ?? 0), high = Double(max((epochs.max() ?? 1), (epochs.min() ?? 0) + 1))
             func px(_ epoch: Int) -> Double { margin + (Double(epoch) - low) / (high - low) * (width - 2 * margin) }
             func py(_ value: Double) -> Double { height - margin - min(value / maximum, 1) * (height - 2 * margin) }
@@ -99,14 +85,14 @@ public enum MetricsTable {
         svg += chart(
             x: 0, title: "accuracy",
             series: [
-                ("train", "#1f77b4", rows.map(\.trainAccuracy)),
-                ("validation", "#d62728", rows.map(\.validationAccuracy)),
+                ("train", "#1f77b4", rows.map(\.report.trainAccuracy)),
+                ("validation", "#d62728", rows.map(\.report.validationAccuracy)),
             ], maximum: 1)
         svg += chart(
             x: width, title: "cross-entropy",
             series: [
-                ("train", "#1f77b4", rows.map(\.trainCrossEntropy)),
-                ("validation", "#d62728", rows.map(\.validationCrossEntropy)),
+                ("train", "#1f77b4", rows.map(\.report.trainCrossEntropy)),
+                ("validation", "#d62728", rows.map(\.report.validationCrossEntropy)),
             ],
             maximum: max(losses.max() ?? 1, 1e-3) * 1.05)
         svg += "</svg>\n"

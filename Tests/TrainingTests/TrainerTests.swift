@@ -119,3 +119,28 @@ import Training
         #expect(executor.argument("k")!.toArray() == k.map { $0 * 0.5 })
     }
 }
+
+@Suite struct MetricsTableTests {
+    /// A resumed run reads the rows of the epochs before it back from the CSV.
+    @Test func rowsSurviveTheCSV() throws {
+        let folder = NSTemporaryDirectory() + "gannet-metrics-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let rows = [
+            MetricsTable.Row(
+                EpochReport(
+                    epoch: 0, trainAccuracy: 0.5, trainTopK: 0.75, trainCrossEntropy: 1.25, samplesPerSecond: 10),
+                seconds: 2.5, learningRate: 0.125),
+            MetricsTable.Row(
+                EpochReport(
+                    epoch: 1, trainAccuracy: 0.625, trainTopK: 1, trainCrossEntropy: 0.5, validationAccuracy: 0.5,
+                    validationTopK: 1, validationCrossEntropy: 0.75, samplesPerSecond: 12),
+                seconds: 2, learningRate: 0.0625),
+        ]
+        try MetricsTable.write(rows, prefix: folder + "/m")
+        #expect(MetricsTable.read(prefix: folder + "/m", before: 2) == rows)
+        #expect(MetricsTable.read(prefix: folder + "/m", before: 1) == Array(rows.prefix(1)))
+        try MetricsTable.plot(rows, prefix: folder + "/m")
+        #expect(try String(contentsOfFile: folder + "/m-curves.svg", encoding: .utf8).contains("<polyline"))
+    }
+}
