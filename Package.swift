@@ -40,7 +40,8 @@ let package = Package(
         .testTarget(name: "OperatorsTests", dependencies: ["Operators", "TensorCore", "DNNL"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Graph", "Models", "Operators", "TensorCore"]),
         .testTarget(
-            name: "GraphTests", dependencies: ["Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"],
+            name: "GraphTests",
+            dependencies: ["DNNL", "Graph", "Models", "Operators", "TensorCore", "CHeapStatistics"],
             exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -20,6 +20,12 @@ out="$(mktemp -d)"
 "$gannet" plan --network "$out/inception-bn-symbol.json" --batch-size 2 --json | check plan
 rm -rf "$out"
 "$gannet" bench train --network inception-bn-small --batch-size 4 --iterations 1 --runs 2 --json 2>/dev/null | check bench-train
+set +e
+"$gannet" bench train --network inception-bn-small --mode inference --dtype bfloat16 --batch-size 4 --iterations 1 \
+  --runs 1 --json > "${TMPDIR:-/tmp}/gannet-bf16.json" 2> "${TMPDIR:-/tmp}/gannet-bf16.err"; status=$?
+set -e
+check bench-bfloat16 "$status" "${TMPDIR:-/tmp}/gannet-bf16.err" < "${TMPDIR:-/tmp}/gannet-bf16.json"
+rm -f "${TMPDIR:-/tmp}/gannet-bf16.json" "${TMPDIR:-/tmp}/gannet-bf16.err"
 "$gannet" bench memory --network inception-bn-small --budget-gib 0.4 --batches 4,8,512 --json 2>/dev/null | check bench-memory
 "$gannet" bench ops --preset short --runs 2 --only alexnet.conv3 --json 2>/dev/null | check bench-ops
 

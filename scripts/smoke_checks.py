@@ -43,6 +43,19 @@ def bench_train():
     print("cli-smoke: bench train ok (%.1f img/s)" % r["samples-per-second"])
 
 
+def bench_bfloat16(status, error_file):
+    """bench train --dtype bfloat16 in inference: runs where the CPU has native bfloat16,
+    and elsewhere stops with exit status 2 and a message naming the ISA."""
+    error = open(error_file).read()
+    if int(status) == 0:
+        r = report()
+        assert r["dtype"] == "bfloat16" and r["isa"] in ("avx512_core_bf16", "avx512_core_amx"), r
+        print("cli-smoke: bfloat16 inference ok on %s (%.1f img/s)" % (r["isa"], r["samples-per-second"]))
+    else:
+        assert int(status) == 2 and "without native bfloat16" in error, (status, error)
+        print("cli-smoke: bfloat16 refused on a CPU without native bfloat16")
+
+
 def bench_memory():
     r = report()
     assert r["largest-batch"] == 8, r

@@ -28,3 +28,13 @@ public enum Library {
         }
     }
 }
+
+extension Library {
+    /// Whether the CPU computes bfloat16 natively (`avx512_bf16` or AMX): where mixed
+    /// precision is faster than float32. oneDNN emulates bfloat16 on other AVX-512 CPUs
+    /// (several times slower than float32) and has no bfloat16 kernels on AVX2.
+    public static var hasNativeBFloat16: Bool {
+        let isa = dnnl_get_effective_cpu_isa()
+        return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
+    }
+}

@@ -12,6 +12,8 @@ struct ExecutionPlan {
         var shape: Shape
         /// MXNet-style: `conv1_output`, `conv1_weight`, `conv1_output_grad`.
         var name: String
+        /// A gradient has the type of its tensor.
+        var type: DataType
     }
 
     /// One planned kernel call.
@@ -51,12 +53,17 @@ struct ExecutionPlan {
     private let mirror: Bool
     private var recomputedSlots: [Int: [Int]] = [:]
 
+    /// Per node, the element type of each output.
+    let types: [[DataType]]
+
     /// Plans `graph` with `inputNames` fed by the user (no gradient). `isTraining` adds the
     /// gradient pass; `mirror` recomputes cheap outputs there instead of keeping them.
+    /// `types` gives each node output's element type (all float32 when nil).
     init(
         graph: Graph, shapes: Graph.Shapes, layout: LayoutAssignment, inputNames: Set<String>, isTraining: Bool,
-        mirror: Bool
+        mirror: Bool, types: [[DataType]]? = nil
     ) throws(OperatorError) {
+        self.types = types ?? shapes.outputs.map { $0.map { _ in .float32 } }
         self.graph = graph
         self.shapes = shapes
         self.layout = layout
@@ -69,7 +76,8 @@ struct ExecutionPlan {
                 shapes.outputs[position].indices.map { index in
                     addSlot(
                         shapes.outputs[position][index],
-                        node.definition.map { "\(node.name)_\($0.outputNames[index])" } ?? node.name)
+                        node.definition.map { "\(node.name)_\($0.outputNames[index])" } ?? node.name,
+                        self.types[position][index])
                 })
         }
         planForward()
@@ -87,19 +95,20 @@ struct ExecutionPlan {
     /// Slots of the graph's outputs.
     var headSlots: [Int] { graph.symbol.outputs.map(slot) }
 
-    private mutating func addSlot(_ shape: Shape, _ name: String) -> Int {
-        slots.append(Slot(shape: shape, name: name))
+    private mutating func addSlot(_ shape: Shape, _ name: String, _ type: DataType) -> Int {
+        slots.append(Slot(shape: shape, name: name, type: type))
         return slots.count - 1
     }
 
     private func layout(_ entry: Entry) -> TensorLayout { layout.layout(of: entry, graph: graph, shapes: shapes) }
 
     /// (argument slot, output slot) pairs that may share memory: allowed by the operator
-    /// and in the same physical layout.
+    /// and in the same physical layout and element type.
     private func inPlacePairs(_ position: Int, arguments: [Int], outputs: [Int]) -> [(read: Int, write: Int)] {
         let node = graph.nodes[position]
         return node.definition!.inPlaceOptions.filter { option in
             layout(node.inputs[option.argument]) == layout(Entry(node, option.output))
+                && slots[arguments[option.argument]].type == slots[outputs[option.output]].type
         }.map { (arguments[$0.argument], outputs[$0.output]) }
     }
 
@@ -187,8 +196,8 @@ struct ExecutionPlan {
     private mutating func gradientSlot(for entry: Entry) -> Int {
         if let existing = gradientSlots[entry] { return existing }
         let source = graph.index(of: entry.node)
-        let gradient = addSlot(
-            shapes.outputs[source][entry.index], "\(slots[outputSlots[source][entry.index]].name)_grad")
+        let forward = slots[outputSlots[source][entry.index]]
+        let gradient = addSlot(forward.shape, "\(forward.name)_grad", forward.type)
         gradientSlots[entry] = gradient
         return gradient
     }
@@ -212,7 +221,9 @@ struct ExecutionPlan {
             arguments.append(gradientPassOutputs(graph.index(of: entry.node))[entry.index])
         }
         let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
-        let writes = outputSlots[position].map { addSlot(slots[$0].shape, "\(slots[$0].name)_recomputed") }
+        let writes = outputSlots[position].map {
+            addSlot(slots[$0].shape, "\(slots[$0].name)_recomputed", slots[$0].type)
+        }
         gradientPassCalls.append(
             forwardStep(.recompute, position, arguments: arguments, auxiliary: auxiliaryInputs, writes: writes))
         recomputedSlots[position] = writes

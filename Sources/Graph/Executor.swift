@@ -54,22 +54,31 @@ public final class Executor {
     /// BatchNorm+ReLU forward per layer for the memory of those outputs. An inference binding
     /// fuses Convolution → BatchNorm → Activation chains into one convolution
     /// (`Symbol.fusedForInference`) unless `fuse` is false; it is then for `forward(isTraining: false)` only.
+    /// `dataType` `.bfloat16` computes activations in bfloat16 where operators can
+    /// (`Symbol.castForPrecision`); parameters, auxiliary states, inputs and the loss head's
+    /// output stay float32. Inference only for now.
     public init(
         _ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
         layout: LayoutPolicy = .automatic, mirror: Bool = false, fuse: Bool = true, inputs: Set<String>? = nil,
-        context: KernelContext = KernelContext()
+        dataType: DataType = .float32, context: KernelContext = KernelContext()
     ) throws {
-        let symbol = !isTraining && fuse ? symbol.fusedForInference() : symbol
+        if isTraining && dataType != .float32 {
+            throw OperatorError(
+                node: symbol.outputs.first?.node.name ?? "graph",
+                "training computes in float32 for now; \(dataType.rawValue) is for inference")
+        }
+        let symbol = (!isTraining && fuse ? symbol.fusedForInference() : symbol).castForPrecision(dataType)
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)
         let layout = try LayoutAssignment(layout, graph: graph, shapes: shapes)
+        let types = graph.nodes.map { $0.activationTypes(computing: dataType) }
         let plan = try ExecutionPlan(
             graph: graph, shapes: shapes, layout: layout,
             inputNames: inputs ?? Set(graph.inputNames).union(inputShapes.keys),
-            isTraining: isTraining, mirror: mirror)
+            isTraining: isTraining, mirror: mirror, types: types)
         let placement = MemoryPlacement(plan, reuse: planMemory)
         let storage = Storage(placement, plan: plan)
-        let kernels = try Self.makeKernels(plan, layout: layout, context: context)
+        let kernels = try Self.makeKernels(plan, layout: layout, dataType: dataType, context: context)
         // Size the shared scratch of `add` requests now, so that no batch allocates.
         for call in plan.gradientPassCalls {
             for (index, request) in call.gradientRequests.enumerated() where request == .add {
@@ -140,7 +149,8 @@ public final class Executor {
                     case .gradients: gradients
                     }
                 return Tensor(
-                    viewing: owner.rawPointer + placement.offsets[index], shape: plan.slots[index].shape, owner: owner)
+                    viewing: owner.rawPointer + placement.offsets[index], shape: plan.slots[index].shape,
+                    dataType: plan.slots[index].type, owner: owner)
             }
             (self.arena, self.weights, self.gradients) = (arena, weights, gradients)
         }
@@ -148,7 +158,7 @@ public final class Executor {
 
     /// Binding phase: one kernel per operator node, created once with the layouts chosen.
     private static func makeKernels(
-        _ plan: ExecutionPlan, layout: LayoutAssignment,
+        _ plan: ExecutionPlan, layout: LayoutAssignment, dataType: DataType,
         context: KernelContext
     ) throws -> [(any OperatorKernel)?] {
         let graph = plan.graph
@@ -163,7 +173,17 @@ public final class Executor {
                     layout.layout(ofOutput: $0, node: position, graph: graph, shapes: plan.shapes)
                 }
             }  // Plain: tensors stay NCHW and each kernel reorders to what its primitive prefers.
-            let kernel = try definition.makeKernel(shapes: nodeShapes, context: context)
+            nodeShapes.argumentTypes = node.inputs.prefix(definition.argumentNames.count).map {
+                plan.types[graph.index(of: $0.node)][$0.index]
+            }
+            nodeShapes.outputTypes = plan.types[position]
+            nodeShapes.computeType = dataType
+            let kernel: any OperatorKernel
+            do {
+                kernel = try definition.makeKernel(shapes: nodeShapes, context: context)
+            } catch  where dataType != .float32 {
+                throw OperatorError(node: node.name, "has no \(dataType.rawValue) kernel on this CPU (\(error))")
+            }
             if layout.isBlocked && kernel.implementation == "reference" {
                 // The reference kernels compute in plain NCHW only.
                 throw OperatorError(

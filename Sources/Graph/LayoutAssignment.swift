@@ -48,10 +48,21 @@ public struct LayoutAssignment: Sendable {
 
     /// The layout of output `index` of node `position`.
     public func layout(ofOutput index: Int, node position: Int, graph: Graph, shapes: Graph.Shapes) -> TensorLayout {
-        guard let block, !graph.nodes[position].isVariable, shapes.outputs[position][index].rank == 4 else {
-            return .plain
-        }
+        let node = graph.nodes[position]
+        guard let block, !Self.isNetworkInput(Entry(node, index), graph, shapes),
+            shapes.outputs[position][index].rank == 4
+        else { return .plain }
         return .blocked(block)
+    }
+
+    /// A variable, or a conversion of one (`BlockedLayoutSupport.followsInput`): plain in
+    /// every layout, read only by operators that take plain network inputs.
+    static func isNetworkInput(_ entry: Entry, _ graph: Graph, _ shapes: Graph.Shapes) -> Bool {
+        guard let definition = entry.node.definition else { return true }
+        guard let nodeShapes = shapes.nodeShapes[graph.index(of: entry.node)],
+            definition.blockedLayoutSupport(nodeShapes) == .followsInput
+        else { return false }
+        return isNetworkInput(entry.node.inputs[0], graph, shapes)
     }
 
     /// The layout of `entry`.
@@ -64,7 +75,8 @@ public struct LayoutAssignment: Sendable {
         var hasBlocked = false
         for (position, node) in graph.nodes.enumerated() {
             guard let definition = node.definition, let nodeShapes = shapes.nodeShapes[position] else { continue }
-            for (index, shape) in shapes.outputs[position].enumerated() where shape.rank == 4 {
+            for (index, shape) in shapes.outputs[position].enumerated()
+            where shape.rank == 4 && !isNetworkInput(Entry(node, index), graph, shapes) {
                 // Hidden outputs of another shape (BatchNorm's statistics) are not activations.
                 guard index < definition.visibleOutputCount || shape == shapes.outputs[position][0] else { continue }
                 if shape[1] % block != 0 {
@@ -82,7 +94,8 @@ public struct LayoutAssignment: Sendable {
                 if support == .none {
                     return OperatorError(node: node.name, "\(node.op) has no blocked-layout kernel for these shapes")
                 }
-                if entry.node.isVariable && support != .activationsAndInputs {
+                if isNetworkInput(entry, graph, shapes) && support != .activationsAndInputs && support != .followsInput
+                {
                     return OperatorError(
                         node: node.name,
                         "\(node.op) cannot read the network input "

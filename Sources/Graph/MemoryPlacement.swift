@@ -27,7 +27,7 @@ struct MemoryPlacement {
 
     /// `reuse: false` gives every arena tensor its own block (for checking the planner).
     init(_ plan: ExecutionPlan, reuse: Bool) {
-        sizes = plan.slots.map { $0.shape.elementCount * 4 }
+        sizes = plan.slots.map { $0.shape.elementCount * $0.type.byteCount }
         let weightSlots = Set(plan.learnable.union(plan.auxiliary).map { plan.outputSlots[$0][0] })
         let parameterGradients = Set(plan.parameterGradientSlots.values)
         var pinned = Set(plan.inputs.map { plan.outputSlots[$0][0] })

@@ -40,6 +40,8 @@ public struct Activation: OperatorDefinition {
 
     public var isCheapToRecompute: Bool { true }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
+    /// softsign has no oneDNN algorithm; its Swift kernel computes in float32.
+    public func activationType(computing compute: DataType) -> DataType { kind == .softsign ? .float32 : compute }
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
         let data = try requireDataShape(arguments, node: node)
@@ -109,7 +111,7 @@ final class ActivationKernel: OperatorKernel {
     init(_ definition: Activation, shapes: NodeShapes, context: KernelContext) throws {
         self.context = context
         self.definition = definition
-        let plain = try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
+        let plain = try shapes.descriptor(ofArgument: 0)
         source = try Memory(plain)
         destination = try Memory(plain)
         gradientDestination = try Memory(plain)

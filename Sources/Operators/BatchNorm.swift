@@ -55,6 +55,10 @@ public struct BatchNorm: OperatorDefinition {
     /// only in backward, so a second forward leaves them alone.
     public var isCheapToRecompute: Bool { true }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
+    /// Batch statistics, scale and shift stay float32 (oneDNN's bfloat16 batch normalization
+    /// takes float32 parameters).
+    public func activationType(computing compute: DataType) -> DataType { compute }
+    public func outputTypes(activationType type: DataType) -> [DataType] { [type, .float32, .float32] }
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
         let data = try requireDataShape(arguments, node: node)
@@ -190,7 +194,7 @@ final class BatchNormKernel: OperatorKernel {
         let data = shapes.arguments[0]
         channels = data[1]
         dataShape = data
-        let plainData = try shapes.layout(ofArgument: 0).descriptor(data)
+        let plainData = try shapes.descriptor(ofArgument: 0)
         let epsilon = Float(definition.epsilon)
         let affine: BatchNormalizationFlags = [.scale, .shift]
         let batchFlags = definition.useGlobalStats ? affine.union(.globalStatistics) : affine

@@ -26,6 +26,7 @@ public struct Concat: OperatorDefinition {
     }
 
     public var argumentNames: [String] { (0..<inputCount).map { "arg\($0)" } }
+    public func activationType(computing compute: DataType) -> DataType { compute }
     /// oneDNN concatenates blocked tensors along channels only.
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { axis == 1 ? .activations : .none }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
@@ -112,8 +113,9 @@ final class ConcatKernel: OperatorKernel {
         for (index, size) in inner.enumerated() {
             // Input block o lands at output block o, shifted by the inputs before it.
             copyBlocks(
-                from: call.arguments[index].floats, sourceStride: size,
-                to: call.outputs[0].floats + offset, destinationStride: total, size: size, request: request)
+                from: call.arguments[index].rawPointer, sourceStride: size,
+                to: call.outputs[0].rawPointer, destinationOffset: offset, destinationStride: total, size: size,
+                type: call.outputs[0].dataType, request: request)
             offset += size
         }
     }
@@ -125,23 +127,27 @@ final class ConcatKernel: OperatorKernel {
             let request = call.requests[index]
             guard request != .skip, let gradient = call.argumentGradients[index] else { continue }
             copyBlocks(
-                from: call.outputGradients[0].floats + offset, sourceStride: total,
-                to: gradient.floats, destinationStride: size, size: size, request: request)
+                from: call.outputGradients[0].rawPointer + offset * gradient.dataType.byteCount, sourceStride: total,
+                to: gradient.rawPointer, destinationOffset: 0, destinationStride: size, size: size,
+                type: gradient.dataType, request: request)
         }
     }
 
-    /// Copies (or adds) `outer` blocks of `size` elements between two strided sequences.
+    /// Copies (or adds) `outer` blocks of `size` elements of `type` between two strided
+    /// sequences (strides and offsets in elements).
     private func copyBlocks(
-        from source: UnsafeMutablePointer<Float>, sourceStride: Int,
-        to destination: UnsafeMutablePointer<Float>, destinationStride: Int,
-        size: Int, request: Request
+        from source: UnsafeMutableRawPointer, sourceStride: Int,
+        to destination: UnsafeMutableRawPointer, destinationOffset: Int, destinationStride: Int,
+        size: Int, type: DataType, request: Request
     ) {
+        let bytes = type.byteCount
         for o in 0..<outer {
-            let from = source + o * sourceStride, to = destination + o * destinationStride
+            let from = source + o * sourceStride * bytes
+            let to = destination + (destinationOffset + o * destinationStride) * bytes
             if request == .add {
-                accumulate(into: to, from: from, count: size)
+                accumulate(into: to, from: from, count: size, type: type)
             } else {
-                memcpy(to, from, size * 4)
+                to.copyMemory(from: from, byteCount: size * bytes)
             }
         }
     }

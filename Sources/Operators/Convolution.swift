@@ -57,6 +57,7 @@ public struct Convolution: OperatorDefinition {
     public var argumentNames: [String] { hasBias ? ["data", "weight", "bias"] : ["data", "weight"] }
     public var argumentRoles: [ArgumentRole] { hasBias ? [.data, .weight, .bias] : [.data, .weight] }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activationsAndInputs }
+    public func activationType(computing compute: DataType) -> DataType { compute }
     public func forwardFlops(_ shapes: NodeShapes) -> Double { weightedSumFlops(shapes) }
     /// Inference folds a following BatchNorm and activation in (`FusedConvolution`).
     public func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? {
@@ -155,16 +156,18 @@ struct ConvolutionGeometry {
             ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
         // Layouts fixed by the executor are honoured; otherwise oneDNN chooses.
+        // Weights in the type of the activations (bfloat16 under mixed precision), bias float32.
+        let type = shapes.type(ofArgument: 0)
         source =
             givenLayouts
-            ? try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
-            : try MemoryDescriptor(shapes.arguments[0].dimensions, activationLayout)
-        weights = try MemoryDescriptor.any(weightDimensions)
+            ? try shapes.descriptor(ofArgument: 0)
+            : try MemoryDescriptor(shapes.arguments[0].dimensions, activationLayout, dataType: type.oneDNN)
+        weights = try MemoryDescriptor(weightDimensions, .any, dataType: type.oneDNN)
         bias = try MemoryDescriptor.plain([definition.filterCount])
         destination =
             givenLayouts
-            ? try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0])
-            : try MemoryDescriptor(shapes.outputs[0].dimensions, activationLayout)
+            ? try shapes.descriptor(ofOutput: 0)
+            : try MemoryDescriptor(shapes.outputs[0].dimensions, activationLayout, dataType: type.oneDNN)
     }
 
     /// The forward operation. MXNet pads both sides equally and rounds down; oneDNN's
@@ -216,9 +219,9 @@ final class ConvolutionKernel: OperatorKernel {
             groups == 1
             ? shapes.arguments[1].dimensions
             : [groups, definition.filterCount / groups] + shapes.arguments[1].dimensions.dropFirst()
-        let plainData = try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0])
+        let plainData = try shapes.descriptor(ofArgument: 0)
         let plainWeights = try MemoryDescriptor.plain(weightDims)  // OIHW, grouped GOIHW
-        let plainOutput = try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0])
+        let plainOutput = try shapes.descriptor(ofOutput: 0)
         let fwd = primitives.forward, bwdData = primitives.backwardData, bwdWeights = primitives.backwardWeights
         source = try context.bridge(plain: plainData, chosen: fwd.memoryDescriptor(.source))
         weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(.weights))

@@ -30,6 +30,9 @@ public struct Dropout: OperatorDefinition {
 
     public var argumentNames: [String] { ["data"] }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
+    public func activationType(computing compute: DataType) -> DataType { compute }
+    /// The mask stays float32 (it holds 0 or 1/(1−p)).
+    public func outputTypes(activationType type: DataType) -> [DataType] { [type, .float32] }
     public var outputNames: [String] { ["output", "mask"] }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(outputs: [1]) }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0)] }
@@ -84,14 +87,10 @@ final class DropoutKernel: OperatorKernel {
         let request = call.requests[0]
         guard request != .skip else { return }
         let count = call.arguments[0].elementCount
-        let x = call.arguments[0].floats, y = call.outputs[0].floats, mask = call.outputs[1].floats
+        let x = call.arguments[0], y = call.outputs[0], mask = call.outputs[1].floats
         guard (call.isTraining || definition.always) && definition.probability > 0 else {
             mask.update(repeating: 1, count: count)
-            if request == .add {
-                accumulate(into: y, from: x, count: count)
-            } else if x != y {
-                y.update(from: x, count: count)
-            }
+            copyElements(x, to: y, request: request)
             return
         }
         var generator = context.generator(stream: stream)
@@ -99,14 +98,14 @@ final class DropoutKernel: OperatorKernel {
         for i in 0..<count {
             let m: Float = generator.nextUnitFloat() < threshold ? 0 : keepScale
             mask[i] = m
-            store(request, y, i, x[i] * m)
+            y.store(x.element(i) * m, at: i, request: request)
         }
     }
 
     func backward(_ call: BackwardCall) {
         let request = call.requests[0]
         guard request != .skip, let gradient = call.argumentGradients[0] else { return }
-        let dy = call.outputGradients[0].floats, mask = call.outputs[1].floats, dx = gradient.floats
-        for i in 0..<gradient.elementCount { store(request, dx, i, dy[i] * mask[i]) }
+        let dy = call.outputGradients[0], mask = call.outputs[1].floats
+        for i in 0..<gradient.elementCount { gradient.store(dy.element(i) * mask[i], at: i, request: request) }
     }
 }

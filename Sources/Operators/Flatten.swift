@@ -11,6 +11,7 @@ public struct Flatten: OperatorDefinition {
 
     public var argumentNames: [String] { ["data"] }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
+    public func activationType(computing compute: DataType) -> DataType { compute }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0)] }
 
@@ -24,7 +25,8 @@ public struct Flatten: OperatorDefinition {
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
         if shapes.layout(ofArgument: 0) != .plain {
             return try UnblockingKernel(
-                data: shapes.arguments[0], layout: shapes.layout(ofArgument: 0), context: context)
+                data: shapes.arguments[0], layout: shapes.layout(ofArgument: 0), type: shapes.type(ofArgument: 0),
+                context: context)
         }
         return CopyKernel()
     }
@@ -69,9 +71,9 @@ final class UnblockingKernel: OperatorKernel {
 
     var implementation: String { "reorder" }
 
-    init(data: Shape, layout: TensorLayout, context: KernelContext) throws {
+    init(data: Shape, layout: TensorLayout, type: DataType, context: KernelContext) throws {
         self.context = context
-        let blocked = try layout.descriptor(data), plain = try TensorLayout.plain.descriptor(data)
+        let blocked = try layout.descriptor(data, type), plain = try TensorLayout.plain.descriptor(data, type)
         toPlain = try Reorder(from: blocked, to: plain)
         toBlocked = try Reorder(from: plain, to: blocked)
     }
@@ -90,17 +92,5 @@ final class UnblockingKernel: OperatorKernel {
         let target = dataTarget.pointer(for: gradient, request: request, in: context)
         toBlocked.run(from: call.outputGradients[0].rawPointer, to: target, on: context.stream)
         dataTarget.complete(gradient, request: request, in: context)
-    }
-}
-
-/// Copies (or adds, as the request says) every element of `source` into `destination`.
-func copyElements(_ source: Tensor, to destination: Tensor, request: Request) {
-    switch request {
-    case .skip: return
-    case .add: accumulate(into: destination.floats, from: source.floats, count: source.elementCount)
-    case .write, .inPlace:
-        if source.rawPointer != destination.rawPointer {
-            destination.floats.update(from: source.floats, count: source.elementCount)
-        }
     }
 }

@@ -29,6 +29,7 @@ public struct FullyConnected: OperatorDefinition {
 
     public var argumentNames: [String] { hasBias ? ["data", "weight", "bias"] : ["data", "weight"] }
     public var argumentRoles: [ArgumentRole] { hasBias ? [.data, .weight, .bias] : [.data, .weight] }
+    public func activationType(computing compute: DataType) -> DataType { compute }
     public func forwardFlops(_ shapes: NodeShapes) -> Double { weightedSumFlops(shapes) }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies(inputs: [0, 1]) }
 
@@ -116,21 +117,26 @@ final class FullyConnectedKernel: OperatorKernel {
         hasBias = definition.hasBias
         let (rows, inputs) = definition.matrix(shapes.arguments[0])
         let hidden = definition.hiddenCount
-        let src = try MemoryDescriptor.plain([rows, inputs])
+        // Activations and the weights the primitive reads in the activations' type (bfloat16
+        // under mixed precision, converted from the float32 master copy); bias and weight
+        // gradients float32.
+        let type = shapes.type(ofArgument: 0).oneDNN
+        let src = try MemoryDescriptor([rows, inputs], .plain, dataType: type)
         // Plain (H, K) weights: oneDNN's gemm reads them as they are, where a blocked choice
         // would cost a reorder of the whole matrix every batch.
         let plainWeights = try MemoryDescriptor.plain([hidden, inputs])
+        let computeWeights = try MemoryDescriptor([hidden, inputs], .plain, dataType: type)
         let biasDesc = try MemoryDescriptor.plain([hidden])
-        let dst = try MemoryDescriptor.plain([rows, hidden])
+        let dst = try MemoryDescriptor([rows, hidden], .plain, dataType: shapes.type(ofOutput: 0).oneDNN)
         let attributes = try PrimitiveAttributes()
         let hasBias = definition.hasBias
         let fwd = try PrimitiveDescriptor(
             .innerProductForward(
-                .forwardTraining, source: src, weights: plainWeights, bias: hasBias ? biasDesc : nil,
+                .forwardTraining, source: src, weights: computeWeights, bias: hasBias ? biasDesc : nil,
                 destination: dst),
             attributes: attributes, what: "inner product forward")
         let bwdData = try PrimitiveDescriptor(
-            .innerProductBackwardData(diffSource: src, weights: plainWeights, diffDestination: dst),
+            .innerProductBackwardData(diffSource: src, weights: computeWeights, diffDestination: dst),
             attributes: attributes, hint: fwd, what: "inner product backward data")
         let bwdWeights = try PrimitiveDescriptor(
             .innerProductBackwardWeights(

@@ -66,6 +66,7 @@ public struct FusedConvolution: OperatorDefinition {
     public var argumentNames: [String] { convolution.argumentNames + (batchNorm == nil ? [] : ["gamma", "beta"]) }
     public var argumentRoles: [ArgumentRole] { convolution.argumentRoles + (batchNorm == nil ? [] : [.gamma, .beta]) }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activationsAndInputs }
+    public func activationType(computing compute: DataType) -> DataType { compute }
     public func forwardFlops(_ shapes: NodeShapes) -> Double { weightedSumFlops(shapes) }
     public var auxiliaryNames: [String] { batchNorm == nil ? [] : ["moving_mean", "moving_var"] }
     public var auxiliaryRoles: [ArgumentRole] { batchNorm == nil ? [] : [.movingMean, .movingVariance] }
@@ -163,11 +164,11 @@ final class FusedConvolutionKernel: OperatorKernel {
             what: "\(definition.description) forward \(shapes.arguments[0])")
         let plainWeights = try MemoryDescriptor.plain(geometry.weightDimensions)  // OIHW, grouped GOIHW
         source = try context.bridge(
-            plain: try shapes.layout(ofArgument: 0).descriptor(shapes.arguments[0]),
+            plain: try shapes.descriptor(ofArgument: 0),
             chosen: descriptor.memoryDescriptor(.source))
         weights = try context.bridge(plain: plainWeights, chosen: descriptor.memoryDescriptor(.weights))
         destination = try context.bridge(
-            plain: try shapes.layout(ofOutput: 0).descriptor(shapes.outputs[0]),
+            plain: try shapes.descriptor(ofOutput: 0),
             chosen: descriptor.memoryDescriptor(.destination))
         bias = try Memory(MemoryDescriptor.plain([convolution.filterCount]))
         if definition.batchNorm != nil {

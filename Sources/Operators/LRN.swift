@@ -35,6 +35,7 @@ public struct LRN: OperatorDefinition {
 
     public var argumentNames: [String] { ["data"] }
     /// oneDNN's LRN windows are centred: an even size runs on the (plain) reference kernel.
+    public func activationType(computing compute: DataType) -> DataType { compute }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport {
         size % 2 == 1 ? .activations : .none
     }
@@ -119,7 +120,7 @@ public struct LRN: OperatorDefinition {
 /// fits there, otherwise in a kernel-owned buffer.
 func makeLRNKernel(_ definition: LRN, shapes: NodeShapes, context: KernelContext) throws -> WorkspaceKernel {
     let data = shapes.arguments[0]
-    let md = try shapes.layout(ofArgument: 0).descriptor(data)
+    let md = try shapes.descriptor(ofArgument: 0)
     let attributes = try PrimitiveAttributes()
     let (alpha, beta, k) = (Float(definition.alpha), Float(definition.beta), Float(definition.knorm))
     func forwardDescriptor(_ kind: PropagationKind) throws -> PrimitiveDescriptor {

@@ -62,6 +62,7 @@ public struct Pooling: OperatorDefinition {
 
     public var argumentNames: [String] { ["data"] }
     /// Blocked where oneDNN computes it (the reference kernel is plain only).
+    public func activationType(computing compute: DataType) -> DataType { compute }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport {
         oneDNNMismatch(shapes) == nil ? .activations : .none
     }
@@ -232,8 +233,8 @@ func makePoolingKernel(_ definition: Pooling, shapes: NodeShapes, context: Kerne
                 ? .averageIncludingPadding : .averageExcludingPadding
         case .sum: fatalError("sum pooling is handled by the reference kernel")
         }
-    let src = try shapes.layout(ofArgument: 0).descriptor(data)
-    let dst = try shapes.layout(ofOutput: 0).descriptor(output)
+    let src = try shapes.descriptor(ofArgument: 0)
+    let dst = try shapes.descriptor(ofOutput: 0)
     // MXNet's `full` rounding reaches past the padded edge: pad the right by what the last
     // window needs.
     let padRight = (0..<2).map { axis in

@@ -36,6 +36,8 @@ public struct FitOptions: Sendable {
     public var logInterval = 20
     public var badRecords: ImageIteratorOptions.BadRecordPolicy = .fail
     public var mirror = false
+    /// The compute type of the activations.
+    public var dataType: DataType = .float32
     public var bucketBytes = GradientExchange.defaultBucketBytes
     /// Also draw `PREFIX-curves.svg`.
     public var plot = false
@@ -253,7 +255,8 @@ public final class FitLoop {
         let executor: Executor
         do {
             let shapes = try Graph(symbol).inputShapes(data: Shape([localBatch] + options.preprocessing.dataShape))
-            executor = try Executor(symbol, inputShapes: shapes, isTraining: true, mirror: options.mirror)
+            executor = try Executor(
+                symbol, inputShapes: shapes, isTraining: true, mirror: options.mirror, dataType: options.dataType)
         } catch {
             throw TrainingError("\(options.networkName): \(error)")
         }

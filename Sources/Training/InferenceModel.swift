@@ -16,10 +16,11 @@ public final class InferenceModel {
     /// The data input, `(batch, C, H, W)`.
     public let data: Tensor
 
-    /// Notes (dialect upgrades, unused entries, assumed shapes) go to `log`.
+    /// Notes (dialect upgrades, unused entries, assumed shapes) go to `log`. `dataType`
+    /// `.bfloat16` computes the activations in bfloat16 (the parameters stay float32).
     public init(
         prefix: String, epoch: Int, batchSize: Int, overrides: PreprocessingOverrides = .init(),
-        log: (String) -> Void = { _ in }
+        dataType: DataType = .float32, log: (String) -> Void = { _ in }
     ) throws {
         let symbolPath = Checkpoint.symbolPath(prefix)
         guard FileManager.default.fileExists(atPath: symbolPath) else {
@@ -39,7 +40,8 @@ public final class InferenceModel {
         let dataShape = Shape([batchSize] + preprocessing.dataShape)
         let symbol = try Self.decode(text, file: symbolPath, dataShape: dataShape, parameters: entries, log: log)
         do {
-            executor = try Executor(symbol, inputShapes: Graph(symbol).inputShapes(data: dataShape), isTraining: false)
+            executor = try Executor(
+                symbol, inputShapes: Graph(symbol).inputShapes(data: dataShape), isTraining: false, dataType: dataType)
         } catch {
             throw TrainingError("\(symbolPath): \(error)")
         }

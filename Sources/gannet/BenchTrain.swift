@@ -32,8 +32,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Batch size; under mpirun the global batch, split evenly over the processes.")
     var batchSize = 32
 
-    @Option(help: "float32 (bfloat16 comes with the mixed-precision work).")
-    var dtype = "float32"
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(help: "Timed batches per run.")
     var iterations = 5
@@ -69,7 +68,6 @@ struct BenchTrain: ParsableCommand {
     @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
-        guard dtype == "float32" else { throw ValidationError("--dtype \(dtype) is not supported yet (float32 only)") }
         if batchSize < 1 || iterations < 1 || runs < 1 {
             throw ValidationError("--batch-size, --iterations and --runs must be at least 1")
         }
@@ -86,12 +84,13 @@ struct BenchTrain: ParsableCommand {
         let localBatch = batchSize / ranks
         /// Progress on standard error, from rank 0 only.
         func log(_ message: String) { if communicator.rank == 0 { gannet.log(message) } }
+        log("oneDNN \(Library.version), ISA \(Library.instructionSet), \(precision.dtype.rawValue)")
         if ranks > 1 { log("\(ranks) processes, \(localBatch) images each per batch of \(batchSize)") }
         let (symbol, shape) = try network.load(classCount: nil)
         let executor = try runtime(network.network) {
             try Executor(
                 symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([localBatch] + shape)),
-                isTraining: mode == .train, layout: layout, mirror: mirror, fuse: fuse)
+                isTraining: mode == .train, layout: layout, mirror: mirror, fuse: fuse, dataType: precision.dtype)
         }
         let measured = try measure(executor, communicator: communicator, log: log)
         guard communicator.rank == 0 else { return }
@@ -253,7 +252,7 @@ struct BenchTrain: ParsableCommand {
         let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
         let memory = executor.memory
         return Report(
-            network: network.network, batchSize: batchSize, dtype: dtype, mode: mode.rawValue,
+            network: network.network, batchSize: batchSize, dtype: precision.dtype.rawValue, mode: mode.rawValue,
             samplesPerSecond: measured.rate, runs: measured.rates, gflops: measured.gflops,
             peakRSSMiB: measured.peakMiB,
             loss: measured.loss, layout: executor.isBlocked ? "blocked" : "plain", mirror: mirror,

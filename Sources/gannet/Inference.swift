@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNNL
 import DataIO
 import Foundation
 import Graph
@@ -9,12 +10,14 @@ extension InferenceModel {
     /// The checkpoint `PREFIX-NNNN` for inference at `batchSize`, notes on standard error.
     static func load(
         prefix: String, epoch: Int, batchSize: Int, dataShape: DataShape?,
-        options: PreprocessingOptions
+        options: PreprocessingOptions, precision: PrecisionOptions
     ) throws -> InferenceModel {
-        try runtime {
+        log("oneDNN \(Library.version), ISA \(Library.instructionSet), \(precision.dtype.rawValue)")
+        return try runtime {
             try InferenceModel(
                 prefix: prefix, epoch: epoch, batchSize: batchSize,
-                overrides: options.overrides(dataShape: dataShape?.dimensions), log: { log($0) })
+                overrides: options.overrides(dataShape: dataShape?.dimensions), dataType: precision.dtype,
+                log: { log($0) })
         }
     }
 }
@@ -48,6 +51,8 @@ struct Score: ParsableCommand {
 
     @OptionGroup var preprocessing: PreprocessingOptions
 
+    @OptionGroup var precision: PrecisionOptions
+
     @OptionGroup var threadOptions: ThreadOptions
 
     @OptionGroup var report: JSONOutput
@@ -55,7 +60,7 @@ struct Score: ParsableCommand {
     func run() throws {
         let loaded = try InferenceModel.load(
             prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
-            options: preprocessing)
+            options: preprocessing, precision: precision)
         let (metrics, speed) = try runtime {
             try loaded.score(data, topK: topK, threadCount: threadOptions.threads, warn: { log($0) })
         }
@@ -63,7 +68,7 @@ struct Score: ParsableCommand {
             try printReport(
                 Report(
                     images: metrics.count, top1: metrics.accuracy, topK: metrics.topKAccuracy, k: topK,
-                    samplesPerSecond: speed))
+                    samplesPerSecond: speed, dtype: precision.dtype.rawValue, isa: Library.instructionSet))
         } else {
             print(
                 String(
@@ -79,8 +84,10 @@ struct Score: ParsableCommand {
         var topK: Double
         var k: Int
         var samplesPerSecond: Double
+        var dtype: String
+        var isa: String
         enum CodingKeys: String, CodingKey {
-            case images, k, top1 = "top-1", topK = "top-k", samplesPerSecond = "samples-per-second"
+            case images, k, dtype, isa, top1 = "top-1", topK = "top-k", samplesPerSecond = "samples-per-second"
         }
     }
 }
@@ -116,6 +123,8 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var preprocessing: PreprocessingOptions
 
+    @OptionGroup var precision: PrecisionOptions
+
     @OptionGroup var report: JSONOutput
 
     @Argument(help: "Image files.")
@@ -130,7 +139,7 @@ struct Predict: ParsableCommand {
         let batchSize = min(images.count, 32)
         let loaded = try InferenceModel.load(
             prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
-            options: preprocessing)
+            options: preprocessing, precision: precision)
         let names: [String]? = try synset.map { path in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw RuntimeFailure("\(path): cannot read")
@@ -149,7 +158,9 @@ struct Predict: ParsableCommand {
         let predictions = try runtime { try loaded.predict(bytes, labels: images, names: names, topK: topK) }
         if report.json {
             return try printReport(
-                Report(predictions: zip(images, predictions).map { Report.Entry(image: $0, prediction: $1) }))
+                Report(
+                    predictions: zip(images, predictions).map { Report.Entry(image: $0, prediction: $1) },
+                    dtype: precision.dtype.rawValue, isa: Library.instructionSet))
         }
         for (path, prediction) in zip(images, predictions) {
             print(path)
@@ -176,5 +187,7 @@ struct Predict: ParsableCommand {
             }
         }
         var predictions: [Entry]
+        var dtype: String
+        var isa: String
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNNL
 import Foundation
 import Graph
 import Models
@@ -45,6 +46,8 @@ struct Plan: ParsableCommand {
     @Flag(help: "Also print every buffer of the plan: name, shape, region, offset and size.")
     var buffers = false
 
+    @OptionGroup var precision: PrecisionOptions
+
     @OptionGroup var report: JSONOutput
 
     enum Mode: String, ExpressibleByArgument { case train, inference }
@@ -58,11 +61,16 @@ struct Plan: ParsableCommand {
         let executor = try runtime(network.network) {
             try Executor(
                 symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([batchSize] + dataShape)),
-                isTraining: mode == .train, planMemory: !noPlanning, layout: layout, mirror: mirror)
+                isTraining: mode == .train, planMemory: !noPlanning, layout: layout, mirror: mirror,
+                dataType: precision.dtype)
         }
         let graph = executor.graph
         let parameters = graph.parameterNames.reduce(0) { $0 + executor.argument($1)!.elementCount }
-        if report.json { return try printReport(Report(executor, parameters: parameters, withBuffers: buffers)) }
+        if report.json {
+            var planReport = Report(executor, parameters: parameters, withBuffers: buffers)
+            (planReport.dtype, planReport.isa) = (precision.dtype.rawValue, Library.instructionSet)
+            return try printReport(planReport)
+        }
         let memory = executor.memory
         let mib = { (bytes: Int) in (Double(bytes) / 1_048_576 * 10).rounded() / 10 }
         print("arguments (\(graph.argumentNodes.count)):")
@@ -120,6 +128,8 @@ struct Plan: ParsableCommand {
         var plan: Totals
         /// With `--buffers`.
         var buffers: [Buffer]?
+        var dtype = "float32"
+        var isa = ""
 
         init(_ executor: Executor, parameters: Int, withBuffers: Bool) {
             let graph = executor.graph

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNNL
 import DataIO
 import Distributed
 import Foundation
@@ -86,6 +87,32 @@ struct PreprocessingOptions: ParsableArguments {
             meanImage: meanImg, scale: scale)
     }
 }
+
+/// `--dtype`: the type activations are computed in. bfloat16 stops with a message on a CPU
+/// without native bfloat16 unless forced.
+struct PrecisionOptions: ParsableArguments {
+    @Option(
+        help:
+            "Compute type of the activations: float32, or bfloat16 (mixed precision: weights, statistics and the loss stay float32; inference only for now)."
+    )
+    var dtype: DataType = .float32
+
+    @Flag(
+        help:
+            "Compute in bfloat16 even on a CPU without native bfloat16 (oneDNN emulates it there, several times slower than float32)."
+    )
+    var forceBfloat16 = false
+
+    func validate() throws {
+        guard dtype == .bfloat16, !forceBfloat16, !Library.hasNativeBFloat16 else { return }
+        throw ValidationError(
+            "--dtype bfloat16: this CPU's widest instruction set for oneDNN is \(Library.instructionSet), without native "
+                + "bfloat16 (avx512_bf16 or AMX); oneDNN would emulate it, several times slower than float32, or have "
+                + "no bfloat16 kernels at all (AVX2). Use float32, or --force-bfloat16 to run it anyway.")
+    }
+}
+
+extension DataType: ExpressibleByArgument {}
 
 /// A built-in network by name, or a symbol JSON file; with its default data shape.
 func loadNetwork(_ name: String, classCount: Int?) throws -> (Symbol, [Int]) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNNL
 import DataIO
 import Distributed
 import Foundation
@@ -57,8 +58,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Random horizontal flips.")
     var randMirror = false
 
-    @Option(help: "Compute type (float32).")
-    var dtype = "float32"
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(help: "Checkpoint prefix: writes PREFIX-symbol.json, PREFIX-NNNN.params, PREFIX-NNNN.state.")
     var modelPrefix: String?
@@ -100,7 +100,9 @@ struct Train: ParsableCommand {
         if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if logInterval < 1 { throw ValidationError("--log-interval must be at least 1") }
-        if dtype != "float32" { throw ValidationError("--dtype \(dtype): training computes in float32 for now") }
+        if precision.dtype != .float32 {
+            throw ValidationError("--dtype \(precision.dtype.rawValue): training computes in float32 for now")
+        }
         if loadEpoch != nil && modelPrefix == nil { throw ValidationError("--load-epoch needs --model-prefix") }
         if let loadEpoch, loadEpoch >= epochs {
             throw ValidationError(
@@ -115,6 +117,9 @@ struct Train: ParsableCommand {
                 "--batch-size \(batchSize) is the global batch and must divide by the \(communicator.size) processes")
         }
         let (symbol, dataShape) = try network.load(classCount: numClasses)
+        if communicator.rank == 0 {
+            log("oneDNN \(Library.version), ISA \(Library.instructionSet), \(precision.dtype.rawValue)")
+        }
         let result = try runtime {
             let loop = try FitLoop(
                 symbol: symbol, options: fitOptions(dataShape: dataShape), communicator: communicator,
@@ -122,7 +127,9 @@ struct Train: ParsableCommand {
             let progress = TrainingProgress(isShown: communicator.rank == 0)
             return try loop.run(events: progress.handle)
         }
-        if report.json && communicator.rank == 0 { try printReport(result) }
+        if report.json && communicator.rank == 0 {
+            try printReport(TrainReport(result: result, dtype: precision.dtype.rawValue, isa: Library.instructionSet))
+        }
         communicator.barrier()
     }
 
@@ -147,6 +154,7 @@ struct Train: ParsableCommand {
         options.mirror = mirror
         options.bucketBytes = Int(bucketMib * 1_048_576)
         options.plot = plot
+        options.dataType = precision.dtype
         return options
     }
 }

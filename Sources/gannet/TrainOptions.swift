@@ -85,3 +85,19 @@ final class TrainingProgress {
         }
     }
 }
+
+/// `--json`: the run's epochs and last checkpoint, with the compute type and the ISA.
+struct TrainReport: Encodable {
+    var result: FitResult
+    var dtype: String
+    var isa: String
+
+    enum CodingKeys: String, CodingKey { case dtype, isa }
+
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(dtype, forKey: .dtype)
+        try container.encode(isa, forKey: .isa)
+    }
+}

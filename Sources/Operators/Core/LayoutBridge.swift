@@ -88,8 +88,7 @@ struct RequestTarget {
         guard request == .add else { return }
         let scratch = context.sharedScratch(slot: slot, bytes: destination.byteCount)
         accumulate(
-            into: destination.floats, from: scratch.assumingMemoryBound(to: Float.self),
-            count: destination.elementCount)
+            into: destination.rawPointer, from: scratch, count: destination.elementCount, type: destination.dataType)
     }
 }
 

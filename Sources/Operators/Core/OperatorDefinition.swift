@@ -37,6 +37,12 @@ public struct NodeShapes: Sendable, Equatable {
     /// Physical layouts the kernel receives (empty: all plain). Set by the executor.
     public var argumentLayouts: [TensorLayout] = []
     public var outputLayouts: [TensorLayout] = []
+    /// Element types of the arguments and outputs (empty: all float32). Set by the executor.
+    public var argumentTypes: [DataType] = []
+    public var outputTypes: [DataType] = []
+    /// The type the network computes in (`bfloat16` under mixed precision): what weights
+    /// are converted to for the primitive. Set by the executor.
+    public var computeType: DataType = .float32
 
     public init(arguments: [Shape], outputs: [Shape], auxiliary: [Shape] = []) {
         self.arguments = arguments
@@ -93,6 +99,9 @@ public enum BlockedLayoutSupport: Sendable, Equatable {
     /// Blocked activations and plain network inputs as well (a convolution reads the
     /// network's `data` as it is and writes blocked).
     case activationsAndInputs
+    /// Either layout, written in the layout of its input (a type conversion): the converted
+    /// network input stays a plain network input.
+    case followsInput
 }
 
 /// The graph-time half of an operator: typed parameters parsed from MXNet's attribute
@@ -131,6 +140,19 @@ public protocol OperatorDefinition: Sendable {
     /// Whether running forward again is cheap and gives the same outputs, so that the
     /// executor's mirror may recompute them in the gradient pass instead of keeping them.
     var isCheapToRecompute: Bool { get }
+
+    /// The element type of this operator's activations (arguments in a data role, and its
+    /// outputs) when the network computes in `compute`: `compute` for operators whose
+    /// kernels run in reduced precision, float32 for the others (the default). The executor
+    /// converts an activation whose producer and consumer disagree (`Symbol.castForPrecision`).
+    func activationType(computing compute: DataType) -> DataType
+
+    /// The type of each output for `activationType` `type` (hidden statistics may stay float32).
+    func outputTypes(activationType type: DataType) -> [DataType]
+
+    /// Whether the operator reads activations of any type as they are (a type conversion),
+    /// so that no conversion is put in front of it.
+    var acceptsEveryActivationType: Bool { get }
 
     /// Whether the kernel for these shapes takes blocked 4-D arguments.
     func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport
@@ -171,6 +193,9 @@ extension OperatorDefinition {
     public var visibleOutputCount: Int { 1 }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [] }
     public var isCheapToRecompute: Bool { false }
+    public func activationType(computing compute: DataType) -> DataType { .float32 }
+    public func outputTypes(activationType type: DataType) -> [DataType] { outputNames.map { _ in type } }
+    public var acceptsEveryActivationType: Bool { false }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .none }
     public func forwardFlops(_ shapes: NodeShapes) -> Double { 0 }
     public func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? { nil }

@@ -52,6 +52,8 @@ func oneDNNOrReference<Definition: OperatorDefinition>(
     do {
         return try make()
     } catch let error as DNNLError {
+        // The reference kernels compute in float32 on float32 tensors.
+        guard (shapes.argumentTypes + shapes.outputTypes).allSatisfy({ $0 == .float32 }) else { throw error }
         context.noteFallback(node: "\(Definition.mxnetName) \(shapes.arguments[0])", reason: error.description)
         return ReferenceKernel(definition, shapes: shapes)
     }

@@ -11,13 +11,13 @@ public enum TensorLayout: Sendable, Equatable, CustomStringConvertible {
     case plain
     case blocked(Int)
 
-    /// The oneDNN descriptor of a tensor of `shape` in this layout.
-    public func descriptor(_ shape: Shape) throws -> MemoryDescriptor {
+    /// The oneDNN descriptor of a tensor of `shape` and element type `type` in this layout.
+    public func descriptor(_ shape: Shape, _ type: DataType = .float32) throws -> MemoryDescriptor {
         switch self {
-        case .plain: return try MemoryDescriptor.plain(shape.dimensions)
+        case .plain: return try MemoryDescriptor(shape.dimensions, .plain, dataType: type.oneDNN)
         case .blocked(let size):
             precondition(shape.rank == 4, "blocked layout of a rank-\(shape.rank) tensor")
-            return try MemoryDescriptor(shape.dimensions, .channelBlocked(size))
+            return try MemoryDescriptor(shape.dimensions, .channelBlocked(size), dataType: type.oneDNN)
         }
     }
 
@@ -40,7 +40,30 @@ public enum TensorLayout: Sendable, Equatable, CustomStringConvertible {
     }()
 }
 
+extension DataType {
+    /// oneDNN's name for this element type.
+    public var oneDNN: MemoryDescriptor.DataType { self == .float32 ? .float32 : .bfloat16 }
+}
+
 extension NodeShapes {
+    /// Element type of argument `index` (float32 unless the executor chose otherwise).
+    public func type(ofArgument index: Int) -> DataType {
+        index < argumentTypes.count ? argumentTypes[index] : .float32
+    }
+
+    /// Element type of output `index`.
+    public func type(ofOutput index: Int) -> DataType { index < outputTypes.count ? outputTypes[index] : .float32 }
+
+    /// The descriptor of argument `index` in the layout and type the executor gives it.
+    public func descriptor(ofArgument index: Int) throws -> MemoryDescriptor {
+        try layout(ofArgument: index).descriptor(arguments[index], type(ofArgument: index))
+    }
+
+    /// The descriptor of output `index` in the layout and type the executor gives it.
+    public func descriptor(ofOutput index: Int) throws -> MemoryDescriptor {
+        try layout(ofOutput: index).descriptor(outputs[index], type(ofOutput: index))
+    }
+
     /// Layout of argument `index` (plain unless the executor chose otherwise).
     public func layout(ofArgument index: Int) -> TensorLayout {
         index < argumentLayouts.count ? argumentLayouts[index] : .plain

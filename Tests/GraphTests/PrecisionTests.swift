@@ -1,0 +1,88 @@
+import DNNL
+import Graph
+import Models
+import Operators
+import TensorCore
+import Testing
+
+/// Mixed precision: bfloat16 activations with float32 parameters, against the float32 network.
+@Suite struct PrecisionTests {
+    /// Casts go where producer and consumer disagree, once per tensor: the data input before
+    /// the first convolution, float32 operators (elemwise_add, SoftmaxOutput) behind bfloat16 ones.
+    @Test func castsGoWhereTypesChange() throws {
+        let symbol = try everyOperatorNetwork(dropout: false)
+        #expect(Graph(symbol.castForPrecision(.float32)).nodes.count == Graph(symbol).nodes.count)
+        let graph = Graph(symbol.castForPrecision(.bfloat16))
+        let casts = graph.nodes.filter { $0.op == Cast.mxnetName }.map(\.name)
+        #expect(casts.contains("data_bfloat16") && casts.contains("fc_float32"), "\(casts)")
+        for node in graph.nodes where node.op == Cast.mxnetName {
+            let input = node.inputs[0]
+            let from = input.node.activationTypes(computing: .bfloat16)[input.index]
+            #expect(from != (node.definition as! Cast).target, "\(node.name) casts to its own type")
+        }
+        // Every operator reads its activations in the type it computes in.
+        for node in graph.nodes {
+            guard let definition = node.definition, !definition.acceptsEveryActivationType else { continue }
+            for (index, role) in definition.argumentRoles.enumerated() where role == .data {
+                let input = node.inputs[index]
+                #expect(
+                    input.node.activationTypes(computing: .bfloat16)[input.index]
+                        == definition.activationType(computing: .bfloat16), "\(node.name) input \(index)")
+            }
+        }
+    }
+
+    /// Inference in bfloat16 agrees with float32 within bfloat16's rounding (8 bits of
+    /// mantissa through a few layers, float32 accumulation); where the CPU has no bfloat16
+    /// kernels binding fails naming the node.
+    @Test(arguments: ["every-operator", "inception-bn-small"])
+    func inferenceAgreesWithFloat32(_ network: String) throws {
+        let (symbol, shape): (Symbol, Shape) =
+            network == "every-operator"
+            ? (try everyOperatorNetwork(dropout: false), [2, 3, 9, 9])
+            : (try inceptionBNSmall(classCount: 10), [4, 3, 28, 28])
+        let shapes = Graph(symbol).inputShapes
+        let reference = try Executor(symbol, inputShapes: try shapes(shape), isTraining: false)
+        let mixed: Executor
+        do {
+            mixed = try Executor(symbol, inputShapes: try shapes(shape), isTraining: false, dataType: .bfloat16)
+        } catch let error as OperatorError {
+            #expect(
+                !Library.instructionSet.hasPrefix("avx512"), "bfloat16 failed on \(Library.instructionSet): \(error)")
+            return
+        }
+        fill(reference, seed: 11)
+        for name in reference.graph.argumentNames {
+            mixed.argument(name)!.copy(from: reference.argument(name)!.toArray())
+        }
+        for name in reference.graph.auxiliaryNames {
+            mixed.auxiliary(name)!.copy(from: reference.auxiliary(name)!.toArray())
+        }
+        reference.forward(isTraining: false)
+        mixed.forward(isTraining: false)
+        #expect(mixed.outputs[0].dataType == .float32)
+        let expected = reference.outputs[0].toArray(), actual = mixed.outputs[0].toArray()
+        let worst = zip(expected, actual).map { abs($0 - $1) }.max() ?? 0
+        // Probabilities: bfloat16 keeps 3 significant digits; measured worst differences are
+        // below 0.01 on both networks.
+        #expect(worst < 0.03, "largest probability difference \(worst)")
+        let agree = (0..<shape[0]).filter { row in
+            let classes = expected.count / shape[0]
+            let slice = { (values: [Float]) in Array(values[(row * classes)..<((row + 1) * classes)]) }
+            return slice(expected).indices.max { slice(expected)[$0] < slice(expected)[$1] }
+                == slice(actual).indices.max { slice(actual)[$0] < slice(actual)[$1] }
+        }
+        #expect(agree.count >= shape[0] - 1, "top-1 agrees on \(agree.count) of \(shape[0])")
+        #expect(mixed.memory.activationBytes < reference.memory.activationBytes)
+        // Converting the network input keeps it a plain input: the activations stay blocked.
+        #expect(mixed.isBlocked == reference.isBlocked)
+    }
+
+    @Test func trainingInBFloat16IsRefused() throws {
+        #expect(throws: OperatorError.self) {
+            try Executor(
+                try inceptionBNSmall(classCount: 10), inputShapes: ["data": [2, 3, 28, 28]], isTraining: true,
+                dataType: .bfloat16)
+        }
+    }
+}
