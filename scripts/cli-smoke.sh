@@ -68,6 +68,15 @@ common=(--network inception-bn-small --train "$run/set_train.rec" --val "$run/se
 cmp "$run/full-0002.params" "$run/part-0002.params" || { echo "cli-smoke: a resumed run differs from the uninterrupted one" >&2; exit 1; }
 [ "$(wc -l < "$run/part-metrics.csv")" -eq 3 ] && grep -q "<svg" "$run/full-curves.svg" || { echo "cli-smoke: metrics or curves missing" >&2; exit 1; }
 echo "cli-smoke: resume bit-identical"
+# Mixed precision where the CPU computes bfloat16 natively: resumes exactly too.
+if "$gannet" --version | grep -Eq "ISA avx512_core_(bf16|amx)"; then
+  "$gannet" train "${common[@]}" --dtype bfloat16 --epochs 2 --model-prefix "$run/bf16-full" 2>/dev/null
+  "$gannet" train "${common[@]}" --dtype bfloat16 --epochs 1 --model-prefix "$run/bf16-part" 2>/dev/null
+  "$gannet" train "${common[@]}" --dtype bfloat16 --epochs 2 --model-prefix "$run/bf16-part" --load-epoch 1 2>/dev/null
+  cmp "$run/bf16-full-0002.params" "$run/bf16-part-0002.params" \
+    || { echo "cli-smoke: a resumed bfloat16 run differs from the uninterrupted one" >&2; exit 1; }
+  echo "cli-smoke: bfloat16 training resumes bit-identically"
+fi
 "$gannet" score --model "$run/full" --epoch 2 --data "$run/set_val.rec" --json | check score
 "$gannet" predict --model "$run/full" --epoch 2 --synset "$run/set.synset.txt" --top-k 2 --json "$run/images/class_001/img_00003.jpg" | check predict
 # A 2015-dialect checkpoint (StaticGraph JSON, legacy .params): the Pooling rounding comes

@@ -56,17 +56,13 @@ public final class Executor {
     /// (`Symbol.fusedForInference`) unless `fuse` is false; it is then for `forward(isTraining: false)` only.
     /// `dataType` `.bfloat16` computes activations in bfloat16 where operators can
     /// (`Symbol.castForPrecision`); parameters, auxiliary states, inputs and the loss head's
-    /// output stay float32. Inference only for now.
+    /// output stay float32; so do the gradients of parameters, while those of activations
+    /// have the activations' type.
     public init(
         _ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
         layout: LayoutPolicy = .automatic, mirror: Bool = false, fuse: Bool = true, inputs: Set<String>? = nil,
         dataType: DataType = .float32, context: KernelContext = KernelContext()
     ) throws {
-        if isTraining && dataType != .float32 {
-            throw OperatorError(
-                node: symbol.outputs.first?.node.name ?? "graph",
-                "training computes in float32 for now; \(dataType.rawValue) is for inference")
-        }
         let symbol = (!isTraining && fuse ? symbol.fusedForInference() : symbol).castForPrecision(dataType)
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)

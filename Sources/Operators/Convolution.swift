@@ -131,7 +131,8 @@ public final class ConvolutionPrimitives {
             backwardDataOperation, attributes: attributes, hint: forward,
             what: "convolution backward data \(data)")
         backwardWeightsOperation = try .convolutionBackwardWeights(
-            source: geometry.source, diffWeights: geometry.weights, diffBias: definition.hasBias ? geometry.bias : nil,
+            source: geometry.source, diffWeights: geometry.weightGradients,
+            diffBias: definition.hasBias ? geometry.bias : nil,
             diffDestination: geometry.destination, strides: definition.stride, dilation: definition.dilate,
             padding: definition.pad)
         backwardWeights = try PrimitiveDescriptor(
@@ -144,6 +145,8 @@ public final class ConvolutionPrimitives {
 struct ConvolutionGeometry {
     let definition: Convolution
     let source, weights, bias, destination: MemoryDescriptor
+    /// Weight gradients stay float32 (they update the float32 master weights).
+    let weightGradients: MemoryDescriptor
     /// oneDNN's weight dimensions: `(F, C, KH, KW)`, grouped `(G, F/G, C/G, KH, KW)`.
     let weightDimensions: [Int]
 
@@ -164,6 +167,7 @@ struct ConvolutionGeometry {
             : try MemoryDescriptor(shapes.arguments[0].dimensions, activationLayout, dataType: type.oneDNN)
         weights = try MemoryDescriptor(weightDimensions, .any, dataType: type.oneDNN)
         bias = try MemoryDescriptor.plain([definition.filterCount])
+        weightGradients = try MemoryDescriptor.any(weightDimensions)
         destination =
             givenLayouts
             ? try shapes.descriptor(ofOutput: 0)

@@ -134,6 +134,7 @@ func makeLRNKernel(_ definition: LRN, shapes: NodeShapes, context: KernelContext
         attributes: attributes, hint: training, what: "LRN backward")
     return try WorkspaceKernel(
         training: training, inference: forwardDescriptor(.forwardInference), backward: backward,
-        backwardReadsSource: true, hiddenOutput: (1, shapes.outputs[1].elementCount * 4),
+        backwardReadsSource: true,
+        hiddenOutput: (1, shapes.outputs[1].elementCount * shapes.type(ofOutput: 1).byteCount),
         context: context)
 }

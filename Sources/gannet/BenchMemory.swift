@@ -34,6 +34,8 @@ struct BenchMemory: ParsableCommand {
     )
     var mirror = false
 
+    @OptionGroup var precision: PrecisionOptions
+
     @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
@@ -78,12 +80,16 @@ struct BenchMemory: ParsableCommand {
     func probe(batch: Int) throws -> Double? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments =
-            [
-                "bench", "train", "--network", network.network, "--batch-size", "\(batch)", "--iterations", "1",
-                "--runs", "1", "--layout", layout.rawValue, "--json",
-            ] + (mirror ? ["--mirror"] : [])
-            + (network.dataShape.map { ["--data-shape", $0.dimensions.map(String.init).joined(separator: ",")] } ?? [])
+        var arguments = [
+            "bench", "train", "--network", network.network, "--batch-size", "\(batch)", "--iterations", "1",
+            "--runs", "1", "--layout", layout.rawValue, "--dtype", precision.dtype.rawValue, "--json",
+        ]
+        if mirror { arguments.append("--mirror") }
+        if precision.forceBfloat16 { arguments.append("--force-bfloat16") }
+        if let shape = network.dataShape {
+            arguments += ["--data-shape", shape.dimensions.map(String.init).joined(separator: ",")]
+        }
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

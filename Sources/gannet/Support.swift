@@ -93,7 +93,7 @@ struct PreprocessingOptions: ParsableArguments {
 struct PrecisionOptions: ParsableArguments {
     @Option(
         help:
-            "Compute type of the activations: float32, or bfloat16 (mixed precision: weights, statistics and the loss stay float32; inference only for now)."
+            "Compute type of the activations: float32, or bfloat16 (mixed precision: master weights, their gradients, the optimizer, BatchNorm statistics and the loss stay float32)."
     )
     var dtype: DataType = .float32
 

@@ -100,9 +100,6 @@ struct Train: ParsableCommand {
         if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if logInterval < 1 { throw ValidationError("--log-interval must be at least 1") }
-        if precision.dtype != .float32 {
-            throw ValidationError("--dtype \(precision.dtype.rawValue): training computes in float32 for now")
-        }
         if loadEpoch != nil && modelPrefix == nil { throw ValidationError("--load-epoch needs --model-prefix") }
         if let loadEpoch, loadEpoch >= epochs {
             throw ValidationError(
