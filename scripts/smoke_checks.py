@@ -66,7 +66,7 @@ def bench_memory():
 
 def bench_ops():
     r = report()
-    assert r["roof-gflops"] > 0, r
+    assert r["roof-gflops"] > 0 and r["isa"], r
     passes = {o["pass"] for o in r["operators"]}
     assert passes == {"forward", "backward-data", "backward-weights"}, passes
     for o in r["operators"]:

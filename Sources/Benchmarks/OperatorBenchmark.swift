@@ -29,6 +29,7 @@ public enum OperatorBenchmark {
     {
         let (runs, runSeconds, n) = (options.runs, options.runSeconds, options.batchSize)
         let roofRuns = sgemmRoof(size: options.gemmSize, runs: runs)
+        log("oneDNN \(Library.version), ISA \(Library.instructionSet)")
         log(String(format: "sgemm %d³ roof: %.1f GFLOPS (median of %d)", options.gemmSize, median(roofRuns), runs))
         var results: [OperatorResult] = []
         func selected(_ name: String) -> Bool { options.only.map { name.contains($0) } ?? true }
@@ -56,7 +57,7 @@ public enum OperatorBenchmark {
         }
         return BenchOpsReport(
             roofGflops: median(roofRuns), roofRuns: roofRuns, sgemmSize: options.gemmSize,
-            threads: ProcessInfo.processInfo.activeProcessorCount, operators: results)
+            threads: ProcessInfo.processInfo.activeProcessorCount, isa: Library.instructionSet, operators: results)
     }
 
     /// The other operators of the seed networks, timed through their kernels, by name.
@@ -166,10 +167,12 @@ public struct BenchOpsReport: Encodable {
     public var roofRuns: [Double]
     public var sgemmSize: Int
     public var threads: Int
+    /// The instruction set oneDNN dispatches to (`avx2`, `avx512_core_bf16`, …).
+    public var isa: String
     public var operators: [OperatorResult]
 
     enum CodingKeys: String, CodingKey {
-        case roofGflops = "roof-gflops", roofRuns = "roof-runs", sgemmSize = "sgemm-size", threads, operators
+        case roofGflops = "roof-gflops", roofRuns = "roof-runs", sgemmSize = "sgemm-size", threads, isa, operators
     }
 }
 

@@ -67,6 +67,7 @@ struct BenchOps: ParsableCommand {
 
     func show(_ report: BenchOpsReport) {
         let (roof, roofRuns) = (report.roofGflops, report.roofRuns)
+        print("ISA: \(report.isa)")
         print(
             String(
                 format: "roof: oneDNN sgemm %d³ = %.1f GFLOPS (median; min %.1f, max %.1f)", report.sgemmSize, roof,
