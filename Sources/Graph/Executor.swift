@@ -63,16 +63,9 @@ public final class Executor {
         layout: LayoutPolicy = .automatic, mirror: Bool = false, fuse: Bool = true, inputs: Set<String>? = nil,
         dataType: DataType = .float32, context: KernelContext = KernelContext()
     ) throws {
-        let symbol = (!isTraining && fuse ? symbol.fusedForInference() : symbol).castForPrecision(dataType)
-        let graph = Graph(symbol)
-        let shapes = try graph.inferShapes(inputShapes)
-        let layout = try LayoutAssignment(layout, graph: graph, shapes: shapes)
-        let types = graph.nodes.map { $0.activationTypes(computing: dataType) }
-        let plan = try ExecutionPlan(
-            graph: graph, shapes: shapes, layout: layout,
-            inputNames: inputs ?? Set(graph.inputNames).union(inputShapes.keys),
-            isTraining: isTraining, mirror: mirror, types: types)
-        let placement = MemoryPlacement(plan, reuse: planMemory)
+        let (graph, shapes, layout, plan, placement) = try Self.prepare(
+            symbol, inputShapes: inputShapes, isTraining: isTraining, planMemory: planMemory, layout: layout,
+            mirror: mirror, fuse: fuse, inputs: inputs, dataType: dataType)
         let storage = Storage(placement, plan: plan)
         let kernels = try Self.makeKernels(plan, layout: layout, dataType: dataType, context: context)
         // Size the shared scratch of `add` requests now, so that no batch allocates.
@@ -124,6 +117,41 @@ public final class Executor {
             workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernelBytes,
             inPlaceCount: placement.inPlaceCount, peakLiveBytes: placement.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
+    }
+
+    /// The phases of binding that allocate nothing: rewrites (fusion, precision casts),
+    /// shapes, layout, the execution plan and the memory placement.
+    private static func prepare(
+        _ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool, layout: LayoutPolicy,
+        mirror: Bool, fuse: Bool, inputs: Set<String>?, dataType: DataType
+    ) throws -> (Graph, Graph.Shapes, LayoutAssignment, ExecutionPlan, MemoryPlacement) {
+        let symbol = (!isTraining && fuse ? symbol.fusedForInference() : symbol).castForPrecision(dataType)
+        let graph = Graph(symbol)
+        let shapes = try graph.inferShapes(inputShapes)
+        let layout = try LayoutAssignment(layout, graph: graph, shapes: shapes)
+        let types = graph.nodes.map { $0.activationTypes(computing: dataType) }
+        let plan = try ExecutionPlan(
+            graph: graph, shapes: shapes, layout: layout,
+            inputNames: inputs ?? Set(graph.inputNames).union(inputShapes.keys),
+            isTraining: isTraining, mirror: mirror, types: types)
+        return (graph, shapes, layout, plan, MemoryPlacement(plan, reuse: planMemory))
+    }
+
+    /// What a binding with these arguments would need, without allocating it: weights,
+    /// gradients and activations exactly, workspace 0 (the kernels' buffers are sized when
+    /// they are built).
+    public static func memoryPlan(
+        _ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, layout: LayoutPolicy = .automatic,
+        mirror: Bool = false, fuse: Bool = true, dataType: DataType = .float32
+    ) throws -> MemorySummary {
+        let placement = try prepare(
+            symbol, inputShapes: inputShapes, isTraining: isTraining, planMemory: true, layout: layout, mirror: mirror,
+            fuse: fuse, inputs: nil, dataType: dataType
+        ).4
+        return MemorySummary(
+            weightBytes: placement.weightBytes, gradientBytes: placement.gradientBytes,
+            activationBytes: placement.arenaBytes, workspaceBytes: 0, inPlaceCount: placement.inPlaceCount,
+            peakLiveBytes: placement.peakLiveBytes)
     }
 
     /// The three allocations of a binding and a tensor viewing each slot.

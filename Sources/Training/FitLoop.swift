@@ -255,8 +255,18 @@ public final class FitLoop {
         let executor: Executor
         do {
             let shapes = try Graph(symbol).inputShapes(data: Shape([localBatch] + options.preprocessing.dataShape))
+            func plan(mirror: Bool) throws -> Executor.MemorySummary {
+                try Executor.memoryPlan(
+                    symbol, inputShapes: shapes, isTraining: true, mirror: mirror, dataType: options.dataType)
+            }
+            let mirror =
+                try options.mirror || MemoryBudget.needsMirror(plan(mirror: false), plan(mirror: true), log: log)
+            // Checked before anything is allocated.
+            try MemoryBudget.check(plan(mirror: mirror), batch: localBatch, mirror: mirror)
             executor = try Executor(
-                symbol, inputShapes: shapes, isTraining: true, mirror: options.mirror, dataType: options.dataType)
+                symbol, inputShapes: shapes, isTraining: true, mirror: mirror, dataType: options.dataType)
+        } catch let error as TrainingError {
+            throw error
         } catch {
             throw TrainingError("\(options.networkName): \(error)")
         }
@@ -266,7 +276,7 @@ public final class FitLoop {
                 "\(options.networkName): the network has \(classes) outputs but the run has "
                     + "\(options.classCount) classes (--num-classes)")
         }
-        try MemoryBudget.check(executor, batch: localBatch, log: log)
+        MemoryBudget.log(executor.memory, log: log)
         executor.context.randomSeed = options.seed
         return executor
     }
@@ -319,22 +329,41 @@ public final class FitLoop {
 
 /// The memory a binding needs against what the machine has.
 public enum MemoryBudget {
-    /// Logs the plan, and fails when it cannot fit in the memory available, naming a batch
-    /// that would.
-    public static func check(_ executor: Executor, batch: Int, log: (String) -> Void) throws {
-        let memory = executor.memory
-        let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+    static func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+    /// Logs a binding's plan.
+    public static func log(_ memory: Executor.MemorySummary, log: (String) -> Void) {
         log(
             "memory plan: weights \(mib(memory.weightBytes)), gradients \(mib(memory.gradientBytes)), "
-                + "activations \(mib(memory.activationBytes)), workspace \(mib(memory.workspaceBytes)); total \(mib(memory.totalBytes))"
+                + "activations \(mib(memory.activationBytes)), workspace \(mib(memory.workspaceBytes)); "
+                + "total \(mib(memory.totalBytes))")
+    }
+
+    /// Whether the memory mirror is what makes the plan fit the memory available: the plan
+    /// without it does not fit and the plan with it does (said in the log).
+    public static func needsMirror(
+        _ kept: Executor.MemorySummary, _ mirrored: Executor.MemorySummary, log: (String) -> Void
+    ) -> Bool {
+        guard let available = availableBytes(), kept.totalBytes > available, mirrored.totalBytes <= available else {
+            return false
+        }
+        log(
+            "memory: \(mib(kept.totalBytes)) needed, \(mib(available)) available: recomputing BatchNorm and "
+                + "activation outputs in the gradient pass (the memory mirror, --mirror) to need \(mib(mirrored.totalBytes))"
         )
+        return true
+    }
+
+    /// Fails when a plan (before anything is allocated) cannot fit in the memory available,
+    /// naming a batch that would.
+    public static func check(_ memory: Executor.MemorySummary, batch: Int, mirror: Bool) throws {
         guard let available = availableBytes(), memory.totalBytes > available else { return }
         let perImage = max(1, memory.activationBytes / max(batch, 1))
         let fixed = memory.totalBytes - memory.activationBytes
         let largest = max(0, (available - fixed) / perImage)
         throw TrainingError(
             "batch \(batch) per process needs \(mib(memory.totalBytes)) but \(mib(available)) is available; "
-                + "batch \(largest) or less would fit (or try --mirror)")
+                + "batch \(largest) or less would fit" + (mirror ? "" : " (or try --mirror)"))
     }
 
     /// `MemAvailable` from /proc/meminfo, in bytes.
