@@ -185,3 +185,73 @@ func expectClose(
         "\(what): max relative error \(worst) at \(worstIndex): \(actual[worstIndex]) vs \(expected[worstIndex])",
         sourceLocation: sourceLocation)
 }
+
+extension Harness {
+    /// The operator's bfloat16 path (activations and their gradients bfloat16, parameters
+    /// and their gradients float32, as the executor binds it) against the Double reference
+    /// on the same, bfloat16-rounded activations. `tolerance` is relative to the largest
+    /// magnitude: bfloat16 keeps 8 bits, so one rounding is 0.4%. Returns false, after
+    /// checking that the CPU lacks AVX-512, where oneDNN has no bfloat16 kernel.
+    @discardableResult
+    func checkBFloat16(
+        isTraining: Bool = true, tolerance: Float = 2e-2, checkBackward: Bool = true,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Bool {
+        var typed = shapes
+        let activation = definition.activationType(computing: .bfloat16)
+        typed.argumentTypes = definition.argumentRoles.map { $0 == .data ? activation : .float32 }
+        typed.outputTypes = definition.outputTypes(activationType: activation)
+        typed.computeType = .bfloat16
+        let kernel: any OperatorKernel
+        do {
+            kernel = try definition.makeKernel(shapes: typed, context: KernelContext())
+        } catch {
+            #expect(
+                !DNNLInfo.isAVX512, "no bfloat16 kernel on an AVX-512 CPU: \(error)", sourceLocation: sourceLocation)
+            return false
+        }
+        let args = zip(arguments, typed.arguments.indices).map { values, index in
+            let tensor = Tensor(shape: typed.arguments[index], dataType: typed.type(ofArgument: index))
+            tensor.copy(from: values)
+            return tensor
+        }
+        let outputs = typed.outputs.indices.map { Tensor(shape: typed.outputs[$0], dataType: typed.type(ofOutput: $0)) }
+        let aux = Self.tensors(auxiliary, typed.auxiliary)
+        kernel.forward(ForwardCall(isTraining: isTraining, arguments: args, outputs: outputs, auxiliary: aux))
+        var referenceAux = auxiliary.map { $0.map(Double.init) }
+        let rounded = args.map { $0.toArray().map(Double.init) }
+        let expected = definition.referenceForward(
+            rounded, auxiliary: &referenceAux, shapes: shapes, isTraining: isTraining)
+        for index in 0..<definition.visibleOutputCount {
+            expectClose(
+                outputs[index].toArray(), expected[index].map(Float.init), tolerance: tolerance,
+                "\(Definition.mxnetName) bfloat16 forward output \(index)", sourceLocation: sourceLocation)
+        }
+        guard checkBackward else { return true }
+        var generator = SeededGenerator(seed: 99)
+        let outputGradients = (0..<definition.visibleOutputCount).map { index in
+            let tensor = Tensor(shape: typed.outputs[index], dataType: typed.type(ofOutput: index))
+            tensor.copy(from: (0..<typed.outputs[index].elementCount).map { _ in generator.nextUnitFloat() * 2 - 1 })
+            return tensor
+        }
+        let gradients: [Tensor?] = typed.arguments.indices.map {
+            nonDifferentiable.contains($0)
+                ? nil : Tensor(shape: typed.arguments[$0], dataType: typed.type(ofArgument: $0))
+        }
+        kernel.backward(
+            BackwardCall(
+                outputGradients: outputGradients, arguments: args, outputs: outputs, auxiliary: aux,
+                argumentGradients: gradients,
+                requests: typed.arguments.indices.map { nonDifferentiable.contains($0) ? .skip : .write }))
+        let expectedGradients = definition.referenceBackward(
+            outputGradients: outputGradients.map { $0.toArray().map(Double.init) }, arguments: rounded,
+            outputs: outputs.map { $0.toArray().map(Double.init) }, auxiliary: &referenceAux, shapes: shapes)
+        for index in typed.arguments.indices where !nonDifferentiable.contains(index) {
+            expectClose(
+                gradients[index]!.toArray(), expectedGradients[index].map(Float.init), tolerance: tolerance,
+                "\(Definition.mxnetName) bfloat16 gradient of \(definition.argumentNames[index])",
+                sourceLocation: sourceLocation)
+        }
+        return true
+    }
+}
