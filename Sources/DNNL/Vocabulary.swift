@@ -118,6 +118,8 @@ public struct BatchNormalizationFlags: OptionSet, Sendable {
     public static let shift = BatchNormalizationFlags(rawValue: dnnl_use_shift.rawValue)
     /// Use the given mean and variance instead of the batch's.
     public static let globalStatistics = BatchNormalizationFlags(rawValue: dnnl_use_global_stats.rawValue)
+    /// Apply ReLU to the result (training keeps a workspace for backward).
+    public static let fusedReLU = BatchNormalizationFlags(rawValue: dnnl_fuse_norm_relu.rawValue)
 }
 
 /// Physical layouts a descriptor can be created with (oneDNN format tags).

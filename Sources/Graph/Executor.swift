@@ -125,7 +125,8 @@ public final class Executor {
         _ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool, layout: LayoutPolicy,
         mirror: Bool, fuse: Bool, inputs: Set<String>?, dataType: DataType
     ) throws -> (Graph, Graph.Shapes, LayoutAssignment, ExecutionPlan, MemoryPlacement) {
-        let symbol = (!isTraining && fuse ? symbol.fusedForInference() : symbol).castForPrecision(dataType)
+        let fused = !fuse ? symbol : isTraining ? symbol.fusedForTraining() : symbol.fusedForInference()
+        let symbol = fused.castForPrecision(dataType)
         let graph = Graph(symbol)
         let shapes = try graph.inferShapes(inputShapes)
         let layout = try LayoutAssignment(layout, graph: graph, shapes: shapes)

@@ -13,6 +13,20 @@ extension Symbol {
     /// BatchNorm is folded with its moving statistics, which is what inference uses; the
     /// result is not meant for training.
     public func fusedForInference() -> Symbol {
+        fused { $0.fusedForInference(followedBy: $1) }
+    }
+
+    /// The same network for training with the chains that fuse in both passes
+    /// (`OperatorDefinition.fusedForTraining(followedBy:)`: today BatchNorm → ReLU) replaced
+    /// by one node, under the same rules as `fusedForInference`.
+    public func fusedForTraining() -> Symbol {
+        fused { $0.fusedForTraining(followedBy: $1) }
+    }
+
+    /// Chains whose next operator `rule` absorbs, replaced by one node.
+    func fused(
+        _ rule: (any OperatorDefinition, any OperatorDefinition) -> (any OperatorDefinition)?
+    ) -> Symbol {
         let graph = Graph(self)
         var consumers: [Entry: [Node]] = [:]
         for node in graph.nodes {
@@ -39,7 +53,7 @@ extension Symbol {
             var tail = node
             while let next = soleConsumer(tail), let nextDefinition = next.definition,
                 (1..<nextDefinition.outputNames.count).allSatisfy({ isUnused(Entry(next, $0)) }),
-                let combined = fused.definition.fusedForInference(followedBy: nextDefinition)
+                let combined = rule(fused.definition, nextDefinition)
             {
                 let (count, nextCount) = (fused.definition.argumentNames.count, nextDefinition.argumentNames.count)
                 let nextInputs = next.inputs.map(mapped)

@@ -21,6 +21,10 @@ public struct BatchNorm: OperatorDefinition {
     public var momentum: Double
     public var fixGamma: Bool
     public var useGlobalStats: Bool
+    /// ReLU applied to the output (a training fusion of BatchNorm → Activation(relu), never
+    /// read from symbol JSON): `y = max(0, bn(x))`, one pass instead of two, and oneDNN's
+    /// workspace instead of a stored ReLU output.
+    public var fusedReLU = false
 
     public init(epsilon: Double = 1e-3, momentum: Double = 0.9, fixGamma: Bool = true, useGlobalStats: Bool = false) {
         self.epsilon = epsilon
@@ -55,6 +59,18 @@ public struct BatchNorm: OperatorDefinition {
     /// only in backward, so a second forward leaves them alone.
     public var isCheapToRecompute: Bool { true }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
+
+    /// A following ReLU runs inside the batch normalization (not with global statistics,
+    /// whose forward has no training workspace).
+    public func fusedForTraining(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? {
+        guard let activation = next as? Activation, activation.kind == .relu, !fusedReLU, !useGlobalStats else {
+            return nil
+        }
+        var fused = self
+        fused.fusedReLU = true
+        return fused
+    }
+
     /// Batch statistics, scale and shift stay float32 (oneDNN's bfloat16 batch normalization
     /// takes float32 parameters).
     public func activationType(computing compute: DataType) -> DataType { compute }
@@ -115,6 +131,7 @@ public struct BatchNorm: OperatorDefinition {
             let inverse = 1 / T(sqrt(Double(variance[c]) + epsilon))
             forEach(c, data: data) { y[$0] = gamma * (x[$0] - mean[c]) * inverse + arguments[2][c] }
         }
+        if fusedReLU { y = y.map { max($0, 0) } }
         return [y, mean, variance]
     }
 
@@ -124,9 +141,20 @@ public struct BatchNorm: OperatorDefinition {
     ) -> [[T]] {
         let data = shapes.arguments[0]
         let (channels, perChannel, _) = Self.layout(data)
-        let x = arguments[0], dy = outputGradients[0]
+        let x = arguments[0]
+        var dy = outputGradients[0]
         let mean = useGlobalStats ? auxiliary[0] : outputs[1]
         let variance = useGlobalStats ? auxiliary[1] : outputs[2]
+        if fusedReLU {
+            // ReLU's gradient passes where the normalised value was positive.
+            for c in 0..<channels {
+                let gamma = fixGamma ? 1 : arguments[1][c]
+                let inverse = 1 / T(sqrt(Double(variance[c]) + epsilon))
+                forEach(c, data: data) { i in
+                    if gamma * (x[i] - mean[c]) * inverse + arguments[2][c] <= 0 { dy[i] = 0 }
+                }
+            }
+        }
         var dx = [T](repeating: 0, count: x.count)
         var dGamma = [T](repeating: 0, count: channels), dBeta = [T](repeating: 0, count: channels)
         for c in 0..<channels {
@@ -178,6 +206,8 @@ final class BatchNormKernel: OperatorKernel {
     private let source, destination, scale, shift, mean, variance: Memory
     private let gradientDestination, gradientSource, gradientScale, gradientShift, scratchpad: Memory
     private let ones: Tensor
+    /// With a fused ReLU: where forward training left which outputs were positive.
+    private let workspace: (buffer: Tensor, memory: Memory)?
     private let discardedScaleGradient: Tensor
     private lazy var discardedDataGradient = Tensor(shape: dataShape)
     private lazy var discardedShiftGradient = Tensor(shape: [channels])
@@ -185,6 +215,8 @@ final class BatchNormKernel: OperatorKernel {
     private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private let gammaTarget = RequestTarget(slot: 1), betaTarget = RequestTarget(slot: 2)
     private let trainingArguments, statisticsArguments, backwardArguments: PrimitiveArguments
+
+    var workspaceBytes: Int { workspace?.buffer.byteCount ?? 0 }
 
     var implementation: String { trainingPrimitive.descriptor.implementationName }
 
@@ -196,7 +228,7 @@ final class BatchNormKernel: OperatorKernel {
         dataShape = data
         let plainData = try shapes.descriptor(ofArgument: 0)
         let epsilon = Float(definition.epsilon)
-        let affine: BatchNormalizationFlags = [.scale, .shift]
+        let affine: BatchNormalizationFlags = definition.fusedReLU ? [.scale, .shift, .fusedReLU] : [.scale, .shift]
         let batchFlags = definition.useGlobalStats ? affine.union(.globalStatistics) : affine
         let attributes = try PrimitiveAttributes()
         let training = try PrimitiveDescriptor(
@@ -234,13 +266,24 @@ final class BatchNormKernel: OperatorKernel {
             .source: source, .destination: destination, .scale: scale, .shift: shift,
             .mean: mean, .variance: variance, .scratchpad: scratchpad,
         ])
-        trainingArguments = common
+        var workspaceArguments = PrimitiveArguments()
+        let workspaceDescriptor = training.memoryDescriptor(.workspace)
+        if definition.fusedReLU && workspaceDescriptor.byteCount > 0 {
+            let buffer = Tensor(shape: [(workspaceDescriptor.byteCount + 3) / 4])
+            let memory = try Memory(workspaceDescriptor, pointer: buffer.rawPointer)
+            workspace = (buffer, memory)
+            workspaceArguments.append(.workspace, memory)
+        } else {
+            workspace = nil
+        }
+        trainingArguments = common + workspaceArguments
         statisticsArguments = common
-        backwardArguments = PrimitiveArguments([
-            .source: source, .mean: mean, .variance: variance, .diffDestination: gradientDestination, .scale: scale,
-            .shift: shift, .diffSource: gradientSource, .diffScale: gradientScale, .diffShift: gradientShift,
-            .scratchpad: scratchpad,
-        ])
+        backwardArguments =
+            PrimitiveArguments([
+                .source: source, .mean: mean, .variance: variance, .diffDestination: gradientDestination,
+                .scale: scale, .shift: shift, .diffSource: gradientSource, .diffScale: gradientScale,
+                .diffShift: gradientShift, .scratchpad: scratchpad,
+            ]) + workspaceArguments
     }
 
     private func bindStatistics(_ outputs: [Tensor], _ auxiliary: [Tensor], useBatch: Bool) {

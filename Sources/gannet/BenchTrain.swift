@@ -55,7 +55,7 @@ struct BenchTrain: ParsableCommand {
     @Flag(
         inversion: .prefixedNo,
         help:
-            "Inference: fold each BatchNorm into the convolution before it and apply the activation as the convolution's post-op."
+            "Fuse operators: in inference each BatchNorm folds into the convolution before it and the activation becomes the convolution's post-op; in training a BatchNorm and the ReLU after it run as one batch normalization."
     )
     var fuse = true
 

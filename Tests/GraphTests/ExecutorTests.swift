@@ -76,12 +76,14 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
     }
 
     /// Mirroring recomputes BatchNorm and activation outputs in backward with the same
-    /// kernels, so results are bit-identical while fewer activations are kept.
+    /// kernels, so results are bit-identical while fewer activations are kept (unfused, so
+    /// that both kinds of node are there to mirror).
     @Test(arguments: [Executor.LayoutPolicy.plain, .blocked])
     func mirroredRunsAreBitIdentical(_ layout: Executor.LayoutPolicy) throws {
         let symbol = try everyOperatorNetwork()
-        let kept = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout)
-        let mirrored = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout, mirror: true)
+        let kept = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout, fuse: false)
+        let mirrored = try Executor(
+            symbol, inputShapes: inputShapes, isTraining: true, layout: layout, mirror: true, fuse: false)
         #expect(mirrored.buffers.contains { $0.name == "r1_output_recomputed" })
         #expect(mirrored.buffers.contains { $0.name == "bn1_output_recomputed" })
         #expect(!kept.buffers.contains { $0.name.hasSuffix("_recomputed") })
@@ -146,8 +148,8 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
     @Test func mirrorKeepsFewerActivations() throws {
         let symbol = try inceptionBNSmall(classCount: 10)
         let shapes: [String: Shape] = ["data": [16, 3, 28, 28]]
-        let kept = try Executor(symbol, inputShapes: shapes, isTraining: true)
-        let mirrored = try Executor(symbol, inputShapes: shapes, isTraining: true, mirror: true)
+        let kept = try Executor(symbol, inputShapes: shapes, isTraining: true, fuse: false)
+        let mirrored = try Executor(symbol, inputShapes: shapes, isTraining: true, mirror: true, fuse: false)
         #expect(Double(mirrored.memory.peakLiveBytes) < 0.8 * Double(kept.memory.peakLiveBytes))
         #expect(mirrored.memory.activationBytes < kept.memory.activationBytes)
     }
@@ -259,8 +261,37 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         #expect(predictions == [0, 1, 2, 3, 3, 2, 1, 0])
     }
 
+    /// Training fuses BatchNorm → ReLU into one batch normalization (oneDNN's fused-ReLU
+    /// flag, its workspace instead of the ReLU output): the same results as the two
+    /// operators within float rounding, and less to keep.
+    @Test(arguments: [Executor.LayoutPolicy.plain, .blocked])
+    func fusedTrainingMatchesUnfused(_ layout: Executor.LayoutPolicy) throws {
+        let symbol = try everyOperatorNetwork(dropout: false)
+        let fused = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout)
+        let unfused = try Executor(symbol, inputShapes: inputShapes, isTraining: true, layout: layout, fuse: false)
+        #expect(fused.graph.nodes.contains { $0.op == "BatchNorm+Activation" })
+        #expect(!fused.graph.nodes.contains { $0.name == "r1" })
+        #expect(fused.memory.activationBytes < unfused.memory.activationBytes)
+        for executor in [fused, unfused] {
+            fill(executor)
+            for _ in 0..<2 {
+                executor.forward(isTraining: true)
+                executor.backward()
+            }
+        }
+        expectClose(fused.outputs[0].toArray(), unfused.outputs[0].toArray(), tolerance: 1e-5, "probabilities")
+        for name in fused.graph.parameterNames {
+            expectClose(
+                fused.gradient(name)!.toArray(), unfused.gradient(name)!.toArray(), tolerance: 1e-4,
+                "gradient of \(name)")
+        }
+        for name in fused.graph.auxiliaryNames {
+            expectClose(fused.auxiliary(name)!.toArray(), unfused.auxiliary(name)!.toArray(), tolerance: 1e-5, name)
+        }
+    }
+
     @Test func profileAttributesTimeToOperators() throws {
-        let executor = try Executor(try everyOperatorNetwork(), inputShapes: inputShapes, isTraining: true)
+        let executor = try Executor(try everyOperatorNetwork(), inputShapes: inputShapes, isTraining: true, fuse: false)
         fill(executor)
         executor.isProfiling = true
         executor.forward(isTraining: true)

@@ -106,3 +106,20 @@ import Testing
         try Harness(Self.cases[index].0, data: Self.cases[index].1).checkReferenceGradient()
     }
 }
+
+@Suite struct FusedBatchNormReLUTests {
+    /// BatchNorm with its ReLU fused (training fusion): oneDNN kernel against the reference,
+    /// forward and backward, and the reference by finite differences.
+    @Test func fusedReLU() throws {
+        var definition = BatchNorm(fixGamma: false)
+        definition.fusedReLU = true
+        try Harness(definition, data: [4, 16, 3, 3]).check(tolerance: 1e-4)
+        try Harness(definition, data: [4, 16, 3, 3]).checkReferenceGradient(tolerance: 1e-5)
+        try Harness(definition, data: [4, 16, 3, 3]).checkBFloat16()
+        let relu = try #require(
+            BatchNorm(fixGamma: false).fusedForTraining(followedBy: Activation(.relu)) as? BatchNorm)
+        #expect(relu.fusedReLU)
+        #expect(BatchNorm(fixGamma: false).fusedForTraining(followedBy: Activation(.tanh)) == nil)
+        #expect(BatchNorm(useGlobalStats: true).fusedForTraining(followedBy: Activation(.relu)) == nil)
+    }
+}

@@ -167,6 +167,10 @@ public protocol OperatorDefinition: Sendable {
     /// of both.
     func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)?
 
+    /// Training fusion: one definition computing this operator and then `next` in both
+    /// passes (gradients included), as `fusedForInference(followedBy:)`; nil by default.
+    func fusedForTraining(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)?
+
     /// Builds the kernel for these shapes (primitives are created here, once).
     func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel
 
@@ -199,6 +203,7 @@ extension OperatorDefinition {
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .none }
     public func forwardFlops(_ shapes: NodeShapes) -> Double { 0 }
     public func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? { nil }
+    public func fusedForTraining(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? { nil }
 }
 
 /// 2 · (multiply-adds per output value) · output values, for operators whose argument 1 is a
