@@ -141,9 +141,10 @@ final class ConcatKernel: OperatorKernel {
         size: Int, type: DataType, request: Request
     ) {
         let bytes = type.byteCount
-        for o in 0..<outer {
-            let from = source + o * sourceStride * bytes
-            let to = destination + (destinationOffset + o * destinationStride) * bytes
+        let memory = SharedMemory(destination: destination, source: UnsafeRawPointer(source))
+        parallelFor(outer, bytes: outer * size * bytes) { o in
+            let from = memory.source + o * sourceStride * bytes
+            let to = memory.destination + (destinationOffset + o * destinationStride) * bytes
             if request == .add {
                 accumulate(into: to, from: from, count: size, type: type)
             } else {

@@ -48,8 +48,13 @@ final class ElementwiseAddKernel: OperatorKernel {
     func forward(_ call: ForwardCall) {
         let request = call.requests[0]
         guard request != .skip else { return }
-        let a = call.arguments[0].floats, b = call.arguments[1].floats, y = call.outputs[0].floats
-        for i in 0..<call.outputs[0].elementCount { store(request, y, i, a[i] + b[i]) }
+        let operands = Operands(a: call.arguments[0].floats, b: call.arguments[1].floats, y: call.outputs[0].floats)
+        let count = call.outputs[0].elementCount, chunk = 1 << 16
+        parallelFor((count + chunk - 1) / chunk, bytes: count * 12) { index in
+            for i in (index * chunk)..<min(count, (index + 1) * chunk) {
+                store(request, operands.y, i, operands.a[i] + operands.b[i])
+            }
+        }
     }
 
     func backward(_ call: BackwardCall) {
@@ -58,4 +63,9 @@ final class ElementwiseAddKernel: OperatorKernel {
             copyElements(call.outputGradients[0], to: gradient, request: call.requests[index])
         }
     }
+}
+
+/// The arrays of one elementwise sum; chunks touch disjoint ranges.
+private struct Operands: @unchecked Sendable {
+    let a, b, y: UnsafeMutablePointer<Float>
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import TensorCore
 
 /// Element-wise copies and sums over tensors of either element type, for the kernels that
@@ -51,8 +52,42 @@ func copyElements(_ source: Tensor, to destination: Tensor, request: Request) {
         accumulate(
             into: destination.rawPointer, from: source.rawPointer, count: source.elementCount, type: source.dataType)
     case .write, .inPlace:
-        if source.rawPointer != destination.rawPointer {
-            destination.rawPointer.copyMemory(from: source.rawPointer, byteCount: source.byteCount)
+        guard source.rawPointer != destination.rawPointer else { return }
+        let chunk = 1 << 20, total = source.byteCount
+        let memory = SharedMemory(destination: destination.rawPointer, source: UnsafeRawPointer(source.rawPointer))
+        parallelFor((total + chunk - 1) / chunk, bytes: total) { index in
+            let start = index * chunk
+            (memory.destination + start).copyMemory(from: memory.source + start, byteCount: min(chunk, total - start))
         }
+    }
+}
+
+/// Memory the iterations of `parallelFor` share; each touches a disjoint part.
+struct SharedMemory: @unchecked Sendable {
+    let destination: UnsafeMutableRawPointer
+    let source: UnsafeRawPointer
+}
+
+/// Runs `body(index)` for every index below `count`, spread over the cores when the work
+/// (`bytes` in all) is large enough to pay for the threads, in order otherwise. Memory-bound
+/// copies and sums of activations take half the time on two cores.
+func parallelFor(_ count: Int, bytes: Int, _ body: @Sendable (Int) -> Void) {
+    if count > 1 && bytes >= 1 << 20 {
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    } else {
+        for index in 0..<count { body(index) }
+    }
+}
+
+/// `accumulate` in chunks over the cores.
+func accumulateInParallel(
+    into destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int, type: DataType
+) {
+    let chunk = 1 << 16, bytes = type.byteCount
+    let memory = SharedMemory(destination: destination, source: source)
+    parallelFor((count + chunk - 1) / chunk, bytes: count * bytes) { index in
+        let start = index * chunk, size = min(chunk, count - start)
+        accumulate(
+            into: memory.destination + start * bytes, from: memory.source + start * bytes, count: size, type: type)
     }
 }

@@ -87,7 +87,7 @@ struct RequestTarget {
     func complete(_ destination: Tensor, request: Request, in context: KernelContext) {
         guard request == .add else { return }
         let scratch = context.sharedScratch(slot: slot, bytes: destination.byteCount)
-        accumulate(
+        accumulateInParallel(
             into: destination.rawPointer, from: scratch, count: destination.elementCount, type: destination.dataType)
     }
 }
