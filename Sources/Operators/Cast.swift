@@ -28,7 +28,7 @@ public struct Cast: OperatorDefinition {
     }
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
-        try CastKernel(shapes: shapes, context: context)
+        try ReorderKernel(from: shapes.descriptor(ofArgument: 0), to: shapes.descriptor(ofOutput: 0), context: context)
     }
 
     /// The value itself: the reference is exact, the converted tensor is within bfloat16's
@@ -44,37 +44,5 @@ public struct Cast: OperatorDefinition {
         shapes: NodeShapes
     ) -> [[T]] {
         [outputGradients[0]]
-    }
-}
-
-/// Two oneDNN reorders that change the element type and keep the layout.
-final class CastKernel: OperatorKernel {
-    private let context: KernelContext
-    private let forwardReorder, backwardReorder: Reorder
-    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-
-    var implementation: String { "reorder" }
-
-    init(shapes: NodeShapes, context: KernelContext) throws {
-        self.context = context
-        let source = try shapes.descriptor(ofArgument: 0), destination = try shapes.descriptor(ofOutput: 0)
-        forwardReorder = try Reorder(from: source, to: destination)
-        backwardReorder = try Reorder(from: destination, to: source)
-    }
-
-    func forward(_ call: ForwardCall) {
-        let request = call.requests[0]
-        guard request != .skip else { return }
-        let target = outputTarget.pointer(for: call.outputs[0], request: request, in: context)
-        forwardReorder.run(from: call.arguments[0].rawPointer, to: target, on: context.stream)
-        outputTarget.complete(call.outputs[0], request: request, in: context)
-    }
-
-    func backward(_ call: BackwardCall) {
-        let request = call.requests[0]
-        guard request != .skip, let gradient = call.argumentGradients[0] else { return }
-        let target = dataTarget.pointer(for: gradient, request: request, in: context)
-        backwardReorder.run(from: call.outputGradients[0].rawPointer, to: target, on: context.stream)
-        dataTarget.complete(gradient, request: request, in: context)
     }
 }

@@ -24,9 +24,12 @@ public struct Flatten: OperatorDefinition {
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
         if shapes.layout(ofArgument: 0) != .plain {
-            return try UnblockingKernel(
-                data: shapes.arguments[0], layout: shapes.layout(ofArgument: 0), type: shapes.type(ofArgument: 0),
-                context: context)
+            // The edge where the blocked layout returns to MXNet's NCHW order (so fully-connected
+            // weights keep MXNet's layout): blocked → plain forward, plain → blocked backward.
+            let (data, type) = (shapes.arguments[0], shapes.type(ofArgument: 0))
+            return try ReorderKernel(
+                from: shapes.layout(ofArgument: 0).descriptor(data, type),
+                to: TensorLayout.plain.descriptor(data, type), context: context)
         }
         return CopyKernel()
     }
@@ -57,40 +60,5 @@ final class CopyKernel: OperatorKernel {
     func backward(_ call: BackwardCall) {
         guard let gradient = call.argumentGradients[0] else { return }
         copyElements(call.outputGradients[0], to: gradient, request: call.requests[0])
-    }
-}
-
-/// Flatten of a blocked activation: the edge where the executor's blocked layout returns
-/// to MXNet's NCHW order (so fully-connected weights keep MXNet's layout). Forward
-/// reorders blocked → plain, backward plain → blocked.
-final class UnblockingKernel: OperatorKernel {
-    private let context: KernelContext
-    private let toPlain: Reorder
-    private let toBlocked: Reorder
-    private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
-
-    var implementation: String { "reorder" }
-
-    init(data: Shape, layout: TensorLayout, type: DataType, context: KernelContext) throws {
-        self.context = context
-        let blocked = try layout.descriptor(data, type), plain = try TensorLayout.plain.descriptor(data, type)
-        toPlain = try Reorder(from: blocked, to: plain)
-        toBlocked = try Reorder(from: plain, to: blocked)
-    }
-
-    func forward(_ call: ForwardCall) {
-        let request = call.requests[0]
-        guard request != .skip else { return }
-        let target = outputTarget.pointer(for: call.outputs[0], request: request, in: context)
-        toPlain.run(from: call.arguments[0].rawPointer, to: target, on: context.stream)
-        outputTarget.complete(call.outputs[0], request: request, in: context)
-    }
-
-    func backward(_ call: BackwardCall) {
-        let request = call.requests[0]
-        guard request != .skip, let gradient = call.argumentGradients[0] else { return }
-        let target = dataTarget.pointer(for: gradient, request: request, in: context)
-        toBlocked.run(from: call.outputGradients[0].rawPointer, to: target, on: context.stream)
-        dataTarget.complete(gradient, request: request, in: context)
     }
 }
