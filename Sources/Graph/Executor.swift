@@ -292,6 +292,15 @@ public final class Executor {
         return total
     }
 
+    /// Promises that parameters and auxiliary states keep their values until the next
+    /// `freezeParameters` or `thawParameters`: kernels then fold BatchNorm into convolutions
+    /// and convert weights (to blocked layouts, to bfloat16) once instead of at every call.
+    /// For inference of a loaded model; a training step changes them, so `Trainer` thaws.
+    public func freezeParameters() { context.frozenParameters = (context.frozenParameters ?? 0) &+ 1 }
+
+    /// Parameters may change again: kernels prepare them at every call.
+    public func thawParameters() { context.frozenParameters = nil }
+
     public func argument(_ name: String) -> Tensor? { argumentTensors[name] }
     public func gradient(_ name: String) -> Tensor? { gradientTensors[name] }
     public func auxiliary(_ name: String) -> Tensor? { auxiliaryTensors[name] }

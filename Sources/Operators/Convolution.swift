@@ -205,6 +205,8 @@ final class ConvolutionKernel: OperatorKernel {
     private let backwardDataArguments: PrimitiveArguments
     private let backwardWeightsArguments: PrimitiveArguments
 
+    private var prepared = PreparedParameters()
+
     var implementation: String { primitives.forward.implementationName }
 
     var workspaceBytes: Int {
@@ -273,7 +275,7 @@ final class ConvolutionKernel: OperatorKernel {
         guard request != .skip else { return }
         scratchpad.bind(context.scratchpadPointer)
         source.input(call.arguments[0].rawPointer)
-        weights.input(call.arguments[1].rawPointer)
+        if prepared.needsUpdate(in: context) { weights.input(call.arguments[1].rawPointer) }
         if hasBias { bias.bind(call.arguments[2].rawPointer) }
         destination.write(call.outputs[0], request: request, through: outputTarget, in: context) {
             forwardPrimitive.execute(forwardArguments, on: context.stream)

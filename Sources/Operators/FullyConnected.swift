@@ -110,6 +110,8 @@ final class FullyConnectedKernel: OperatorKernel {
     private let outputTarget = RequestTarget(slot: 0), dataTarget = RequestTarget(slot: 0)
     private let forwardArguments, backwardDataArguments, backwardWeightsArguments: PrimitiveArguments
 
+    private var prepared = PreparedParameters()
+
     var implementation: String { forwardPrimitive.descriptor.implementationName }
 
     init(_ definition: FullyConnected, shapes: NodeShapes, context: KernelContext) throws {
@@ -182,7 +184,7 @@ final class FullyConnectedKernel: OperatorKernel {
         guard request != .skip else { return }
         scratchpad.bind(context.scratchpadPointer)
         source.bind(call.arguments[0].rawPointer)
-        weights.input(call.arguments[1].rawPointer)
+        if prepared.needsUpdate(in: context) { weights.input(call.arguments[1].rawPointer) }
         if hasBias { bias.bind(call.arguments[2].rawPointer) }
         output.bind(outputTarget.pointer(for: call.outputs[0], request: request, in: context))
         forwardPrimitive.execute(forwardArguments, on: context.stream)

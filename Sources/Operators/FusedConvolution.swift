@@ -144,6 +144,8 @@ final class FusedConvolutionKernel: OperatorKernel {
     private let outputTarget = RequestTarget(slot: 0)
     private let arguments: PrimitiveArguments
 
+    private var prepared = PreparedParameters()
+
     var implementation: String { descriptor.implementationName }
     var workspaceBytes: Int {
         [source, weights, destination].reduce(0) { $0 + $1.bufferBytes }
@@ -214,7 +216,9 @@ final class FusedConvolutionKernel: OperatorKernel {
         guard request != .skip else { return }
         scratchpad.bind(context.scratchpadPointer)
         source.input(call.arguments[0].rawPointer)
-        if let batchNorm = definition.batchNorm, let folded {
+        if !prepared.needsUpdate(in: context) {
+            // Frozen parameters: folded and converted at the first call.
+        } else if let batchNorm = definition.batchNorm, let folded {
             fold(call, batchNorm, into: folded)
             weights.input(folded.weights.rawPointer)
         } else {

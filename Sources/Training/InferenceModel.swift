@@ -46,6 +46,7 @@ public final class InferenceModel {
             throw TrainingError("\(symbolPath): \(error)")
         }
         let unused = try Checkpoint.loadParameters(entries, file: parametersPath, into: executor)
+        executor.freezeParameters()
         if !unused.isEmpty {
             log("note: the parameters file has entries the network does not use: \(unused.joined(separator: ", "))")
         }

@@ -133,6 +133,8 @@ struct BenchTrain: ParsableCommand {
         let classCount = executor.outputs[0].shape[1]
         var generator = SeededGenerator(seed: 1)
         Initializer.xavier.initialise(executor, seed: 2)
+        // Inference of fixed weights, as a loaded model runs (`score`, `predict`).
+        if !isTraining { executor.freezeParameters() }
         try runtime { executor.argument(try executor.graph.dataInput())!.fillNormal(using: &generator) }
         if let label = executor.graph.labelNames.first.flatMap(executor.argument) {
             label.copy(from: (0..<label.elementCount).map { _ in Float(generator.next() % UInt64(classCount)) })

@@ -160,3 +160,31 @@ import Testing
         #expect(loss() < first * 0.5, "loss \(first) → \(loss())")
     }
 }
+
+@Suite struct FrozenParameterTests {
+    /// Frozen parameters are prepared once: the same results as unfrozen, new values are
+    /// taken at the next freeze (and not before: the promise was broken).
+    @Test(arguments: [DataType.float32, .bfloat16])
+    func freezingPreparesParametersOnce(_ type: DataType) throws {
+        if type == .bfloat16 && !Library.instructionSet.hasPrefix("avx512") { return }
+        let symbol = try everyOperatorNetwork(dropout: false)
+        let executor = try Executor(symbol, inputShapes: ["data": [2, 3, 9, 9]], isTraining: false, dataType: type)
+        fill(executor, seed: 4)
+        executor.forward(isTraining: false)
+        let unfrozen = executor.outputs[0].toArray()
+        executor.freezeParameters()
+        executor.forward(isTraining: false)
+        executor.forward(isTraining: false)
+        #expect(executor.outputs[0].toArray() == unfrozen)
+        let weight = executor.argument("c1_weight")!
+        weight.copy(from: weight.toArray().map { $0 * 2 })
+        executor.forward(isTraining: false)
+        #expect(executor.outputs[0].toArray() == unfrozen, "a frozen kernel read the new weights")
+        executor.freezeParameters()
+        executor.forward(isTraining: false)
+        let refrozen = executor.outputs[0].toArray()
+        executor.thawParameters()
+        executor.forward(isTraining: false)
+        #expect(refrozen != unfrozen && executor.outputs[0].toArray() == refrozen)
+    }
+}

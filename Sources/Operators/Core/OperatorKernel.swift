@@ -77,6 +77,10 @@ public final class KernelContext {
     /// The training step. Stochastic kernels draw from (seed, their stream, step), so a run
     /// resumed at step n draws what the uninterrupted run drew there.
     public var step: UInt64 = 0
+    /// Set while the parameters and auxiliary states are known not to change (inference of a
+    /// loaded model, `Executor.freezeParameters`): kernels then convert or fold them once
+    /// per value of this counter instead of at every call. nil while they may change.
+    public var frozenParameters: UInt64?
     private var generatorCount: UInt64 = 0
     /// Kernels that fell back to the reference path, for the once-per-node log.
     public private(set) var fallbacks: [String] = []
@@ -142,4 +146,16 @@ public func writeStandardError(_ text: String) {
 /// Logs to standard error (standard output is reserved for results and `--json`).
 func logWarning(_ message: String) {
     writeStandardError("warning: \(message)\n")
+}
+
+/// Whether a kernel must convert (or fold) its parameters again before using them: always
+/// while they may change, once per freeze otherwise.
+struct PreparedParameters {
+    private var version: UInt64?
+
+    mutating func needsUpdate(in context: KernelContext) -> Bool {
+        if let frozen = context.frozenParameters, frozen == version { return false }
+        version = context.frozenParameters
+        return true
+    }
 }
