@@ -211,9 +211,9 @@ final class ConvolutionKernel: OperatorKernel {
 
     var workspaceBytes: Int {
         [
-            source, weights, destination, gradientOutput, weightsForData, gradientData, sourceForWeights,
-            gradientOutputForWeights, weightGradients.weights,
-        ].reduce(0) { $0 + $1.bufferBytes }
+            source, weights, destination, gradientOutput, gradientData, sourceForWeights, gradientOutputForWeights,
+            weightGradients.weights,
+        ].reduce(0) { $0 + $1.bufferBytes } + (weightsForData === weights ? 0 : weightsForData.bufferBytes)
     }
 
     init(_ definition: Convolution, shapes: NodeShapes, context: KernelContext) throws {
@@ -234,7 +234,12 @@ final class ConvolutionKernel: OperatorKernel {
         destination = try context.bridge(plain: plainOutput, chosen: fwd.memoryDescriptor(.destination))
         bias = try Memory(MemoryDescriptor.plain([definition.filterCount]))
         gradientOutput = try context.bridge(plain: plainOutput, chosen: bwdData.memoryDescriptor(.diffDestination))
-        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(.weights))
+        // Backward-data reads the weights forward converted in the same step when it wants
+        // them in the same form (a bfloat16 copy is then made once per step, not twice).
+        let dataWeights = bwdData.memoryDescriptor(.weights)
+        weightsForData =
+            dataWeights.isEqual(to: weights.chosen)
+            ? weights : try context.bridge(plain: plainWeights, chosen: dataWeights)
         gradientData = try context.bridge(plain: plainData, chosen: bwdData.memoryDescriptor(.diffSource))
         sourceForWeights = try context.bridge(plain: plainData, chosen: bwdWeights.memoryDescriptor(.source))
         gradientOutputForWeights = try context.bridge(
@@ -287,7 +292,7 @@ final class ConvolutionKernel: OperatorKernel {
         let outputGradient = call.outputGradients[0].rawPointer
         if call.requests[0] != .skip, let dataGradient = call.argumentGradients[0] {
             gradientOutput.input(outputGradient)
-            weightsForData.input(call.arguments[1].rawPointer)
+            if weightsForData !== weights { weightsForData.input(call.arguments[1].rawPointer) }
             gradientData.write(dataGradient, request: call.requests[0], through: dataTarget, in: context) {
                 backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
             }

@@ -151,7 +151,12 @@ final class FullyConnectedKernel: OperatorKernel {
         gradientSource = try Memory(src)
         gradientOutput = try Memory(dst)
         weights = try context.bridge(plain: plainWeights, chosen: fwd.memoryDescriptor(.weights))
-        weightsForData = try context.bridge(plain: plainWeights, chosen: bwdData.memoryDescriptor(.weights))
+        // Backward-data reads the weights forward converted in the same step when it wants
+        // them in the same form (a bfloat16 copy is then made once per step, not twice).
+        let dataWeights = bwdData.memoryDescriptor(.weights)
+        weightsForData =
+            dataWeights.isEqual(to: weights.chosen)
+            ? weights : try context.bridge(plain: plainWeights, chosen: dataWeights)
         weightGradients = WeightGradients(
             weights: try context.bridge(plain: plainWeights, chosen: bwdWeights.memoryDescriptor(.diffWeights)),
             weightShape: [hidden, inputs], bias: hasBias ? try Memory(biasDesc) : nil,
@@ -195,7 +200,7 @@ final class FullyConnectedKernel: OperatorKernel {
         scratchpad.bind(context.scratchpadPointer)
         gradientOutput.bind(call.outputGradients[0].rawPointer)
         if call.requests[0] != .skip, let dataGradient = call.argumentGradients[0] {
-            weightsForData.input(call.arguments[1].rawPointer)
+            if weightsForData !== weights { weightsForData.input(call.arguments[1].rawPointer) }
             gradientSource.bind(dataTarget.pointer(for: dataGradient, request: call.requests[0], in: context))
             backwardDataPrimitive.execute(backwardDataArguments, on: context.stream)
             dataTarget.complete(dataGradient, request: call.requests[0], in: context)
