@@ -55,9 +55,10 @@ private final class Buffer {
 /// between MXNet's plain layout and the chosen ones.
 func benchConvolution(
     _ spec: ConvolutionSpec, runs: Int, runSeconds: Double, allImplementations: Bool = false,
-    activationLayout: FormatTag = .any, log: (String) -> Void
+    activationLayout: FormatTag = .any, dataType: DataType = .float32, log: (String) -> Void
 ) throws -> [OperatorResult] {
-    let bench = try ConvolutionBenchmark(spec, runs: runs, runSeconds: runSeconds, activationLayout: activationLayout)
+    let bench = try ConvolutionBenchmark(
+        spec, runs: runs, runSeconds: runSeconds, activationLayout: activationLayout, dataType: dataType)
     var results = try bench.passes.map { try bench.time($0, on: $0.descriptor) }
     if allImplementations { results += try bench.alternatives() }
     for r in results {
@@ -87,8 +88,15 @@ private struct ConvolutionBenchmark {
     let primitives: ConvolutionPrimitives
     let passes: [Pass]
 
-    init(_ spec: ConvolutionSpec, runs: Int, runSeconds: Double, activationLayout: FormatTag) throws {
-        let shapes = try spec.definition.inferShapes([spec.data], node: spec.name)
+    /// `dataType` `.bfloat16`: activations and weights in bfloat16 (weight gradients float32),
+    /// as a mixed-precision binding runs them.
+    init(
+        _ spec: ConvolutionSpec, runs: Int, runSeconds: Double, activationLayout: FormatTag, dataType: DataType
+    ) throws {
+        var shapes = try spec.definition.inferShapes([spec.data], node: spec.name)
+        shapes.argumentTypes = shapes.arguments.indices.map { $0 == 0 ? dataType : .float32 }
+        shapes.outputTypes = [dataType]
+        shapes.computeType = dataType
         let primitives = try ConvolutionPrimitives(spec.definition, shapes: shapes, activationLayout: activationLayout)
         let output = shapes.outputs[0]
         let (data, out) = (

@@ -17,6 +17,9 @@ public struct OperatorBenchmarkOptions: Sendable {
     public var layouts = false
     /// Only operators whose name contains this.
     public var only: String?
+    /// bfloat16: the convolutions in mixed precision against a bfloat16 matrix-product
+    /// roof (the other operators are left out).
+    public var dataType: DataType = .float32
 
     public init() {}
 }
@@ -28,15 +31,21 @@ public enum OperatorBenchmark {
         -> BenchOpsReport
     {
         let (runs, runSeconds, n) = (options.runs, options.runSeconds, options.batchSize)
-        let roofRuns = sgemmRoof(size: options.gemmSize, runs: runs)
-        log("oneDNN \(Library.version), ISA \(Library.instructionSet)")
-        log(String(format: "sgemm %d³ roof: %.1f GFLOPS (median of %d)", options.gemmSize, median(roofRuns), runs))
+        let bfloat16 = options.dataType == .bfloat16
+        let roofRuns =
+            bfloat16
+            ? try bfloat16Roof(size: options.gemmSize, runs: runs) : sgemmRoof(size: options.gemmSize, runs: runs)
+        log("oneDNN \(Library.version), ISA \(Library.instructionSet), \(options.dataType.rawValue)")
+        log(
+            String(
+                format: "%@ %d³ roof: %.1f GFLOPS (median of %d)", bfloat16 ? "bf16 matrix product" : "sgemm",
+                options.gemmSize, median(roofRuns), runs))
         var results: [OperatorResult] = []
         func selected(_ name: String) -> Bool { options.only.map { name.contains($0) } ?? true }
         for spec in ConvolutionSpec.seedShapes(batch: n) where selected(spec.name) {
             results += try benchConvolution(
                 spec, runs: runs, runSeconds: runSeconds,
-                allImplementations: options.allImplementations, log: log)
+                allImplementations: options.allImplementations, dataType: options.dataType, log: log)
             if options.layouts {
                 results += try benchConvolution(
                     spec, runs: runs, runSeconds: runSeconds, activationLayout: .channelsLast,
@@ -44,8 +53,8 @@ public enum OperatorBenchmark {
             }
         }
         let kernels = kernelBenchmarks(batch: n, runs: runs, runSeconds: runSeconds, log: log)
-        for (name, bench) in kernels where selected(name) { results += try bench() }
-        if options.layouts {
+        for (name, bench) in kernels where selected(name) && !bfloat16 { results += try bench() }
+        if options.layouts && !bfloat16 {
             // The same memory-bound operators in each candidate executor layout, the blocked
             // one being what oneDNN's convolutions choose here (Inception 3a 3×3).
             let probe = Convolution(kernel: [3, 3], filterCount: 64, pad: [1, 1])
@@ -183,6 +192,34 @@ public func sgemmRoof(size: Int, runs: Int) -> [Double] {
     a.fillUniform(-1...1, using: &generator)
     b.fillUniform(-1...1, using: &generator)
     let seconds = measure(runs: runs, runSeconds: 0.5) { sgemm(size: size, a.floats, b.floats, c.floats) }
+    return seconds.map { 2 * pow(Double(size), 3) / $0 / 1e9 }
+}
+
+/// GFLOPS of a bfloat16 matrix product (oneDNN inner product, bfloat16 inputs, float32
+/// output, forward inference) on square matrices: the roof bfloat16 convolutions are held to.
+public func bfloat16Roof(size: Int, runs: Int) throws -> [Double] {
+    let a = try MemoryDescriptor([size, size], .plain, dataType: .bfloat16)
+    let c = try MemoryDescriptor([size, size], .plain)
+    let descriptor = try PrimitiveDescriptor(
+        .innerProductForward(.forwardInference, source: a, weights: a, bias: nil, destination: c),
+        attributes: PrimitiveAttributes(), what: "bf16 matrix product")
+    let primitive = try Primitive(descriptor)
+    let stream = try DNNL.Stream()
+    let buffers = [
+        descriptor.memoryDescriptor(.source), descriptor.memoryDescriptor(.weights),
+        descriptor.memoryDescriptor(.destination), descriptor.memoryDescriptor(.scratchpad),
+    ].map {
+        Tensor(shape: [max(($0.byteCount + 3) / 4, 1)])
+    }
+    for buffer in buffers.prefix(2) { buffer.fill(0.5) }  // 0x3F00_3F00: bfloat16 0.5 pairs
+    let memories = try zip(
+        [MemoryQuery.source, .weights, .destination, .scratchpad], buffers
+    ).map { try Memory(descriptor.memoryDescriptor($0.0), pointer: $0.1.rawPointer) }
+    let arguments = PrimitiveArguments([
+        .source: memories[0], .weights: memories[1], .destination: memories[2], .scratchpad: memories[3],
+    ])
+    let seconds = measure(runs: runs, runSeconds: 0.5) { primitive.execute(arguments, on: stream) }
+    withExtendedLifetime((buffers, memories)) {}  // the arguments hold their handles
     return seconds.map { 2 * pow(Double(size), 3) / $0 / 1e9 }
 }
 

@@ -43,8 +43,9 @@ struct BenchOps: ParsableCommand {
     @Option(help: "Only operators whose name contains this text (e.g. alexnet.conv3).")
     var only: String?
 
-    @Flag(help: "Print one JSON object on standard output.")
-    var json = false
+    @OptionGroup var precision: PrecisionOptions
+
+    @OptionGroup var output: JSONOutput
 
     mutating func validate() throws {
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1") }
@@ -60,8 +61,9 @@ struct BenchOps: ParsableCommand {
         options.allImplementations = allImplementations
         options.layouts = layouts
         options.only = only
+        options.dataType = precision.dtype
         let report = try runtime { try OperatorBenchmark.run(options, log: { log($0) }) }
-        if json { return try printReport(report) }
+        if output.json { return try printReport(report) }
         show(report)
     }
 
@@ -70,7 +72,8 @@ struct BenchOps: ParsableCommand {
         print("ISA: \(report.isa)")
         print(
             String(
-                format: "roof: oneDNN sgemm %d³ = %.1f GFLOPS (median; min %.1f, max %.1f)", report.sgemmSize, roof,
+                format: "roof: oneDNN %@ %d³ = %.1f GFLOPS (median; min %.1f, max %.1f)",
+                precision.dtype == .bfloat16 ? "bf16 matrix product" : "sgemm", report.sgemmSize, roof,
                 roofRuns.min() ?? 0, roofRuns.max() ?? 0))
         print(
             "operator                     pass              batch   GFLOPS  % roof     GB/s  NCHW reorders  implementation / format"
