@@ -5,7 +5,7 @@ import TensorCore
 /// producer and its consumer compute in different types, in the same layout; the gradient
 /// is converted back. The executor inserts these (`Symbol.castForPrecision`); it is not an
 /// MXNet operator and never appears in symbol JSON. Output `(same shape)`.
-public struct Cast: OperatorDefinition {
+public struct Cast: ValuePreserving {
     public static let mxnetName = "_Cast"
 
     public var target: DataType
@@ -29,20 +29,5 @@ public struct Cast: OperatorDefinition {
 
     public func makeKernel(shapes: NodeShapes, context: KernelContext) throws -> any OperatorKernel {
         try ReorderKernel(from: shapes.descriptor(ofArgument: 0), to: shapes.descriptor(ofOutput: 0), context: context)
-    }
-
-    /// The value itself: the reference is exact, the converted tensor is within bfloat16's
-    /// rounding of it.
-    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
-    ) -> [[T]] {
-        [arguments[0]]
-    }
-
-    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
-        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes
-    ) -> [[T]] {
-        [outputGradients[0]]
     }
 }

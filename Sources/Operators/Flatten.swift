@@ -3,7 +3,7 @@ import TensorCore
 
 /// MXNet's `Flatten`: `(N, d1, d2, …)` → `(N, d1·d2·…)`, row-major, so the element order is
 /// unchanged and the output may share the input's memory.
-public struct Flatten: OperatorDefinition {
+public struct Flatten: ValuePreserving {
     public static let mxnetName = "Flatten"
 
     public init() {}
@@ -32,19 +32,6 @@ public struct Flatten: OperatorDefinition {
                 to: TensorLayout.plain.descriptor(data, type), context: context)
         }
         return CopyKernel()
-    }
-
-    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
-        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
-    ) -> [[T]] {
-        [arguments[0]]
-    }
-
-    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
-        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
-        shapes: NodeShapes
-    ) -> [[T]] {
-        [outputGradients[0]]
     }
 }
 

@@ -230,3 +230,23 @@ func requireDataShape(_ arguments: [Shape?], node: String, rank: Int? = nil) thr
     }
     return data
 }
+
+/// An operator whose value is its input's (a change of shape, layout or element type): the
+/// reference passes values and gradients through. For Cast the reference is the exact
+/// value, the converted tensor is within bfloat16's rounding of it.
+public protocol ValuePreserving: OperatorDefinition {}
+
+extension ValuePreserving {
+    public func referenceForward<T: BinaryFloatingPoint & Sendable>(
+        _ arguments: [[T]], auxiliary: inout [[T]], shapes: NodeShapes, isTraining: Bool
+    ) -> [[T]] {
+        [arguments[0]]
+    }
+
+    public func referenceBackward<T: BinaryFloatingPoint & Sendable>(
+        outputGradients: [[T]], arguments: [[T]], outputs: [[T]], auxiliary: inout [[T]],
+        shapes: NodeShapes
+    ) -> [[T]] {
+        [outputGradients[0]]
+    }
+}
