@@ -58,7 +58,7 @@ def bench_bfloat16(status, error_file):
 
 def bench_memory():
     r = report()
-    assert r["largest-batch"] == 8, r
+    assert r["largest-batch"] == 8 and r["dtype"] == "float32" and r["isa"], r
     assert [p["batch-size"] for p in r["probes"]] == [4, 8, 512], r
     assert r["probes"][2]["peak-rss-mib"] is None or r["probes"][2]["peak-rss-mib"] > 0.4 * 1024, r
     print("cli-smoke: bench memory ok")

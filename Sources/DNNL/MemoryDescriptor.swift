@@ -36,13 +36,6 @@ public struct MemoryDescriptor: @unchecked Sendable {
         try MemoryDescriptor(dimensions, .any)
     }
 
-    /// The dimensions.
-    public var dimensions: [Int] {
-        withUnsafeBytes(of: raw.dims) {
-            Array($0.bindMemory(to: dnnl_dim_t.self).prefix(Int(raw.ndims))).map { Int($0) }
-        }
-    }
-
     /// Bytes a buffer of this descriptor needs (blocked layouts pad channels).
     public var byteCount: Int {
         var md = raw

@@ -259,10 +259,21 @@ public final class FitLoop {
                 try Executor.memoryPlan(
                     symbol, inputShapes: shapes, isTraining: true, mirror: mirror, dataType: options.dataType)
             }
-            let mirror =
-                try options.mirror || MemoryBudget.needsMirror(plan(mirror: false), plan(mirror: true), log: log)
-            // Checked before anything is allocated.
-            try MemoryBudget.check(plan(mirror: mirror), batch: localBatch, mirror: mirror)
+            // Planned (and checked) before anything is allocated; the mirrored plan only when
+            // the plan that keeps every output does not fit.
+            var mirror = options.mirror
+            var memory = try plan(mirror: mirror)
+            if !mirror && !MemoryBudget.fits(memory) {
+                let mirrored = try plan(mirror: true)
+                if MemoryBudget.fits(mirrored) {
+                    log(
+                        "memory: \(MemoryBudget.mib(memory.totalBytes)) needed without the memory mirror: recomputing "
+                            + "BatchNorm and activation outputs in the gradient pass (--mirror) to need "
+                            + MemoryBudget.mib(mirrored.totalBytes))
+                    (mirror, memory) = (true, mirrored)
+                }
+            }
+            try MemoryBudget.check(memory, batch: localBatch, mirror: mirror)
             executor = try Executor(
                 symbol, inputShapes: shapes, isTraining: true, mirror: mirror, dataType: options.dataType)
         } catch let error as TrainingError {
@@ -339,19 +350,9 @@ public enum MemoryBudget {
                 + "total \(mib(memory.totalBytes))")
     }
 
-    /// Whether the memory mirror is what makes the plan fit the memory available: the plan
-    /// without it does not fit and the plan with it does (said in the log).
-    public static func needsMirror(
-        _ kept: Executor.MemorySummary, _ mirrored: Executor.MemorySummary, log: (String) -> Void
-    ) -> Bool {
-        guard let available = availableBytes(), kept.totalBytes > available, mirrored.totalBytes <= available else {
-            return false
-        }
-        log(
-            "memory: \(mib(kept.totalBytes)) needed, \(mib(available)) available: recomputing BatchNorm and "
-                + "activation outputs in the gradient pass (the memory mirror, --mirror) to need \(mib(mirrored.totalBytes))"
-        )
-        return true
+    /// Whether `memory` fits in the memory available (true when that is unknown).
+    public static func fits(_ memory: Executor.MemorySummary) -> Bool {
+        availableBytes().map { memory.totalBytes <= $0 } ?? true
     }
 
     /// Fails when a plan (before anything is allocated) cannot fit in the memory available,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNNL
 import Foundation
 import Graph
 
@@ -68,7 +69,9 @@ struct BenchMemory: ParsableCommand {
         }
         if report.json {
             try printReport(
-                Report(network: network.network, budgetGiB: budgetGib, largestBatch: largest, probes: probes))
+                Report(
+                    network: network.network, budgetGiB: budgetGib, largestBatch: largest, probes: probes,
+                    dtype: precision.dtype.rawValue, isa: Library.instructionSet))
         } else {
             print("| network | budget | largest batch |")
             print("|---|---|---|")
@@ -109,8 +112,10 @@ struct BenchMemory: ParsableCommand {
         var budgetGiB: Double
         @Nullable var largestBatch: Int?
         var probes: [Probe]
+        var dtype: String
+        var isa: String
         enum CodingKeys: String, CodingKey {
-            case network, probes, budgetGiB = "budget-gib", largestBatch = "largest-batch"
+            case network, probes, dtype, isa, budgetGiB = "budget-gib", largestBatch = "largest-batch"
         }
     }
 
