@@ -1,7 +1,7 @@
 # Gannet: trains image classifiers on ImageNet-scale data, in Swift.
 SWIFT ?= swift
 
-.PHONY: setup build release test test-release demo clean check-no-mpi format lint
+.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 format lint
 
 setup:
 	@bash scripts/setup.sh
@@ -23,11 +23,19 @@ demo: release
 	bash scripts/demo.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-onednn3
 
 # Slow tier: builds a second copy as on a machine without Open MPI and checks it.
 check-no-mpi: setup
 	bash scripts/check-no-mpi.sh
+
+# Slow tier: the suite and the CLI checks against oneDNN 3.2 (Intel's PyPI wheels, installed
+# in .deps/onednn) instead of Debian's 2.6; docs/layout.md compares the two.
+check-onednn3: setup
+	bash scripts/setup-onednn.sh
+	GANNET_ONEDNN=3 $(SWIFT) build --build-tests -c release -Xswiftc -enable-testing --scratch-path .build-onednn3
+	GANNET_ONEDNN=3 $(SWIFT) test --skip-build -c release -Xswiftc -enable-testing --scratch-path .build-onednn3
+	bash scripts/cli-smoke.sh .build-onednn3/release/gannet
 
 # Style: .swift-format (swift-format ships with the Swift toolchain).
 lint:

@@ -1,5 +1,17 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// oneDNN: Debian's 2.6 by default; 3.2 from the project's own prefix `.deps/onednn` with
+// GANNET_ONEDNN=3 (`make check-onednn3` installs it there and builds against it). The
+// prefix's headers then come before /usr/include for every module that imports CDNNL, and
+// the binary finds the library through its run path (no LD_LIBRARY_PATH).
+let onednnPrefix = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/.deps/onednn"
+let useOneDNN3 = ProcessInfo.processInfo.environment["GANNET_ONEDNN"] == "3"
+let onednnHeaders: [SwiftSetting] = useOneDNN3 ? [.unsafeFlags(["-Xcc", "-I\(onednnPrefix)/include"])] : []
+let onednnLibrary: [LinkerSetting] =
+    useOneDNN3
+    ? [.unsafeFlags(["-L\(onednnPrefix)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(onednnPrefix)/lib"])] : []
 
 let package = Package(
     name: "Gannet",
@@ -16,7 +28,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        .target(name: "DNNL", dependencies: ["CDNNL"]),
+        .target(
+            name: "DNNL", dependencies: ["CDNNL"], swiftSettings: useOneDNN3 ? [.define("ONEDNN3")] : [],
+            linkerSettings: onednnLibrary),
         .target(name: "TensorCore"),
         .target(name: "CHeapStatistics"),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
@@ -46,3 +60,7 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + onednnHeaders
+}

@@ -17,16 +17,33 @@ public enum Library {
         case dnnl_cpu_isa_avx: "avx"
         case dnnl_cpu_isa_avx2: "avx2"
         case dnnl_cpu_isa_avx2_vnni: "avx2_vnni"
-        case dnnl_cpu_isa_avx512_mic: "avx512_mic"
-        case dnnl_cpu_isa_avx512_mic_4ops: "avx512_mic_4ops"
         case dnnl_cpu_isa_avx512_core: "avx512_core"
         case dnnl_cpu_isa_avx512_core_vnni: "avx512_core_vnni"
         case dnnl_cpu_isa_avx512_core_bf16: "avx512_core_bf16"
         case dnnl_cpu_isa_avx512_core_amx: "avx512_core_amx"
+        default: otherInstructionSet(isa)
+        }
+    }
+
+    #if ONEDNN3
+    private static func otherInstructionSet(_ isa: dnnl_cpu_isa_t) -> String {
+        switch isa {
+        case dnnl_cpu_isa_avx2_vnni_2: "avx2_vnni_2"
+        case dnnl_cpu_isa_avx512_core_fp16: "avx512_core_fp16"
+        case dnnl_cpu_isa_avx512_core_amx_fp16: "avx512_core_amx_fp16"
+        default: "isa 0x\(String(isa.rawValue, radix: 16))"
+        }
+    }
+    #else
+    private static func otherInstructionSet(_ isa: dnnl_cpu_isa_t) -> String {
+        switch isa {
+        case dnnl_cpu_isa_avx512_mic: "avx512_mic"
+        case dnnl_cpu_isa_avx512_mic_4ops: "avx512_mic_4ops"
         case dnnl_cpu_isa_all: "all"
         default: "isa 0x\(String(isa.rawValue, radix: 16))"
         }
     }
+    #endif
 }
 
 extension Library {
@@ -35,6 +52,12 @@ extension Library {
     /// (several times slower than float32) and has no bfloat16 kernels on AVX2.
     public static var hasNativeBFloat16: Bool {
         let isa = dnnl_get_effective_cpu_isa()
+        #if ONEDNN3
+        // Every ISA from avx512_core_bf16 up includes its bits (oneDNN's ISAs nest).
+        let bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+        return isa.rawValue & bf16 == bf16
+        #else
         return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
+        #endif
     }
 }

@@ -15,9 +15,13 @@ public final class Memory {
         _ descriptor: MemoryDescriptor, engine: Engine = .cpu,
         pointer: UnsafeMutableRawPointer? = dnnlMemoryNone
     ) throws {
-        var md = descriptor.raw
         var memory: dnnl_memory_t?
+        #if ONEDNN3
+        try check(dnnl_memory_create(&memory, descriptor.raw, engine.handle, pointer), "create memory")
+        #else
+        var md = descriptor.raw
         try check(dnnl_memory_create(&memory, &md, engine.handle, pointer), "create memory")
+        #endif
         self.handle = memory!
         self.descriptor = descriptor
     }
@@ -27,6 +31,10 @@ public final class Memory {
     /// Points the memory object at `pointer` (no copy).
     @inlinable
     public func bind(_ pointer: UnsafeMutableRawPointer) {
+        #if ONEDNN3
+        mustSucceed(dnnl_memory_set_data_handle(handle, pointer), "set data handle")
+        #else
         mustSucceed(dnnl_memory_set_data_handle_v2(handle, pointer, nil), "set data handle")
+        #endif
     }
 }

@@ -8,11 +8,15 @@ public final class Reorder {
     private let arguments: PrimitiveArguments
 
     public init(from source: MemoryDescriptor, to destination: MemoryDescriptor, engine: Engine = .cpu) throws {
-        var src = source.raw, dst = destination.raw
         var pd: dnnl_primitive_desc_t?
-        try check(
-            dnnl_reorder_primitive_desc_create(&pd, &src, engine.handle, &dst, engine.handle, nil),
-            "reorder \(source.formatName) -> \(destination.formatName)")
+        #if ONEDNN3
+        let status = dnnl_reorder_primitive_desc_create(
+            &pd, source.raw, engine.handle, destination.raw, engine.handle, nil)
+        #else
+        var src = source.raw, dst = destination.raw
+        let status = dnnl_reorder_primitive_desc_create(&pd, &src, engine.handle, &dst, engine.handle, nil)
+        #endif
+        try check(status, "reorder \(source.formatName) -> \(destination.formatName)")
         primitive = try Primitive(PrimitiveDescriptor(adopting: pd!))
         self.source = try Memory(source, engine: engine)
         self.destination = try Memory(destination, engine: engine)

@@ -93,6 +93,10 @@ public enum EltwiseAlgorithm: Sendable {
         case .tanhUsingOutput: dnnl_eltwise_tanh_use_dst_for_bwd
         }
     }
+
+    /// oneDNN's α: soft ReLU is `log(1 + exp(αx)) / α` in oneDNN 3 (2.x ignores α); the
+    /// others here take none.
+    var alpha: Float { self == .softRelu ? 1 : 0 }
 }
 
 public enum PoolingAlgorithm: Sendable {
