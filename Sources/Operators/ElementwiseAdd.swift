@@ -1,7 +1,8 @@
 import TensorCore
 
 /// MXNet's `elemwise_add` (also `_Plus`/`_plus` in older files): `out = lhs + rhs`, equal
-/// shapes. Residual networks use it; the output may reuse either input's memory.
+/// shapes. Residual networks use it; the output may reuse either input's memory. In
+/// bfloat16 each sum is formed in float32 and rounded once.
 public struct ElementwiseAdd: OperatorDefinition {
     public static let mxnetName = "elemwise_add"
 
@@ -9,6 +10,7 @@ public struct ElementwiseAdd: OperatorDefinition {
     public init(attributes: [String: String], node: String) throws(OperatorError) {}
 
     public var argumentNames: [String] { ["lhs", "rhs"] }
+    public func activationType(computing compute: DataType) -> DataType { compute }
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0), (1, 0)] }
@@ -48,11 +50,23 @@ final class ElementwiseAddKernel: OperatorKernel {
     func forward(_ call: ForwardCall) {
         let request = call.requests[0]
         guard request != .skip else { return }
-        let operands = Operands(a: call.arguments[0].floats, b: call.arguments[1].floats, y: call.outputs[0].floats)
-        let count = call.outputs[0].elementCount, chunk = 1 << 16
-        parallelFor((count + chunk - 1) / chunk, bytes: count * 12) { index in
-            for i in (index * chunk)..<min(count, (index + 1) * chunk) {
-                store(request, operands.y, i, operands.a[i] + operands.b[i])
+        let output = call.outputs[0]
+        let operands = Operands(a: call.arguments[0].rawPointer, b: call.arguments[1].rawPointer, y: output.rawPointer)
+        let count = output.elementCount, chunk = 1 << 16
+        let chunks = (count + chunk - 1) / chunk, bytes = count * 3 * output.dataType.byteCount
+        switch output.dataType {
+        case .float32:
+            parallelFor(chunks, bytes: bytes) { index in
+                let (a, b, y) = operands.typed(Float.self)
+                for i in (index * chunk)..<min(count, (index + 1) * chunk) { store(request, y, i, a[i] + b[i]) }
+            }
+        case .bfloat16:
+            parallelFor(chunks, bytes: bytes) { index in
+                let (a, b, y) = operands.typed(UInt16.self)
+                for i in (index * chunk)..<min(count, (index + 1) * chunk) {
+                    let sum = BFloat16.float(fromBits: a[i]) + BFloat16.float(fromBits: b[i])
+                    y[i] = BFloat16.bits(from: request == .add ? BFloat16.float(fromBits: y[i]) + sum : sum)
+                }
             }
         }
     }
@@ -67,5 +81,12 @@ final class ElementwiseAddKernel: OperatorKernel {
 
 /// The arrays of one elementwise sum; chunks touch disjoint ranges.
 private struct Operands: @unchecked Sendable {
-    let a, b, y: UnsafeMutablePointer<Float>
+    let a, b, y: UnsafeMutableRawPointer
+
+    func typed<T>(_ type: T.Type) -> (UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) {
+        (
+            UnsafePointer(a.assumingMemoryBound(to: T.self)), UnsafePointer(b.assumingMemoryBound(to: T.self)),
+            y.assumingMemoryBound(to: T.self)
+        )
+    }
 }

@@ -35,6 +35,11 @@ enum DNNLInfo {
         }
     }
 
+    /// One rounding of a float32 sum.
+    @Test func elementwiseAdd() throws {
+        try Harness(ElementwiseAdd(), data: [2, 16, 3, 3], otherShapes: [[2, 16, 3, 3]]).checkBFloat16()
+    }
+
     /// Copies are exact in any type.
     @Test func copies() throws {
         try Harness(Concat(inputCount: 2), data: [2, 16, 3, 3], otherShapes: [[2, 32, 3, 3]]).checkBFloat16(
