@@ -17,6 +17,7 @@ test: setup lint
 	$(SWIFT) build --build-tests -c release -Xswiftc -enable-testing
 	$(SWIFT) test --skip-build -c release -Xswiftc -enable-testing
 	bash scripts/cli-smoke.sh .build/release/gannet
+	python3 scripts/hostile_checks.py .build/release/gannet
 
 # The main job on embedded data: synth → list → pack → train → score → predict.
 demo: release

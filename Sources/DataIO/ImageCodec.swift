@@ -52,8 +52,35 @@ public struct PixelRegion: Sendable, Equatable {
 
 /// JPEG (libjpeg-turbo) and PNG (libpng) decoding to RGB and encoding from it.
 public enum ImageCodec {
-    /// Format and size from the header alone.
+    /// The default of `pixelLimit`: 2^28 pixels (a 16384 × 16384 photograph; 768 MiB decoded).
+    public static let defaultPixelLimit = 1 << 28
+
+    /// The most pixels (width × height) an image may claim, or a resize may make, before
+    /// anything is allocated for it: a 3 KB file can claim 65000 × 65000 (12 GB decoded).
+    /// Set once at start-up (`--max-pixels`), before any decoding thread runs.
+    nonisolated(unsafe) public static var pixelLimit = defaultPixelLimit
+
+    /// Throws unless a `width × height` image is within `pixelLimit`; `what` says whose
+    /// size it is ("the header", "the resize to 224").
+    public static func checkPixelCount(width: Int, height: Int, _ what: String) throws(ImageCodecError) {
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard width >= 0, height >= 0, !overflow, pixels <= pixelLimit else {
+            throw ImageCodecError(
+                "\(what) makes the image \(width)x\(height), over the limit of \(pixelLimit) pixels "
+                    + "(--max-pixels raises it)")
+        }
+    }
+
+    /// Format and size from the header alone; a size over `pixelLimit` is an error.
     public static func info(_ bytes: UnsafeRawBufferPointer) throws(ImageCodecError) -> (
+        format: ImageFormat, width: Int, height: Int
+    ) {
+        let (format, width, height) = try headerInfo(bytes)
+        try checkPixelCount(width: width, height: height, "the \(format == .jpeg ? "JPEG" : "PNG") header")
+        return (format, width, height)
+    }
+
+    private static func headerInfo(_ bytes: UnsafeRawBufferPointer) throws(ImageCodecError) -> (
         format: ImageFormat, width: Int, height: Int
     ) {
         guard let format = ImageFormat(sniffing: bytes) else {

@@ -36,8 +36,8 @@ public enum ImageList {
             }
             var labels: [Float] = []
             for field in fields[1..<(fields.count - 1)] {
-                guard let label = Float(field) else {
-                    throw ImageListError(path: path, line: number + 1, "the label '\(field)' is not a number")
+                guard let label = Float(field), label.isFinite else {
+                    throw ImageListError(path: path, line: number + 1, "the label '\(field)' is not a finite number")
                 }
                 labels.append(label)
             }

@@ -48,6 +48,7 @@ public final class ImageSampleDecoder {
             stageWidth = max(outputWidth, Int((Double(stageWidth) * factor).rounded(.up)))
             stageHeight = max(outputHeight, Int((Double(stageHeight) * factor).rounded(.up)))
         }
+        try ImageCodec.checkPixelCount(width: stageWidth, height: stageHeight, "the resize to the crop size")
         let window = cropWindow(width: stageWidth, height: stageHeight, generator: &generator)
         let isMirrored = options.mirror || (options.randomMirror && generator.next() & 1 == 1)
         let jitter = drawJitter(&generator)

@@ -208,6 +208,14 @@ public final class RecordReader: @unchecked Sendable {
             guard isFirst ? (cflag == 0 || cflag == 1) : (cflag == 2 || cflag == 3) else {
                 throw RecordIOError(path: path, offset: position, "unexpected continuation flag \(cflag)")
             }
+            // The claim is checked against the bytes the file has before anything is sized by it.
+            let remaining = fileEnd - position - 8
+            guard length <= remaining else {
+                throw RecordIOError(
+                    path: path, offset: offset,
+                    "truncated record: \(length) payload bytes announced, \(max(0, remaining)) present "
+                        + "(the writer was interrupted?)")
+            }
             if !isFirst { RecordIO.appendWord(RecordIO.magic, to: &payload) }
             let before = payload.count
             payload.append(contentsOf: repeatElement(0, count: length))

@@ -54,6 +54,14 @@ public enum RecordPacking {
         let recordPath = prefix + ".rec", indexPath = prefix + ".idx"
         let temporaryRecord = recordPath + ".tmp-\(getpid())", temporaryIndex = indexPath + ".tmp-\(getpid())"
         let writer = try RecordWriter(path: temporaryRecord)
+        // On any failure the temporary files go too: nothing is left behind but the old files.
+        var committed = false
+        defer {
+            if !committed {
+                unlink(temporaryRecord)
+                unlink(temporaryIndex)
+            }
+        }
         let start = monotonicSeconds()
         var failures: [(path: String, message: String)] = []
         let threads = max(options.threadCount, 1)
@@ -81,11 +89,16 @@ public enum RecordPacking {
             progress(blockStart + block.count, entries.count)
         }
         try writer.finish()
+        guard failures.count < entries.count else {
+            throw PackError(
+                description: "\(list): nothing packed: none of its \(entries.count) images could be read (see above)")
+        }
         try writeFileAtomically(writer.indexLines, to: temporaryIndex)
         guard rename(temporaryRecord, recordPath) == 0, rename(temporaryIndex, indexPath) == 0 else {
             throw PackError(
                 description: "\(recordPath): cannot rename the temporary file: \(String(cString: strerror(errno)))")
         }
+        committed = true
         return PackSummary(
             recordPath: recordPath, indexPath: indexPath, packed: entries.count - failures.count,
             skipped: failures, bytesWritten: writer.offset, seconds: monotonicSeconds() - start)
@@ -170,6 +183,7 @@ struct RecordPacker: Sendable {
         let target =
             resize.map { ImageResizer.shorterSide(to: $0, width: crop.width, height: crop.height) }
             ?? (crop.width, crop.height)
+        try ImageCodec.checkPixelCount(width: target.0, height: target.1, "the resize to \(resize ?? 0)")
         let (denominator, region) = ImageCodec.reducedWindow(
             crop, width: width, height: height, format: format,
             minimumWidth: target.0, minimumHeight: target.1)

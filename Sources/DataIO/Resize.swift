@@ -83,7 +83,11 @@ public final class ImageResizer {
     /// MXNet's shorter-edge resize: the shorter side becomes `size`, the other
     /// `size · long / short` (integer division).
     public static func shorterSide(to size: Int, width: Int, height: Int) -> (width: Int, height: Int) {
-        width <= height ? (size, max(1, size * height / width)) : (max(1, size * width / height), size)
+        // In floating point and clamped: the caller checks the result against the pixel limit.
+        func longer(_ long: Int, _ short: Int) -> Int {
+            max(1, Int(min(Double(size) * Double(long) / Double(max(short, 1)), Double(Int32.max))))
+        }
+        return width <= height ? (size, longer(height, width)) : (longer(width, height), size)
     }
 }
 

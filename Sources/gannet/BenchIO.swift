@@ -55,7 +55,10 @@ struct BenchIO: ParsableCommand {
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
     }
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         let threads = threadOptions.threads
         var options = ImageIteratorOptions(dataShape: dataShape.dimensions, batchSize: batchSize)
         options.randomCrop = randCrop

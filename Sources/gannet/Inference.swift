@@ -57,7 +57,10 @@ struct Score: ParsableCommand {
 
     @OptionGroup var report: JSONOutput
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         let loaded = try InferenceModel.load(
             prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
             options: preprocessing, precision: precision)
@@ -135,7 +138,10 @@ struct Predict: ParsableCommand {
         if topK < 1 { throw ValidationError("--top-k must be at least 1") }
     }
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         let batchSize = min(images.count, 32)
         let loaded = try InferenceModel.load(
             prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,

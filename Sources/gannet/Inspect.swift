@@ -32,7 +32,10 @@ struct Inspect: ParsableCommand {
         if saveImage != nil && record == nil { throw ValidationError("--save-image needs --record") }
     }
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         let reader = try runtime { try RecordReader(paths: [file]) }
         // (key, offset) of every record, in file order.
         var entries: [(key: UInt64, offset: Int)]

@@ -36,7 +36,10 @@ struct Mean: ParsableCommand {
 
     @OptionGroup var threadOptions: ThreadOptions
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         var options = ImageIteratorOptions(dataShape: dataShape.dimensions, batchSize: 64)
         options.resize = resize
         options.randomCrop = randCrop

@@ -64,7 +64,10 @@ struct Pack: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         var options = PackOptions()
         options.resize = resize
         options.centerCrop = centerCrop

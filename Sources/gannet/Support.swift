@@ -31,6 +31,22 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
+/// `--max-pixels`: the largest image accepted, checked from its header before decoding.
+struct ImageLimitOptions: ParsableArguments {
+    @Option(
+        help:
+            "Largest image accepted, in pixels (width × height): checked from the header before decoding, and against the size a resize makes (default: 2^28)."
+    )
+    var maxPixels = ImageCodec.defaultPixelLimit
+
+    func validate() throws {
+        if maxPixels < 1 { throw ValidationError("--max-pixels must be at least 1") }
+    }
+
+    /// Sets the process-wide limit; called first in `run()`, before any image is read.
+    func apply() { ImageCodec.pixelLimit = maxPixels }
+}
+
 /// `--network` and `--data-shape`: a built-in network or an MXNet symbol file.
 struct NetworkOptions: ParsableArguments {
     @Option(
@@ -74,10 +90,11 @@ struct PreprocessingOptions: ParsableArguments {
 
     func validate() throws {
         if meanRgb != nil && meanImg != nil { throw ValidationError("give --mean-rgb or --mean-img, not both") }
-        if let meanRgb, parseFloats(meanRgb, count: 3) == nil {
-            throw ValidationError("--mean-rgb must be three numbers R,G,B")
+        if let meanRgb, parseFloats(meanRgb, count: 3)?.allSatisfy(\.isFinite) != true {
+            throw ValidationError("--mean-rgb must be three finite numbers R,G,B")
         }
-        if let resize, resize < 1 { throw ValidationError("--resize must be at least 1") }
+        if let resize, !(1...65535).contains(resize) { throw ValidationError("--resize must be 1–65535") }
+        if let scale, !scale.isFinite || scale == 0 { throw ValidationError("--scale must be a finite non-zero number") }
     }
 
     /// What these options (and a data shape) override of a training run's preprocessing.
@@ -185,14 +202,19 @@ func runtime<T>(_ context: String? = nil, _ body: () throws -> T) throws -> T {
     }
 }
 
-/// Prints a report as one JSON object on standard output (keys sorted). A value JSON cannot
-/// hold (NaN, infinity) fails with a message instead of printing half a report.
+/// Prints a report as one JSON object on standard output (keys sorted). JSON has no NaN or
+/// infinity: a non-finite number is written as `null`.
 func printReport<T: Encodable>(_ report: T) throws {
+    // The encoder writes non-finite numbers as this marker string, which then becomes null;
+    // a control character is escaped in any string, so no other value can look like it.
+    let marker = "\u{1}non-finite"
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: marker, negativeInfinity: marker, nan: marker)
     let data: Data
     do { data = try encoder.encode(report) } catch { throw RuntimeFailure("cannot write the JSON report: \(error)") }
-    print(String(decoding: data, as: UTF8.self))
+    print(String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\"\\u0001non-finite\"", with: "null"))
 }
 
 /// An optional that reports write as `null` rather than leave out (the contract names the key).

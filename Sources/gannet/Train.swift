@@ -107,7 +107,10 @@ struct Train: ParsableCommand {
         }
     }
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         let communicator = try jobCommunicator()
         guard batchSize % communicator.size == 0 else {
             throw ValidationError(

@@ -25,7 +25,10 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var report: JSONOutput
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     func run() throws {
+        imageLimit.apply()
         let start = monotonicSeconds()
         let reader = try runtime { try RecordReader(paths: [file]) }
         let (offsets, damage) = reader.scanRecordOffsets()

@@ -1,0 +1,153 @@
+"""Hostile and clumsy input through the built binary: each case crafts a file or a flag that
+once crashed Gannet, exhausted its memory or passed silently, runs the command, and checks
+that it now ends the way docs/reliability.md promises: the expected exit status (never a
+signal), a message naming what is at fault, and a bounded peak RSS.
+    python3 scripts/hostile_checks.py [.build/release/gannet]"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+GANNET = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/release/gannet")
+RECORD_MAGIC = 0xCED7230A
+failures = []
+
+
+def run(name, args, status=1, message=None, max_rss_mib=600):
+    """Runs gannet with `args`; checks the exit status, that standard error contains
+    `message` and that the peak RSS stayed under `max_rss_mib`. Returns standard output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([GANNET] + args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        _, wait_status, usage = os.wait4(process.pid, 0)
+        process.returncode = code = os.waitstatus_to_exitcode(wait_status)
+        out.seek(0)
+        err.seek(0)
+        output, error = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    rss_mib = usage.ru_maxrss / 1024
+    problems = []
+    if code < 0:
+        problems.append(f"killed by signal {-code}")
+    elif code != status:
+        problems.append(f"exit {code}, expected {status}")
+    if message and message not in error + output:
+        problems.append(f"no '{message}' in: {(error + output).strip()[-300:]}")
+    if rss_mib > max_rss_mib:
+        problems.append(f"peak RSS {rss_mib:.0f} MiB > {max_rss_mib}")
+    if problems:
+        failures.append(name)
+        print(f"hostile: FAIL {name}: {'; '.join(problems)}", file=sys.stderr)
+    else:
+        print(f"hostile: ok   {name} ({rss_mib:.0f} MiB)")
+    return output
+
+
+def record(payload, cflag=0):
+    """One RecordIO record: magic, flag and length, payload, padding to 4 bytes."""
+    head = struct.pack("<II", RECORD_MAGIC, (cflag << 29) | len(payload))
+    return head + payload + b"\0" * ((4 - len(payload) % 4) % 4)
+
+
+def image_record(image, label=0.0, key=0):
+    """An ImageRecordIO payload: IRHeader (flag, label, id, id2) then the image."""
+    return record(struct.pack("<IfQQ", 0, label, key, 0) + image)
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png(width, height, rows=None):
+    """An RGB PNG; without `rows`, the header alone claims the size (68 bytes)."""
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    body = rows if rows is not None else zlib.compress(b"\0" * 16)
+    return b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
+
+
+def jpeg_claiming(jpeg, width, height):
+    """`jpeg` with its frame header (SOF0/SOF2) patched to claim `width × height`."""
+    data = bytearray(jpeg)
+    position = 2
+    while position + 4 < len(data):
+        marker, length = data[position + 1], struct.unpack(">H", data[position + 2:position + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            data[position + 5:position + 9] = struct.pack(">HH", height, width)
+            return bytes(data)
+        position += 2 + length
+    raise ValueError("no frame header")
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="gannet-hostile-")
+    try:
+        os.chdir(work)
+        subprocess.run([GANNET, "synth", "images", "--classes", "2", "--images-per-class", "3", "--size", "40"],
+                       check=True, capture_output=True)
+        jpeg = open("images/class_000/img_00000.jpg", "rb").read()
+        os.makedirs("model")
+        subprocess.run([GANNET, "export", "--network", "inception-bn-small", "--init", "--seed", "1",
+                        "--output", "model/m"], check=True, capture_output=True)
+        crashes(jpeg)
+        memory(jpeg)
+    finally:
+        os.chdir("/")
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        print(f"hostile: {len(failures)} case(s) failed: {', '.join(failures)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def crashes(jpeg):
+    """Item 1–3: inputs that once killed the process."""
+    with open("nan.lst", "w") as f:
+        f.write("0\tnan\tclass_000/img_00000.jpg\n")
+    run("pack refuses a NaN label", ["pack", "nan", "images"], message="nan.lst:1: the label 'nan' is not a finite number")
+    with open("nan.rec", "wb") as f:
+        f.write(image_record(jpeg, label=float("nan")))
+    out = run("verify --json with a NaN label", ["verify", "nan.rec", "--json"], status=0)
+    assert json.loads(out)["labels"]["min"] is None, out
+    out = run("inspect --json with a NaN label", ["inspect", "nan.rec", "--json"], status=0)
+    assert json.loads(out)["label"] == [None], out
+    run("predict --mean-rgb inf", ["predict", "--model", "model/m", "--epoch", "0", "--data-shape", "3,28,28", "--mean-rgb", "inf,0,0",
+                                   "images/class_000/img_00000.jpg"], status=2, message="--mean-rgb")
+    run("train --resize 0", ["train", "--network", "inception-bn-small", "--train", "nan.rec", "--num-classes", "2",
+                             "--resize", "0"], status=2, message="--resize")
+
+
+def memory(jpeg):
+    """Items 2, 4, 5: sizes claimed by tiny inputs are checked before anything is allocated."""
+    with open("huge.png", "wb") as f:
+        f.write(png(100000, 100000))
+    run("predict: a PNG header claiming 100000x100000", ["predict", "--model", "model/m", "--epoch", "0", "--data-shape", "3,28,28", "huge.png"],
+        message="over the limit of 268435456 pixels")
+    with open("bomb.jpg", "wb") as f:
+        f.write(jpeg_claiming(jpeg, 65000, 65000))
+    run("predict: a JPEG header claiming 65000x65000", ["predict", "--model", "model/m", "--epoch", "0", "--data-shape", "3,28,28", "bomb.jpg"],
+        message="65000x65000, over the limit")
+    with open("bombs.lst", "w") as f:
+        f.write("0\t0\tbomb.jpg\n1\t0\thuge.png\n")
+    run("pack: decompression bombs", ["pack", "bombs", "."], message="nothing packed")
+    assert not [name for name in os.listdir(".") if name.startswith("bombs.") and not name.endswith(".lst")]
+    with open("bomb.rec", "wb") as f:
+        f.write(image_record(jpeg_claiming(jpeg, 65000, 65000)) + image_record(png(100000, 100000), key=1))
+    run("verify: decompression bombs in records", ["verify", "bomb.rec"], message="over the limit")
+    run("train: decompression bombs in records", ["train", "--network", "inception-bn-small", "--train", "bomb.rec",
+                                                  "--num-classes", "2", "--data-shape", "3,28,28", "--batch-size", "2",
+                                                  "--epochs", "1"], message="over the limit")
+    with open("thin.png", "wb") as f:
+        f.write(png(60000, 1, rows=zlib.compress(b"\0" + b"\x80" * 180000)))
+    run("predict --resize 224 of a 60000x1 PNG", ["predict", "--model", "model/m", "--epoch", "0", "--data-shape",
+                                                  "3,28,28", "--resize", "224", "thin.png"], message="the resize to the crop size makes the image")
+    with open("claim.rec", "wb") as f:
+        f.write(struct.pack("<II", RECORD_MAGIC, (1 << 29) - 1) + b"\0" * 9500)
+    run("verify: a record header claiming 512 MiB", ["verify", "claim.rec", "--threads", "8"],
+        message="536870911 payload bytes announced", max_rss_mib=300)
+    run("mean: a record header claiming 512 MiB", ["mean", "claim.rec", "--threads", "8", "--data-shape", "3,28,28",
+                                                   "--output", "mean.bin"], max_rss_mib=300)
+
+
+if __name__ == "__main__":
+    main()
