@@ -94,7 +94,9 @@ struct PreprocessingOptions: ParsableArguments {
             throw ValidationError("--mean-rgb must be three finite numbers R,G,B")
         }
         if let resize, !(1...65535).contains(resize) { throw ValidationError("--resize must be 1–65535") }
-        if let scale, !scale.isFinite || scale == 0 { throw ValidationError("--scale must be a finite non-zero number") }
+        if let scale, !scale.isFinite || scale == 0 {
+            throw ValidationError("--scale must be a finite non-zero number")
+        }
     }
 
     /// What these options (and a data shape) override of a training run's preprocessing.
