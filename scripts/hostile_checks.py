@@ -92,6 +92,7 @@ def main():
                         "--output", "model/m"], check=True, capture_output=True)
         crashes(jpeg)
         memory(jpeg)
+        sizes()
     finally:
         os.chdir("/")
         shutil.rmtree(work, ignore_errors=True)
@@ -148,6 +149,75 @@ def memory(jpeg):
     run("mean: a record header claiming 512 MiB", ["mean", "claim.rec", "--threads", "8", "--data-shape", "3,28,28",
                                                    "--output", "mean.bin"], max_rss_mib=300)
 
+
+def symbol(nodes, heads):
+    """An MXNet 1.x symbol file of `nodes` (name, op, attrs, inputs)."""
+    return json.dumps({"nodes": [{"op": op, "name": name, "attrs": attrs, "inputs": inputs}
+                                 for name, op, attrs, inputs in nodes],
+                       "arg_nodes": [i for i, n in enumerate(nodes) if n[1] == "null"],
+                       "heads": heads, "attrs": {"mxnet_version": ["int", 10901]}})
+
+
+def params_file(arrays):
+    """An NDArray list file (MXNet's V2 arrays): `arrays` of (name, dims, float data bytes)."""
+    blob = struct.pack("<QQQ", 0x112, 0, len(arrays))
+    for _, dims, data in arrays:
+        blob += struct.pack("<IiI", 0xF993FAC9, 0, len(dims)) + struct.pack(f"<{len(dims)}q", *dims)
+        blob += struct.pack("<iii", 1, 0, 0) + data
+    blob += struct.pack("<Q", len(arrays))
+    for name, _, _ in arrays:
+        blob += struct.pack("<Q", len(name)) + name.encode()
+    return blob
+
+
+def sizes():
+    """Items 2, 3, 6: sizes from files and flags are checked (overflow, plausibility,
+    available memory) before anything is allocated."""
+    data = ("data", "null", {}, [])
+    for count in (2**31, 2**40):
+        with open(f"conv{count}.json", "w") as f:
+            f.write(symbol([data, ("conv", "Convolution", {"kernel": "(3, 3)", "num_filter": str(count)}, [[0, 0, 0]])],
+                           [[1, 0, 0]]))
+        run(f"plan: num_filter {count}", ["plan", "--network", f"conv{count}.json", "--data-shape", "3,28,28"],
+            message="conv")
+        with open(f"fc{count}.json", "w") as f:
+            f.write(symbol([data, ("fc", "FullyConnected", {"num_hidden": str(count)}, [[0, 0, 0]])], [[1, 0, 0]]))
+        run(f"plan: num_hidden {count}", ["plan", "--network", f"fc{count}.json", "--data-shape", "3,28,28"],
+            message="fc")
+    with open("dangling.json", "w") as f:
+        f.write(symbol([data, ("relu", "Activation", {"act_type": "relu"}, [[0, 5, 0]])], [[1, 0, 0]]))
+    run("plan: an input naming output 5 of a one-output node", ["plan", "--network", "dangling.json"],
+        message="relu")
+    run("plan: Inception-BN at batch 1024 is arithmetic", ["plan", "--network", "inception-bn", "--batch-size", "1024"],
+        status=0, max_rss_mib=400)
+    run("plan: Inception-BN at batch 128", ["plan", "--network", "inception-bn", "--batch-size", "128"], status=0,
+        max_rss_mib=400)
+    run("train --batch-size 99999999", ["train", "--network", "inception-bn-small", "--train", "nan.rec",
+                                        "--num-classes", "2", "--batch-size", "99999999"], message="is available")
+    run("score --batch-size 100000", ["score", "--model", "model/m", "--epoch", "0", "--data", "nan.rec",
+                                      "--data-shape", "3,28,28", "--batch-size", "100000"], message="is available")
+    run("mean --data-shape 3,20000,20000", ["mean", "nan.rec", "--data-shape", "3,20000,20000", "--output", "m.bin"],
+        status=2, message="--data-shape")
+    with open("one.lst", "w") as f:
+        f.write("0\t0\tclass_000/img_00000.jpg\n")
+    run("pack --resize 100000", ["pack", "one", "images", "--resize", "100000"], status=2, message="--resize")
+    for name, dims in (("overflow", [2**40, 2**40]), ("terabytes", [2**20, 2**20]), ("negative", [-1, 4])):
+        shutil.copy("model/m-symbol.json", f"{name}-symbol.json")
+        with open(f"{name}-0000.params", "wb") as f:
+            f.write(params_file([("arg:fc1_weight", dims, b"\0" * 64)]))
+        run(f".params with extents {dims}", ["predict", "--model", name, "--epoch", "0", "--data-shape", "3,28,28",
+                                             "images/class_000/img_00000.jpg"], message=f"{name}-0000.params")
+    for field, value in (("updateCount", -1), ("dataShape", [-3, 28, 28]), ("batchSize", 0)):
+        state = {"epoch": 1, "updateCount": 3, "learningRate": 0.1, "seed": 1, "batchSize": 2, "classCount": 10,
+                 "preprocessing": {"dataShape": [3, 28, 28], "scale": 1}}
+        (state["preprocessing"] if field == "dataShape" else state)[field] = value
+        text = json.dumps(state).encode()
+        shutil.copy("model/m-symbol.json", f"state-{field}-symbol.json")
+        shutil.copy("model/m-0000.params", f"state-{field}-0000.params")
+        with open(f"state-{field}-0000.state", "wb") as f:
+            f.write(b"GANNETST" + struct.pack("<Q", len(text)) + text + params_file([]))
+        run(f".state with {field} {value}", ["predict", "--model", f"state-{field}", "--epoch", "0",
+                                            "images/class_000/img_00000.jpg"], message=f"state-{field}-0000.state")
 
 if __name__ == "__main__":
     main()

@@ -69,10 +69,8 @@ public final class Executor {
         let storage = Storage(placement, plan: plan)
         let kernels = try Self.makeKernels(plan, layout: layout, dataType: dataType, context: context)
         // Size the shared scratch of `add` requests now, so that no batch allocates.
-        for call in plan.gradientPassCalls {
-            for (index, request) in call.gradientRequests.enumerated() where request == .add {
-                _ = context.sharedScratch(slot: min(index, 2), bytes: placement.sizes[call.gradientSlots[index]!])
-            }
+        for (slot, bytes) in Self.sharedScratchBytes(plan, placement).enumerated() {
+            _ = context.sharedScratch(slot: slot, bytes: bytes)
         }
         let tensors = storage.tensors
         self.graph = graph
@@ -104,11 +102,7 @@ public final class Executor {
             CompletedGradient(
                 name: nameOfGradient[$0]!, tensor: tensors[$0], completedAfterCall: placement.completedAfter[$0]!)
         }
-        self.buffers = plan.slots.indices.map { index in
-            Buffer(
-                name: plan.slots[index].name, shape: plan.slots[index].shape, bytes: placement.sizes[index],
-                region: placement.regions[index], offset: placement.offsets[index])
-        }
+        self.buffers = Self.buffers(plan, placement)
         self.outputs = plan.headSlots.map { tensors[$0] }
         let kernelBytes = kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes }
         memory = MemorySummary(
@@ -117,6 +111,64 @@ public final class Executor {
             workspaceBytes: context.scratchpadBytes + context.sharedScratchBytes + kernelBytes,
             inPlaceCount: placement.inPlaceCount, peakLiveBytes: placement.peakLiveBytes)
         for tensor in zeroGradients { tensor.fill(0) }
+    }
+
+    /// A binding planned but not made: what `gannet plan` reports. The kernels are built (to
+    /// size their workspaces) but the weights, gradients and activations are not allocated.
+    public struct BindingPlan {
+        public let graph: Graph
+        public let shapes: Graph.Shapes
+        /// Every tensor of the plan, as `Executor.buffers`.
+        public let buffers: [Buffer]
+        public let memory: MemorySummary
+        /// The shapes of the graph's outputs.
+        public let outputShapes: [Shape]
+
+        /// The shape of argument or auxiliary state `name`.
+        public func shape(of name: String) -> Shape? {
+            graph.nodes.firstIndex { $0.name == name && $0.isVariable }.map { shapes.outputs[$0][0] }
+        }
+    }
+
+    /// Plans a binding with the arguments of `init` without allocating its memory.
+    public static func plan(
+        _ symbol: Symbol, inputShapes: [String: Shape], isTraining: Bool, planMemory: Bool = true,
+        layout: LayoutPolicy = .automatic, mirror: Bool = false, fuse: Bool = true, dataType: DataType = .float32
+    ) throws -> BindingPlan {
+        let (graph, shapes, layout, plan, placement) = try prepare(
+            symbol, inputShapes: inputShapes, isTraining: isTraining, planMemory: planMemory, layout: layout,
+            mirror: mirror, fuse: fuse, inputs: nil, dataType: dataType)
+        let context = KernelContext()
+        let kernels = try makeKernels(plan, layout: layout, dataType: dataType, context: context)
+        let kernelBytes = kernels.compactMap { $0 }.reduce(0) { $0 + $1.workspaceBytes }
+        let memory = MemorySummary(
+            weightBytes: placement.weightBytes, gradientBytes: placement.gradientBytes,
+            activationBytes: placement.arenaBytes,
+            workspaceBytes: context.scratchpadBytes + sharedScratchBytes(plan, placement).reduce(0, +) + kernelBytes,
+            inPlaceCount: placement.inPlaceCount, peakLiveBytes: placement.peakLiveBytes)
+        return BindingPlan(
+            graph: graph, shapes: shapes, buffers: buffers(plan, placement), memory: memory,
+            outputShapes: plan.headSlots.map { plan.slots[$0].shape })
+    }
+
+    private static func buffers(_ plan: ExecutionPlan, _ placement: MemoryPlacement) -> [Buffer] {
+        plan.slots.indices.map { index in
+            Buffer(
+                name: plan.slots[index].name, shape: plan.slots[index].shape, bytes: placement.sizes[index],
+                region: placement.regions[index], offset: placement.offsets[index])
+        }
+    }
+
+    /// Bytes of each shared scratch slot that `add` requests of the gradient pass need.
+    private static func sharedScratchBytes(_ plan: ExecutionPlan, _ placement: MemoryPlacement) -> [Int] {
+        var bytes = [0, 0, 0]
+        for call in plan.gradientPassCalls {
+            for (index, request) in call.gradientRequests.enumerated() where request == .add {
+                bytes[min(index, 2)] = max(bytes[min(index, 2)], placement.sizes[call.gradientSlots[index]!])
+            }
+        }
+        while bytes.last == 0 { bytes.removeLast() }
+        return bytes
     }
 
     /// The phases of binding that allocate nothing: rewrites (fusion, precision casts),

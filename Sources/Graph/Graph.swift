@@ -125,6 +125,15 @@ public struct Graph: Sendable {
         }
         for (position, node) in nodes.enumerated() {
             guard let definition = node.definition else { continue }
+            for (number, entry) in node.inputs.enumerated() {
+                let available = entry.node.isVariable ? 1 : outputs[index(of: entry.node)].count
+                guard entry.index >= 0 && entry.index < available else {
+                    throw OperatorError(
+                        node: node.name,
+                        "input \(number) refers to output \(entry.index) of '\(entry.node.name)', which has "
+                            + "\(available) output\(available == 1 ? "" : "s")")
+                }
+            }
             let inputShapes: [Shape?] = node.inputs.prefix(definition.argumentNames.count).map { entry in
                 let source = index(of: entry.node)
                 return entry.node.isVariable ? variableShapes[source] : outputs[source][entry.index]
@@ -149,6 +158,12 @@ public struct Graph: Sendable {
                 throw OperatorError(node: node.name, "the shape of variable '\(node.name)' cannot be inferred; give it")
             }
             outputs[position] = [shape]
+        }
+        for head in symbol.outputs where head.index < 0 || head.index >= outputs[index(of: head.node)].count {
+            throw OperatorError(
+                node: head.node.name,
+                "the symbol's output refers to output \(head.index) of '\(head.node.name)', which has "
+                    + "\(outputs[index(of: head.node)].count)")
         }
         return Shapes(nodeShapes: nodeShapes, outputs: outputs)
     }

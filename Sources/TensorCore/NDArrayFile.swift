@@ -46,20 +46,25 @@ public enum NDArrayFile {
                 "\(file): not an MXNet NDArray file (magic 0x\(String(magic, radix: 16)) at offset 0, expected 0x112)")
         }
         _ = try reader.u64()
-        let count = Int(try reader.u64())
-        guard count >= 0 && count < 1 << 24 else { throw NDArrayFileError("\(file): implausible array count \(count)") }
+        let claimed = try reader.u64()
+        guard claimed < 1 << 24 else { throw NDArrayFileError("\(file): implausible array count \(claimed)") }
+        let count = Int(claimed)
         var tensors: [Tensor] = []
         for index in 0..<count {
             tensors.append(try readArray(&reader, index: index))
         }
-        let nameCount = Int(try reader.u64())
-        guard nameCount == 0 || nameCount == count else {
-            throw NDArrayFileError("\(file): \(nameCount) names for \(count) arrays at offset \(reader.offset - 8)")
+        let claimedNames = try reader.u64()
+        guard claimedNames == 0 || claimedNames == count else {
+            throw NDArrayFileError("\(file): \(claimedNames) names for \(count) arrays at offset \(reader.offset - 8)")
         }
+        let nameCount = Int(claimedNames)
         var names = [String](repeating: "", count: count)
         for index in 0..<nameCount {
-            let length = Int(try reader.u64())
-            names[index] = String(decoding: try reader.bytes(length), as: UTF8.self)
+            let length = try reader.u64()
+            guard length < 1 << 20 else {
+                throw NDArrayFileError("\(file): name \(index) claims \(length) bytes at offset \(reader.offset - 8)")
+            }
+            names[index] = String(decoding: try reader.bytes(Int(length)), as: UTF8.self)
         }
         return zip(names, tensors).map { Entry(name: $0, tensor: $1) }
     }
@@ -98,9 +103,33 @@ public enum NDArrayFile {
         _ = try reader.i32()  // device type: arrays load on the CPU whatever they were saved from
         _ = try reader.i32()  // device id
         let typeFlag = try reader.i32()
+        let elementBytes: Int
+        switch typeFlag {
+        case 0: elementBytes = 4
+        case 1: elementBytes = 8
+        case 2, 12: elementBytes = 2
+        default:
+            throw NDArrayFileError(
+                "\(reader.file): array \(index) at offset \(start) has data type \(typeFlag), "
+                    + "not one of float32, float64, float16, bfloat16")
+        }
+        // The extents are a claim: their product is checked against the bytes the file has
+        // before anything is allocated for it.
+        var count = 1, overflow = false
+        for extent in dimensions + [elementBytes] where !overflow {
+            (count, overflow) = count.multipliedReportingOverflow(by: extent)
+        }
+        let left = reader.bytes.count - reader.offset
+        guard !overflow, count <= left else {
+            throw NDArrayFileError(
+                "\(reader.file): \(overflow ? "" : "truncated at offset \(reader.offset): ")array \(index) at offset "
+                    + "\(start) claims extents \(dimensions)"
+                    + (overflow ? " (more elements than can be counted)" : " (\(count) bytes)")
+                    + " but the file has \(left) bytes left")
+        }
+        count /= elementBytes
         let shape = Shape(dimensions)
         let tensor = Tensor(shape: shape)
-        let count = shape.elementCount
         let destination = tensor.floats
         switch typeFlag {
         case 0:
@@ -132,9 +161,7 @@ public enum NDArrayFile {
                 }
             }
         default:
-            throw NDArrayFileError(
-                "\(reader.file): array \(index) at offset \(start) has data type \(typeFlag), "
-                    + "not one of float32, float64, float16, bfloat16")
+            preconditionFailure("data type \(typeFlag) was checked above")
         }
         return tensor
     }
@@ -224,7 +251,7 @@ struct ByteReader {
     var offset = 0
 
     mutating func bytes(_ count: Int) throws -> ArraySlice<UInt8> {
-        guard count >= 0, offset + count <= bytes.count else {
+        guard count >= 0, count <= bytes.count - offset else {
             throw NDArrayFileError(
                 "\(file): truncated at offset \(offset) (needs \(count) more bytes, \(bytes.count - offset) left)")
         }

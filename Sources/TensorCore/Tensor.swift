@@ -22,6 +22,8 @@ public final class Tensor: @unchecked Sendable {
     /// First byte of the elements.
     public let rawPointer: UnsafeMutableRawPointer
     private let ownsMemory: Bool
+    /// The length of the mapping when the memory is mapped pages (0: a heap block).
+    private let mappedBytes: Int
     /// Keeps the memory of a view alive.
     private let owner: AnyObject?
 
@@ -31,14 +33,29 @@ public final class Tensor: @unchecked Sendable {
         self.dataType = dataType
         let bytes = max(shape.elementCount * dataType.byteCount, 1)
         let rounded = (bytes + Tensor.alignment - 1) / Tensor.alignment * Tensor.alignment
-        guard let memory = aligned_alloc(Tensor.alignment, rounded) else {
-            fatalError("out of memory allocating \(rounded) bytes for a tensor of shape \(shape)")
+        if rounded >= Tensor.mappingThreshold {
+            // Fresh anonymous pages read as zero and take no memory until written: a binding
+            // that is only planned, or a buffer that is sized for the worst case, costs nothing.
+            let memory = mmap(nil, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let memory, memory != MAP_FAILED else {
+                fatalError("out of memory mapping \(rounded) bytes for a tensor of shape \(shape)")
+            }
+            self.rawPointer = memory
+            self.mappedBytes = rounded
+        } else {
+            guard let memory = aligned_alloc(Tensor.alignment, rounded) else {
+                fatalError("out of memory allocating \(rounded) bytes for a tensor of shape \(shape)")
+            }
+            memset(memory, 0, rounded)
+            self.rawPointer = memory
+            self.mappedBytes = 0
         }
-        memset(memory, 0, rounded)
-        self.rawPointer = memory
         self.ownsMemory = true
         self.owner = nil
     }
+
+    /// Tensors of at least this many bytes are mapped pages rather than heap blocks.
+    static let mappingThreshold = 1 << 20
 
     /// A view of `shape` elements at `pointer`; `owner` (if any) is retained for the view's lifetime.
     public init(
@@ -49,6 +66,7 @@ public final class Tensor: @unchecked Sendable {
         self.dataType = dataType
         self.rawPointer = pointer
         self.ownsMemory = false
+        self.mappedBytes = 0
         self.owner = owner
     }
 
@@ -64,7 +82,9 @@ public final class Tensor: @unchecked Sendable {
     }
 
     deinit {
-        if ownsMemory { free(rawPointer) }
+        if ownsMemory {
+            if mappedBytes > 0 { munmap(rawPointer, mappedBytes) } else { free(rawPointer) }
+        }
     }
 
     public var elementCount: Int { shape.elementCount }

@@ -27,6 +27,25 @@ public struct TrainingState: Codable, Sendable, Equatable {
         self.preprocessing = preprocessing
     }
 
+    /// What is out of range in a state read from a file, or nil.
+    var problem: String? {
+        let p = preprocessing
+        let shape = p.dataShape
+        if epoch < 0 || updateCount < 0 { return "negative epoch \(epoch) or update count \(updateCount)" }
+        if batchSize < 1 || classCount < 1 { return "batch size \(batchSize) or class count \(classCount) below 1" }
+        if !learningRate.isFinite { return "the learning rate \(learningRate) is not finite" }
+        if shape.count != 3 || !(1...4).contains(shape[0]) || !shape[1...].allSatisfy({ (1...65535).contains($0) })
+            || shape.reduce(1, *) > 1 << 28
+        {
+            return "implausible data shape \(shape)"
+        }
+        if let resize = p.resize, !(1...65535).contains(resize) { return "implausible resize \(resize)" }
+        if !p.scale.isFinite || p.scale == 0 || !(p.meanRGB ?? []).allSatisfy(\.isFinite) {
+            return "the scale \(p.scale) or the mean \(p.meanRGB ?? []) is not finite and non-zero"
+        }
+        return nil
+    }
+
     /// The image preparation of training, reused by inference.
     public struct Preprocessing: Codable, Sendable, Equatable {
         /// `[C, H, W]`.
@@ -176,12 +195,14 @@ public enum Checkpoint {
         guard bytes.count >= 16, Array(bytes[0..<8]) == stateMagic else {
             throw TrainingError("\(path): not a Gannet state file")
         }
-        let length = Int(bytes[8..<16].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
-        guard 16 + length <= bytes.count else { throw TrainingError("\(path): truncated") }
+        let claimed = bytes[8..<16].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard claimed <= bytes.count - 16 else { throw TrainingError("\(path): truncated") }
+        let length = Int(claimed)
         let state: TrainingState
         do { state = try JSONDecoder().decode(TrainingState.self, from: Data(bytes[16..<(16 + length)])) } catch {
             throw TrainingError("\(path): \(error)")
         }
+        if let problem = state.problem { throw TrainingError("\(path): \(problem)") }
         guard let optimizer else { return state }
         let entries: [NDArrayFile.Entry]
         do { entries = try NDArrayFile.decode(Array(bytes[(16 + length)...]), file: path) } catch {

@@ -40,8 +40,14 @@ public final class InferenceModel {
         let dataShape = Shape([batchSize] + preprocessing.dataShape)
         let symbol = try Self.decode(text, file: symbolPath, dataShape: dataShape, parameters: entries, log: log)
         do {
-            executor = try Executor(
-                symbol, inputShapes: Graph(symbol).inputShapes(data: dataShape), isTraining: false, dataType: dataType)
+            let inputShapes = try Graph(symbol).inputShapes(data: dataShape)
+            // Checked against the memory available before anything is allocated.
+            try MemoryBudget.check(
+                Executor.memoryPlan(symbol, inputShapes: inputShapes, isTraining: false, dataType: dataType),
+                batch: batchSize, mirror: true)
+            executor = try Executor(symbol, inputShapes: inputShapes, isTraining: false, dataType: dataType)
+        } catch let error as TrainingError {
+            throw error
         } catch {
             throw TrainingError("\(symbolPath): \(error)")
         }

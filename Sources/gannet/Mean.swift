@@ -38,6 +38,10 @@ struct Mean: ParsableCommand {
 
     @OptionGroup var imageLimit: ImageLimitOptions
 
+    func validate() throws {
+        if let resize, !(1...65535).contains(resize) { throw ValidationError("--resize must be 1–65535") }
+    }
+
     func run() throws {
         imageLimit.apply()
         var options = ImageIteratorOptions(dataShape: dataShape.dimensions, batchSize: 64)

@@ -53,7 +53,7 @@ struct Pack: ParsableCommand {
     var color = 1
 
     mutating func validate() throws {
-        if let resize, resize < 1 { throw ValidationError("--resize must be at least 1") }
+        if let resize, !(1...65535).contains(resize) { throw ValidationError("--resize must be 1–65535") }
         guard [".jpg", ".jpeg", ".png"].contains(encoding.lowercased()) else {
             throw ValidationError("--encoding must be .jpg or .png")
         }

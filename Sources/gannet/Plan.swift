@@ -58,14 +58,15 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         let (symbol, dataShape) = try network.load(classCount: numClasses)
+        // Planning is arithmetic: nothing the plan sizes is allocated.
         let executor = try runtime(network.network) {
-            try Executor(
+            try Executor.plan(
                 symbol, inputShapes: Graph(symbol).inputShapes(data: Shape([batchSize] + dataShape)),
                 isTraining: mode == .train, planMemory: !noPlanning, layout: layout, mirror: mirror,
                 dataType: precision.dtype)
         }
         let graph = executor.graph
-        let parameters = graph.parameterNames.reduce(0) { $0 + executor.argument($1)!.elementCount }
+        let parameters = graph.parameterNames.reduce(0) { $0 + (executor.shape(of: $1)?.elementCount ?? 0) }
         if report.json {
             var planReport = Report(executor, parameters: parameters, withBuffers: buffers)
             (planReport.dtype, planReport.isa) = (precision.dtype.rawValue, Library.instructionSet)
@@ -81,7 +82,7 @@ struct Plan: ParsableCommand {
         for node in graph.auxiliaryNodes {
             print("  \(node.name)  \(executor.shapes.outputs[graph.index(of: node)][0])")
         }
-        print("output: \(executor.outputs.map { $0.shape.description }.joined(separator: ", "))")
+        print("output: \(executor.outputShapes.map(\.description).joined(separator: ", "))")
         print("parameters: \(parameters)")
         if buffers {
             print("buffers (region, offset, MiB):")
@@ -131,7 +132,7 @@ struct Plan: ParsableCommand {
         var dtype = "float32"
         var isa = ""
 
-        init(_ executor: Executor, parameters: Int, withBuffers: Bool) {
+        init(_ executor: Executor.BindingPlan, parameters: Int, withBuffers: Bool) {
             let graph = executor.graph
             func describe(_ nodes: [Node]) -> [Tensor] {
                 nodes.map { Tensor(name: $0.name, shape: executor.shapes.outputs[graph.index(of: $0)][0].dimensions) }
@@ -140,7 +141,7 @@ struct Plan: ParsableCommand {
             let memory = executor.memory
             arguments = describe(graph.argumentNodes)
             auxiliary = describe(graph.auxiliaryNodes)
-            output = executor.outputs.map { $0.shape.dimensions }
+            output = executor.outputShapes.map(\.dimensions)
             self.parameters = parameters
             plan = Totals(
                 weightsMiB: mib(memory.weightBytes), gradientsMiB: mib(memory.gradientBytes),

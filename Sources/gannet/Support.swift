@@ -155,13 +155,18 @@ func loadNetwork(_ name: String, classCount: Int?) throws -> (Symbol, [Int]) {
 }
 
 /// `C,H,W` on the command line.
+/// `C,H,W`: 1–4 channels (grey, RGB, RGBA), sides of 1–65535 pixels, at most 2^28 values
+/// (a 1 GiB float image).
 struct DataShape: ExpressibleByArgument {
     var dimensions: [Int]
     init?(argument: String) {
         let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-        dimensions = parts.map { $0! }
+        guard parts.count == 3, let c = parts[0], let h = parts[1], let w = parts[2], (1...4).contains(c),
+            (1...65535).contains(h), (1...65535).contains(w), c * h * w <= 1 << 28
+        else { return nil }
+        dimensions = [c, h, w]
     }
+
 }
 
 func parseFloats(_ text: String, count: Int) -> [Float]? {
