@@ -4,6 +4,7 @@ that it now ends the way docs/reliability.md promises: the expected exit status 
 signal), a message naming what is at fault, and a bounded peak RSS.
     python3 scripts/hostile_checks.py [.build/release/gannet]"""
 import json
+import math
 import os
 import shutil
 import struct
@@ -93,6 +94,7 @@ def main():
         crashes(jpeg)
         memory(jpeg)
         sizes()
+        damage()
     finally:
         os.chdir("/")
         shutil.rmtree(work, ignore_errors=True)
@@ -218,6 +220,80 @@ def sizes():
             f.write(b"GANNETST" + struct.pack("<Q", len(text)) + text + params_file([]))
         run(f".state with {field} {value}", ["predict", "--model", f"state-{field}", "--epoch", "0",
                                             "images/class_000/img_00000.jpg"], message=f"state-{field}-0000.state")
+
+def read_params(path):
+    """(name, dims, data bytes) of each array of an NDArray file Gannet wrote (V2, float32)."""
+    blob = open(path, "rb").read()
+    count = struct.unpack_from("<Q", blob, 16)[0]
+    position, arrays = 24, []
+    for _ in range(count):
+        _, _, rank = struct.unpack_from("<IiI", blob, position)
+        dims = list(struct.unpack_from(f"<{rank}q", blob, position + 12))
+        position += 12 + 8 * rank + 12
+        size = 4 * math.prod(dims)
+        arrays.append([dims, blob[position:position + size]])
+        position += size
+    position += 8
+    for array in arrays:
+        length = struct.unpack_from("<Q", blob, position)[0]
+        array.insert(0, blob[position + 8:position + 8 + length].decode())
+        position += 8 + length
+    return arrays
+
+
+def damage():
+    """Items 7, 8, 10, 11: damage in the middle of a file, non-finite parameters, nothing to
+    read, an index that belongs to another file."""
+    subprocess.run([GANNET, "synth", "many", "--classes", "2", "--images-per-class", "30", "--size", "32"],
+                   check=True, capture_output=True)
+    subprocess.run([GANNET, "list", "many", "many", "--recursive", "--no-shuffle"], check=True, capture_output=True)
+    subprocess.run([GANNET, "pack", "many", "many", "--resize", "28"], check=True, capture_output=True)
+    blob = bytearray(open("many.rec", "rb").read())
+    offsets = [int(line.split("\t")[1]) for line in open("many.idx")]
+    blob[offsets[4]] ^= 0xFF
+    with open("damaged.rec", "wb") as f:
+        f.write(blob)
+    common = ["--network", "inception-bn-small", "--train", "damaged.rec", "--num-classes", "2", "--data-shape",
+              "3,28,28", "--batch-size", "4", "--epochs", "1"]
+    run("train: a flipped magic byte in record 4 of 60 (no .idx)", ["train"] + common,
+        message=f"damaged.rec: at byte {offsets[4]}: bad magic")
+    run("train --bad-records skip: 59 intact records after the damage", ["train"] + common + ["--bad-records", "skip"],
+        status=0, message="1 damaged place(s) skipped, 59 intact records read")
+    out = run("verify: the damage is reported, every other record decoded", ["verify", "damaged.rec", "--json"])
+    report = json.loads(out)
+    assert report["records"] == 59 and report["decoded"] == 59 and len(report["failed"]) == 1, report
+    with open("unterminated.rec", "wb") as f:
+        f.write(bytes(blob[:offsets[2]]) + record(b"x" * 40, cflag=1))
+    run("verify: an unterminated multi-part record", ["verify", "unterminated.rec"], message="unterminated multi-part")
+    arrays = read_params("model/m-0000.params")
+    shutil.copy("model/m-symbol.json", "nan-symbol.json")
+    with open("nan-0000.params", "wb") as f:
+        f.write(params_file([(name, dims, struct.pack("<f", float("nan")) * (len(data) // 4))
+                             for name, dims, data in arrays]))
+    run("score: NaN parameters", ["score", "--model", "nan", "--epoch", "0", "--data", "many.rec", "--data-shape",
+                                  "3,28,28"], message="not finite")
+    run("predict: NaN parameters", ["predict", "--model", "nan", "--epoch", "0", "--data-shape", "3,28,28",
+                                    "many/class_000/img_00000.jpg"], message="NaN or infinity in")
+    open("empty.rec", "wb").close()
+    os.makedirs("folder.rec", exist_ok=True)
+    for data in ("empty.rec", "folder.rec"):
+        run(f"score: {data}", ["score", "--model", "model/m", "--epoch", "0", "--data", data, "--data-shape",
+                               "3,28,28"], message=data)
+        run(f"train: {data}", ["train", "--network", "inception-bn-small", "--train", data, "--num-classes", "2",
+                               "--data-shape", "3,28,28"], message=data)
+        run(f"bench io: {data}", ["bench", "io", "--data", data, "--data-shape", "3,28,28"], message=data)
+    shutil.copy("many.rec", "dup.rec")
+    with open("dup.idx", "w") as f:
+        f.write("".join(f"{key}\t{offsets[0]}\n" for key in range(5000)))
+    run("score: 5000 index lines naming one offset", ["score", "--model", "model/m", "--epoch", "0", "--data",
+                                                      "dup.rec", "--data-shape", "3,28,28"],
+        status=0, message="4999 duplicate offsets ignored")
+    shutil.copy("damaged.rec", "swapped.rec")
+    with open("swapped.idx", "w") as f:
+        f.write("".join(f"{key}\t{offset + 4}\n" for key, offset in enumerate(offsets)))
+    run("score: an .idx of another .rec", ["score", "--model", "model/m", "--epoch", "0", "--data", "swapped.rec",
+                                           "--data-shape", "3,28,28"], message="the index does not match")
+
 
 if __name__ == "__main__":
     main()

@@ -159,18 +159,30 @@ final class RecordPipeline: @unchecked Sendable {
         if let indexPath {
             // Every part sees the whole index and takes its share of each global batch.
             let entries = try RecordIndex.read(path: indexPath)
-            if let last = entries.last, last.offset >= reader.totalBytes {
-                throw RecordIOError(
-                    path: indexPath, offset: last.offset,
-                    "the index points past the end of \(path) (\(reader.totalBytes) bytes)")
+            // The same offset twice would read one record as two images.
+            var seen = Set<Int>()
+            let offsets = entries.map(\.offset).filter { seen.insert($0).inserted }
+            if offsets.count < entries.count {
+                warn("warning: \(indexPath): \(entries.count - offsets.count) duplicate offsets ignored")
             }
-            recordOffsets = entries.map(\.offset)
+            try Self.checkIndex(offsets, indexPath: indexPath, reader: reader)
+            recordOffsets = offsets
             isIndexed = true
         } else {
             // By bytes, as dmlc's InputSplit partitions: a record belongs to the part its
             // header starts in.
-            let (all, damage) = reader.scanRecordOffsets()
-            if let damage { warn("warning: \(damage); reading the \(all.count) records before it") }
+            let (all, damages) = reader.scanRecordOffsets()
+            if let first = damages.first {
+                guard options.badRecords == .skip else {
+                    throw RecordIOError(
+                        path: first.path, offset: first.offset,
+                        "\(first.message) (\(damages.count) damaged place\(damages.count == 1 ? "" : "s") in all; "
+                            + "--bad-records skip reads the \(all.count) intact records)")
+                }
+                for damage in damages { warn("warning: \(damage): skipped") }
+                warn("warning: \(path): \(damages.count) damaged place(s) skipped, \(all.count) intact records read")
+            }
+            guard !all.isEmpty else { throw RecordIOError(path: path, offset: 0, "no records") }
             let step = ((reader.totalBytes + options.partCount - 1) / options.partCount + 3) / 4 * 4
             recordOffsets = all.filter { min($0 / max(step, 1), options.partCount - 1) == options.partIndex }
             isIndexed = false
@@ -179,6 +191,9 @@ final class RecordPipeline: @unchecked Sendable {
                     "warning: \(path) has no .idx: shuffling only within windows of \(Self.shuffleWindow) consecutive records; "
                         + "write an index with `gannet pack` for a global shuffle every epoch")
             }
+        }
+        guard !recordOffsets.isEmpty || !isIndexed else {
+            throw RecordIOError(path: indexPath ?? path, offset: 0, "the index lists no records")
         }
         if let labels {
             var table: [UInt64: [Float]] = [:]
@@ -195,6 +210,25 @@ final class RecordPipeline: @unchecked Sendable {
             worker.name = "gannet-decode-\(thread)"
             worker.stackSize = 1 << 20
             worker.start()
+        }
+    }
+
+    /// Every indexed offset must be a record start inside the file. A `.rec` rewritten without
+    /// its `.idx` (a pack killed between the two renames) fails here; offsets are spot-checked
+    /// (about a thousand, the first and the last) so that opening stays fast at ImageNet scale.
+    static func checkIndex(_ offsets: [Int], indexPath: String, reader: RecordReader) throws {
+        if let beyond = offsets.first(where: { $0 < 0 || $0 >= reader.totalBytes }) {
+            throw RecordIOError(
+                path: indexPath, offset: beyond,
+                "the index points outside \(reader.paths.joined(separator: ";")) (\(reader.totalBytes) bytes)")
+        }
+        let step = max(1, offsets.count / 1000)
+        for position in Array(stride(from: 0, to: offsets.count, by: step)) + [offsets.count - 1]
+        where position >= 0 && !reader.isRecordStart(offsets[position]) {
+            throw RecordIOError(
+                path: indexPath, offset: offsets[position],
+                "the index does not match \(reader.paths.joined(separator: ";")): no record starts at this offset "
+                    + "(was the .rec rewritten without its .idx? `gannet pack` writes both)")
         }
     }
 

@@ -142,7 +142,11 @@ public final class RecordReader: @unchecked Sendable {
                 throw RecordIOError(path: path, offset: 0, "cannot open: \(systemError())")
             }
             var info = stat()
-            fstat(descriptor, &info)
+            guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                close(descriptor)
+                descriptors.forEach { close($0) }
+                throw RecordIOError(path: path, offset: 0, "not a regular file (a directory?)")
+            }
             descriptors.append(descriptor)
             bases.append(bases.last! + Int(info.st_size))
         }
@@ -235,56 +239,83 @@ public final class RecordReader: @unchecked Sendable {
     }
 
     /// Stream offsets of every record start, found by hopping from header to header (no
-    /// index needed). A damaged tail stops the scan and is returned as `damage`.
-    public func scanRecordOffsets() -> (offsets: [Int], damage: RecordIOError?) {
+    /// index needed). After damage (a bad magic, a truncated or unterminated record) the scan
+    /// resynchronises at the next aligned magic followed by a first-part flag, as dmlc-core's
+    /// reader does, so every intact record after it is still found; each damage is returned.
+    public func scanRecordOffsets() -> (offsets: [Int], damages: [RecordIOError]) {
         var offsets: [Int] = []
+        var damages: [RecordIOError] = []
         for file in descriptors.indices {
             let end = bases[file + 1] - bases[file]
             var position = 0
             var header = (UInt32(0), UInt32(0))
             var pendingStart: Int?
+            /// Records the damage at `offset` and continues at the next record start in this file.
+            func resynchronise(at offset: Int, _ message: String) {
+                damages.append(RecordIOError(path: paths[file], offset: offset, message))
+                pendingStart = nil
+                let next = nextRecordStart(from: bases[file] + position + 4).map { $0 - bases[file] } ?? end
+                position = min(next, end)
+            }
             while position < end {
                 let got = withUnsafeMutableBytes(of: &header) {
                     read(file: file, offset: position, count: 8, into: $0.baseAddress!)
                 }
                 guard got == 8 else {
-                    return (
-                        offsets,
-                        RecordIOError(
-                            path: paths[file], offset: pendingStart ?? position,
-                            "truncated record (the file ends inside its header)")
-                    )
+                    resynchronise(at: pendingStart ?? position, "truncated record (the file ends inside its header)")
+                    continue
                 }
                 guard UInt32(littleEndian: header.0) == RecordIO.magic else {
-                    return (
-                        offsets,
-                        RecordIOError(
-                            path: paths[file], offset: position,
-                            String(format: "bad magic 0x%08X", UInt32(littleEndian: header.0)))
-                    )
+                    resynchronise(at: position, String(format: "bad magic 0x%08X", UInt32(littleEndian: header.0)))
+                    continue
                 }
                 let lrec = UInt32(littleEndian: header.1)
                 let cflag = lrec >> 29, length = Int(lrec & 0x1FFF_FFFF)
-                let next = position + 8 + length + (4 - length % 4) % 4
-                if position + 8 + length > end {
-                    return (
-                        offsets,
+                if length > end - position - 8 {
+                    resynchronise(
+                        at: pendingStart ?? position,
+                        "truncated record: \(length) payload bytes announced, \(end - position - 8) present")
+                    continue
+                }
+                if let start = pendingStart, cflag == 0 || cflag == 1 {
+                    // The new record is intact: only the interrupted one is lost.
+                    damages.append(
                         RecordIOError(
-                            path: paths[file], offset: pendingStart ?? position,
-                            "truncated record: \(length) payload bytes announced, \(end - position - 8) present")
-                    )
+                            path: paths[file], offset: start, "a multi-part record interrupted by a new record"))
+                    pendingStart = nil
+                }
+                guard pendingStart != nil || cflag == 0 || cflag == 1 else {
+                    resynchronise(at: position, "a continuation part (flag \(cflag)) without a first part")
+                    continue
                 }
                 // A record counts once its last part is complete.
                 switch cflag {
                 case 0: offsets.append(bases[file] + position)
                 case 1: pendingStart = position
-                case 3: if let start = pendingStart { offsets.append(bases[file] + start) }; pendingStart = nil
+                case 3: offsets.append(bases[file] + pendingStart!); pendingStart = nil
                 default: break
                 }
-                position = next
+                position += 8 + length + (4 - length % 4) % 4
+            }
+            if let pendingStart {
+                damages.append(
+                    RecordIOError(
+                        path: paths[file], offset: pendingStart,
+                        "unterminated multi-part record (the file ends before its last part)"))
             }
         }
-        return (offsets, nil)
+        return (offsets, damages)
+    }
+
+    /// Whether a record (its first part) starts at stream offset `offset`.
+    public func isRecordStart(_ offset: Int) -> Bool {
+        let (file, local) = locate(offset)
+        var header = (UInt32(0), UInt32(0))
+        let got = withUnsafeMutableBytes(of: &header) {
+            read(file: file, offset: local, count: 8, into: $0.baseAddress!)
+        }
+        let cflag = UInt32(littleEndian: header.1) >> 29
+        return got == 8 && UInt32(littleEndian: header.0) == RecordIO.magic && (cflag == 0 || cflag == 1)
     }
 
     /// The first record start at or after `offset` (scanning aligned words for the magic

@@ -188,6 +188,16 @@ public enum Checkpoint {
         return byName.keys.filter { !used.contains($0) }.sorted()
     }
 
+    /// The parameters and auxiliary states of `executor` holding NaN or infinity (what a
+    /// diverged run saves): loading them is allowed, but callers warn naming them.
+    public static func nonFiniteParameters(of executor: Executor) -> [String] {
+        (executor.graph.parameterNames + executor.graph.auxiliaryNames).filter { name in
+            guard let tensor = executor.argument(name) ?? executor.auxiliary(name) else { return false }
+            let values = UnsafeBufferPointer(start: tensor.floats, count: tensor.elementCount)
+            return !values.allSatisfy(\.isFinite)
+        }
+    }
+
     /// Reads a `.state`: the training state, and the momentum buffers into `optimizer`.
     public static func loadState(_ path: String, into optimizer: SGD?) throws -> TrainingState {
         let bytes: [UInt8]

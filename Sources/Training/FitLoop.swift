@@ -304,6 +304,8 @@ public final class FitLoop {
         }
         let parameters = Checkpoint.parametersPath(prefix, epoch: loadEpoch)
         try Checkpoint.loadParameters(parameters, into: executor)
+        let nonFinite = Checkpoint.nonFiniteParameters(of: executor)
+        if !nonFinite.isEmpty { log("warning: \(parameters): NaN or infinity in \(nonFinite.joined(separator: ", "))") }
         let statePath = Checkpoint.statePath(prefix, epoch: loadEpoch)
         var updateCount = 0
         if FileManager.default.fileExists(atPath: statePath) {

@@ -52,6 +52,10 @@ public final class InferenceModel {
             throw TrainingError("\(symbolPath): \(error)")
         }
         let unused = try Checkpoint.loadParameters(entries, file: parametersPath, into: executor)
+        let nonFinite = Checkpoint.nonFiniteParameters(of: executor)
+        if !nonFinite.isEmpty {
+            log("warning: \(parametersPath): NaN or infinity in \(nonFinite.joined(separator: ", "))")
+        }
         executor.freezeParameters()
         if !unused.isEmpty {
             log("note: the parameters file has entries the network does not use: \(unused.joined(separator: ", "))")
@@ -154,6 +158,7 @@ extension InferenceModel {
                 }
             }
             executor.forward(isTraining: false)
+            try Trainer.checkFinite(executor.outputs[0], rows: chunk.count) { labels[start + $0] }
             for row in 0..<chunk.count {
                 let p = executor.outputs[0].floats + row * classCount
                 let all = (0..<classCount).map { Double(p[$0]) }
@@ -177,7 +182,7 @@ extension InferenceModel {
         options.threadCount = threadCount
         let iterator = try ImageRecordIterator(path: path, options: options, warn: warn)
         let start = monotonicSeconds()
-        let metrics = try Trainer.evaluate(executor: executor, iterator: iterator, topK: topK)
+        let metrics = try Trainer.evaluate(executor: executor, iterator: iterator, topK: topK, failOnNonFinite: true)
         return (metrics, Double(metrics.count) / max(monotonicSeconds() - start, 1e-9))
     }
 }

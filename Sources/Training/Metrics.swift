@@ -26,7 +26,8 @@ public struct ClassificationMetrics: Sendable {
             let label = Int(labels[row])
             let target = p[label]
             // The rank of the label: how many classes score higher (ties count for the label).
-            var higher = 0
+            // A row with NaN or infinity (a diverged network) is never counted as correct.
+            var higher = UnsafeBufferPointer(start: p, count: classes).allSatisfy(\.isFinite) ? 0 : classes
             for k in 0..<classes where p[k] > target { higher += 1 }
             if higher == 0 { correct += 1 }
             if higher < topK { correctTopK += 1 }

@@ -174,7 +174,22 @@ public final class Trainer {
     }
 
     /// Inference of `executor` (bound for the iterator's batch) over every record once.
-    public static func evaluate(executor: Executor, iterator: ImageRecordIterator, topK: Int, epoch: Int = 0) throws
+    /// Throws when a row of the network's output holds NaN or infinity (such a row would
+    /// otherwise rank as anything, even as correct), naming the row's input.
+    static func checkFinite(_ output: Tensor, rows: Int, name: (Int) -> String) throws {
+        let width = output.elementCount / max(output.shape[0], 1)
+        for row in 0..<rows
+        where !UnsafeBufferPointer(start: output.floats + row * width, count: width).allSatisfy(\.isFinite) {
+            throw TrainingError(
+                "\(name(row)): the network's output is not finite (NaN or infinity): are the parameters finite?")
+        }
+    }
+
+    /// With `failOnNonFinite` a row of output holding NaN or infinity is an error; otherwise
+    /// it counts as wrong.
+    public static func evaluate(
+        executor: Executor, iterator: ImageRecordIterator, topK: Int, epoch: Int = 0, failOnNonFinite: Bool = false
+    ) throws
         -> ClassificationMetrics
     {
         let data: Tensor
@@ -196,6 +211,9 @@ public final class Trainer {
                 }
             }
             executor.forward(isTraining: false)
+            if failOnNonFinite {
+                try checkFinite(executor.outputs[0], rows: rows) { "record \(batch.id(row: $0))" }
+            }
             // The first label of each row, gathered in place when rows hold several.
             let width = batch.label.shape[1]
             if width > 1 { for row in 0..<rows { batch.label.floats[row] = batch.label.floats[row * width] } }

@@ -43,8 +43,8 @@ struct Inspect: ParsableCommand {
         if FileManager.default.fileExists(atPath: indexPath) {
             entries = try runtime { try RecordIndex.read(path: indexPath) }
         } else {
-            let (offsets, damage) = reader.scanRecordOffsets()
-            if let damage { log("warning: \(damage)") }
+            let (offsets, damages) = reader.scanRecordOffsets()
+            for damage in damages { log("warning: \(damage)") }
             entries = offsets.enumerated().map { (UInt64($0.offset), $0.element) }
         }
         let ends = entries.dropFirst().map(\.offset) + [reader.totalBytes]

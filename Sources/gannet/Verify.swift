@@ -31,7 +31,7 @@ struct Verify: ParsableCommand {
         imageLimit.apply()
         let start = monotonicSeconds()
         let reader = try runtime { try RecordReader(paths: [file]) }
-        let (offsets, damage) = reader.scanRecordOffsets()
+        let (offsets, damages) = reader.scanRecordOffsets()
         let threadCount = max(1, min(threadOptions.threads, offsets.count))
         let results = VerifyResults(threads: threadCount)
         let progress = ProgressBar(total: offsets.count, label: "verify")
@@ -76,7 +76,8 @@ struct Verify: ParsableCommand {
         var total = VerifyResults.Part()
         for part in results.parts { total.merge(part) }
         var failed = total.failed.sorted { $0.offset < $1.offset }
-        if let damage { failed.append((nil, damage.offset, damage.message)) }
+        failed += damages.map { (nil, $0.offset, $0.message) }
+        failed.sort { $0.offset < $1.offset }
         let seconds = monotonicSeconds() - start
         if report.json {
             try printReport(
