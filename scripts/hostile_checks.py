@@ -95,6 +95,7 @@ def main():
         memory(jpeg)
         sizes()
         damage()
+        damaged_images(jpeg)
     finally:
         os.chdir("/")
         shutil.rmtree(work, ignore_errors=True)
@@ -293,6 +294,25 @@ def damage():
         f.write("".join(f"{key}\t{offset + 4}\n" for key, offset in enumerate(offsets)))
     run("score: an .idx of another .rec", ["score", "--model", "model/m", "--epoch", "0", "--data", "swapped.rec",
                                            "--data-shape", "3,28,28"], message="the index does not match")
+
+
+def damaged_images(jpeg):
+    """Item 9: a truncated JPEG that libjpeg still decodes (with a warning) is damage."""
+    os.makedirs("cut/a", exist_ok=True)
+    shutil.copy("images/class_000/img_00000.jpg", "cut/a/whole.jpg")
+    with open("cut/a/cut.jpg", "wb") as f:
+        f.write(jpeg[:len(jpeg) * 6 // 10])
+    with open("cut.lst", "w") as f:
+        f.write("0\t0\ta/whole.jpg\n1\t0\ta/cut.jpg\n")
+    run("pack skips a truncated JPEG", ["pack", "cut", "cut"], status=0, message="skipped cut/a/cut.jpg: libjpeg")
+    run("pack --keep-damaged keeps it", ["pack", "cut", "cut", "--keep-damaged"], status=0)
+    run("pack --pass-through stores the bytes unchecked", ["pack", "cut", "cut", "--pass-through"], status=0)
+    run("train: a truncated JPEG in the records", ["train", "--network", "inception-bn-small", "--train", "cut.rec",
+                                                   "--num-classes", "2", "--data-shape", "3,28,28", "--batch-size",
+                                                   "2", "--epochs", "1"], message="truncated or corrupt data")
+    run("predict warns about a truncated JPEG", ["predict", "--model", "model/m", "--epoch", "0", "--data-shape",
+                                                 "3,28,28", "cut/a/cut.jpg"], status=0,
+        message="cut/a/cut.jpg: libjpeg reports truncated or corrupt data")
 
 
 if __name__ == "__main__":

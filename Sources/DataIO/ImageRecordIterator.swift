@@ -416,9 +416,15 @@ final class RecordPipeline: @unchecked Sendable {
             let labelTarget = batch.label.floats + row * options.labelWidth
             for (index, label) in labels.enumerated() { labelTarget[index] = label }
             do {
-                try decoder.decode(
+                let damaged = try decoder.decode(
                     UnsafeRawBufferPointer(rebasing: bytes[imageOffset...]),
                     into: batch.data.floats + row * sampleSize, generator: &generator)
+                // Decodable but damaged (libjpeg warned): the bad-record policy decides.
+                if damaged {
+                    return BadRecord(
+                        path: path, offset: offset, id: header.id,
+                        message: "libjpeg reports truncated or corrupt data")
+                }
             } catch {
                 return BadRecord(path: path, offset: offset, id: header.id, message: "\(error)")
             }

@@ -21,6 +21,9 @@ public struct PackOptions: Sendable {
     /// 1 colour, 0 grey, -1 unchanged (grey JPEGs stay grey).
     public var color = 1
     public var threadCount = 1
+    /// Pack images libjpeg decodes with a warning (truncated, corrupt data); by default
+    /// they are damage and skipped.
+    public var keepDamaged = false
 
     public init() {}
 }
@@ -139,6 +142,7 @@ struct RecordPacker: Sendable {
     let options: PackOptions
     var resize: Int? { options.resize }
     var centerCrop: Bool { options.centerCrop }
+    var keepDamaged: Bool { options.keepDamaged }
     var quality: Int { options.quality }
     var isPNG: Bool { options.isPNG }
     var passThrough: Bool { options.passThrough }
@@ -189,9 +193,13 @@ struct RecordPacker: Sendable {
             minimumWidth: target.0, minimumHeight: target.1)
         var pixels = [UInt8](repeating: 0, count: region.width * region.height * 3)
         var scratch: [UInt8] = []
-        try pixels.withUnsafeMutableBufferPointer { target in
-            _ = try ImageCodec.decode(
+        let damaged = try pixels.withUnsafeMutableBufferPointer { target in
+            try ImageCodec.decode(
                 bytes, scaleDenominator: denominator, region: region, into: target.baseAddress!, scratch: &scratch)
+        }
+        if damaged && !keepDamaged {
+            throw ImageCodecError(
+                "libjpeg reports truncated or corrupt data (decodable, but damaged; --keep-damaged packs it)")
         }
         let decoded = RGBImage(width: region.width, height: region.height, pixels: pixels)
         if decoded.width == target.0 && decoded.height == target.1 { return decoded }

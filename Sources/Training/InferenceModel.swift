@@ -137,8 +137,11 @@ public struct Prediction: Encodable, Sendable, Equatable {
 extension InferenceModel {
     /// Classifies encoded images (JPEG or PNG bytes), `data`'s batch at a time, with this
     /// model's preprocessing (shorter side to the crop size unless a resize is set, centre
-    /// crop). `names` label the classes; errors name the image by `labels`.
-    public func predict(_ images: [[UInt8]], labels: [String], names: [String]?, topK: Int) throws -> [Prediction] {
+    /// crop). `names` label the classes; errors name the image by `labels`. A damaged but
+    /// decodable image (libjpeg warned) is predicted and reported to `warn`.
+    public func predict(
+        _ images: [[UInt8]], labels: [String], names: [String]?, topK: Int, warn: (String) -> Void = { _ in }
+    ) throws -> [Prediction] {
         var options = try iteratorOptions(batchSize: data.shape[0])
         if options.resize == nil { options.resize = min(options.dataShape[1], options.dataShape[2]) }
         let decoder = ImageSampleDecoder(options: options)
@@ -149,13 +152,15 @@ extension InferenceModel {
             let chunk = start..<min(images.count, start + data.shape[0])
             for index in chunk {
                 let row = index - start
+                let damaged: Bool
                 do {
-                    _ = try images[index].withUnsafeBytes {
+                    damaged = try images[index].withUnsafeBytes {
                         try decoder.decode($0, into: data.floats + row * sampleSize, generator: &generator)
                     }
                 } catch {
                     throw TrainingError("\(labels[index]): \(error)")
                 }
+                if damaged { warn("warning: \(labels[index]): libjpeg reports truncated or corrupt data") }
             }
             executor.forward(isTraining: false)
             try Trainer.checkFinite(executor.outputs[0], rows: chunk.count) { labels[start + $0] }

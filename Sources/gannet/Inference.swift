@@ -161,7 +161,7 @@ struct Predict: ParsableCommand {
             }
             return [UInt8](data)
         }
-        let predictions = try runtime { try loaded.predict(bytes, labels: images, names: names, topK: topK) }
+        let predictions = try runtime { try loaded.predict(bytes, labels: images, names: names, topK: topK, warn: log) }
         if report.json {
             return try printReport(
                 Report(

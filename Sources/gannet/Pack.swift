@@ -43,6 +43,12 @@ struct Pack: ParsableCommand {
     @Flag(help: "Store the file bytes unchanged (no decode, resize or re-encode).")
     var passThrough = false
 
+    @Flag(
+        help:
+            "Pack JPEGs that libjpeg decodes with a warning (truncated or corrupt data); by default they are skipped as damaged."
+    )
+    var keepDamaged = false
+
     @Option(help: "Encoding threads (default: all cores).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
@@ -74,6 +80,7 @@ struct Pack: ParsableCommand {
         options.quality = quality
         options.isPNG = encoding.lowercased() == ".png"
         options.passThrough = passThrough
+        options.keepDamaged = keepDamaged
         options.packLabel = packLabel
         options.color = color
         options.threadCount = threads
