@@ -96,6 +96,7 @@ def main():
         sizes()
         damage()
         damaged_images(jpeg)
+        interrupts()
     finally:
         os.chdir("/")
         shutil.rmtree(work, ignore_errors=True)
@@ -313,6 +314,36 @@ def damaged_images(jpeg):
     run("predict warns about a truncated JPEG", ["predict", "--model", "model/m", "--epoch", "0", "--data-shape",
                                                  "3,28,28", "cut/a/cut.jpg"], status=0,
         message="cut/a/cut.jpg: libjpeg reports truncated or corrupt data")
+
+
+def interrupts():
+    """Item 11: an interrupted or failing writer leaves no temporary file and no half file."""
+    import signal
+    import time
+    subprocess.run([GANNET, "synth", "big", "--classes", "2", "--images-per-class", "300", "--size", "256"],
+                   check=True, capture_output=True)
+    subprocess.run([GANNET, "list", "big", "big", "--recursive"], check=True, capture_output=True)
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        process = subprocess.Popen([GANNET, "pack", "big", "big", "--threads", "1"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(".tmp-" in name for name in os.listdir(".")):
+            time.sleep(0.01)
+        process.send_signal(signal_number)
+        process.wait()
+        left = [name for name in os.listdir(".") if ".tmp-" in name or name.startswith("big.rec")]
+        name = f"pack interrupted by {signal.Signals(signal_number).name}"
+        if process.returncode != -signal_number or left:
+            failures.append(name)
+            print(f"hostile: FAIL {name}: exit {process.returncode}, left {left}", file=sys.stderr)
+        else:
+            print(f"hostile: ok   {name}")
+    run("inspect --save-image into a missing folder", ["inspect", "many.rec", "--record", "0", "--save-image",
+                                                        "missing/x.png"], message="missing/x.png")
+    if not os.path.exists("missing/x.png"):
+        print("hostile: ok   no file under the final name")
+    else:
+        failures.append("inspect --save-image left a file")
 
 
 if __name__ == "__main__":

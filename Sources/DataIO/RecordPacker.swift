@@ -56,15 +56,20 @@ public enum RecordPacking {
         guard !entries.isEmpty else { throw ImageListError(path: list, line: 0, "the list is empty") }
         let recordPath = prefix + ".rec", indexPath = prefix + ".idx"
         let temporaryRecord = recordPath + ".tmp-\(getpid())", temporaryIndex = indexPath + ".tmp-\(getpid())"
-        let writer = try RecordWriter(path: temporaryRecord)
-        // On any failure the temporary files go too: nothing is left behind but the old files.
+        // On any failure or interrupt the temporary files go too: nothing is left behind but
+        // the old files.
+        TemporaryFiles.register(temporaryRecord)
+        TemporaryFiles.register(temporaryIndex)
         var committed = false
         defer {
             if !committed {
                 unlink(temporaryRecord)
                 unlink(temporaryIndex)
             }
+            TemporaryFiles.unregister(temporaryRecord)
+            TemporaryFiles.unregister(temporaryIndex)
         }
+        let writer = try RecordWriter(path: temporaryRecord)
         let start = monotonicSeconds()
         var failures: [(path: String, message: String)] = []
         let threads = max(options.threadCount, 1)

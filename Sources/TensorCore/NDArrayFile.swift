@@ -224,24 +224,43 @@ public func readFile(_ path: String) throws -> [UInt8] {
     return bytes
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename (atomic on POSIX).
+/// Writes `bytes` to `path` through a temporary file and a rename, so that `path` holds
+/// either its old contents or all of the new ones, whatever happens (a kill, a full disk).
 public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
-    let temporary = "\(path).tmp-\(getpid())"
-    guard let file = fopen(temporary, "wb") else {
-        throw NDArrayFileError("\(path): cannot write (\(String(cString: strerror(errno))))")
-    }
-    let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, bytes.count, file) }
-    let flushed = fflush(file) == 0 && fsync(fileno(file)) == 0
-    fclose(file)
-    guard written == bytes.count, flushed, rename(temporary, path) == 0 else {
-        unlink(temporary)
-        throw NDArrayFileError("\(path): write failed (\(String(cString: strerror(errno))))")
-    }
+    try writeFilesAtomically([(path, bytes)])
 }
 
 /// Writes `text` as UTF-8 to `path` through a temporary file and a rename.
 public func writeFileAtomically(_ text: String, to path: String) throws {
     try writeFileAtomically(Array(text.utf8), to: path)
+}
+
+/// Writes several files that belong together (a list and its synset): every one to a
+/// temporary file first, and only when all are written and synced are they renamed. A
+/// failure (a full disk) or an interrupt removes the temporary files and renames nothing.
+public func writeFilesAtomically(_ files: [(path: String, bytes: [UInt8])]) throws {
+    let temporaries = files.map { "\($0.path).tmp-\(getpid())" }
+    temporaries.forEach(TemporaryFiles.register)
+    defer {
+        for temporary in temporaries {
+            unlink(temporary)
+            TemporaryFiles.unregister(temporary)
+        }
+    }
+    for ((path, bytes), temporary) in zip(files, temporaries) {
+        guard let file = fopen(temporary, "wb") else {
+            throw NDArrayFileError("\(path): cannot write (\(String(cString: strerror(errno))))")
+        }
+        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, bytes.count, file) }
+        let flushed = fflush(file) == 0 && fsync(fileno(file)) == 0
+        let closed = fclose(file) == 0
+        guard written == bytes.count, flushed, closed else {
+            throw NDArrayFileError("\(path): write failed (\(String(cString: strerror(errno))))")
+        }
+    }
+    for ((path, _), temporary) in zip(files, temporaries) where rename(temporary, path) != 0 {
+        throw NDArrayFileError("\(path): cannot rename the temporary file (\(String(cString: strerror(errno))))")
+    }
 }
 
 /// Little-endian reads with bounds checks that name the file and offset.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataIO
 import Foundation
+import TensorCore
 
 /// `gannet inspect`: the header, labels and image of records.
 struct Inspect: ParsableCommand {
@@ -89,7 +90,7 @@ struct Inspect: ParsableCommand {
                         lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
                         ? try ImageCodec.encodeJPEG(decoded, quality: 95)
                         : try ImageCodec.encodePNG(decoded, compression: 6)
-                    try Data(encoded).write(to: URL(fileURLWithPath: save))
+                    try writeFileAtomically(encoded, to: save)
                 }
                 log("wrote \(save) (\(width)x\(height))")
             }

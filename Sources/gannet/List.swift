@@ -65,36 +65,34 @@ struct List: ParsableCommand {
             var generator = SeededGenerator(seed: seed)
             entries.shuffle(using: &generator)
         }
-        if recursive {
-            let text = classes.joined(separator: "\n") + "\n"
-            try writeFileAtomically(text, to: prefix + ".synset.txt")
-            for (label, name) in classes.enumerated() { log("\(name) \(label)") }
-        }
+        // The synset and every list are written together: all of them or none.
+        var files: [(path: String, bytes: [UInt8])] = []
+        if recursive { files.append((prefix + ".synset.txt", Array((classes.joined(separator: "\n") + "\n").utf8))) }
         // im2rec's split: per chunk, test first, then train, the rest validation.
         let chunkSize = (entries.count + chunks - 1) / chunks
         var written: [String] = []
+        func add(_ part: ArraySlice<ImageListEntry>, _ path: String) {
+            files.append((path, Array(ImageList.text(Array(part)).utf8)))
+            written.append("\(path) (\(part.count))")
+        }
         for chunk in 0..<chunks {
-            let part = Array(
-                entries[min(entries.count, chunk * chunkSize)..<min(entries.count, (chunk + 1) * chunkSize)])
+            let part = entries[min(entries.count, chunk * chunkSize)..<min(entries.count, (chunk + 1) * chunkSize)]
+            let start = part.startIndex
             let suffix = chunks > 1 ? "_\(chunk)" : ""
             let trainCount = Int(Double(part.count) * trainRatio), testCount = Int(Double(part.count) * testRatio)
             if trainRatio == 1 {
-                try writeList(part, prefix + suffix + ".lst", &written)
+                add(part, prefix + suffix + ".lst")
             } else {
-                if testRatio > 0 { try writeList(Array(part[0..<testCount]), prefix + suffix + "_test.lst", &written) }
+                if testRatio > 0 { add(part[start..<(start + testCount)], prefix + suffix + "_test.lst") }
                 if trainRatio + testRatio < 1 {
-                    try writeList(Array(part[(testCount + trainCount)...]), prefix + suffix + "_val.lst", &written)
+                    add(part[(start + testCount + trainCount)...], prefix + suffix + "_val.lst")
                 }
-                try writeList(
-                    Array(part[testCount..<(testCount + trainCount)]), prefix + suffix + "_train.lst", &written)
+                add(part[(start + testCount)..<(start + testCount + trainCount)], prefix + suffix + "_train.lst")
             }
         }
+        try writeFilesAtomically(files)
+        if recursive { for (label, name) in classes.enumerated() { log("\(name) \(label)") } }
         log("\(entries.count) images in \(max(classes.count, 1)) classes: \(written.joined(separator: ", "))")
-    }
-
-    private func writeList(_ entries: [ImageListEntry], _ path: String, _ written: inout [String]) throws {
-        try writeFileAtomically(ImageList.text(entries), to: path)
-        written.append("\(path) (\(entries.count))")
     }
 
     /// Files under `root` (sorted), with their class label.
