@@ -97,6 +97,7 @@ def main():
         damage()
         damaged_images(jpeg)
         interrupts()
+        flags()
     finally:
         os.chdir("/")
         shutil.rmtree(work, ignore_errors=True)
@@ -344,6 +345,20 @@ def interrupts():
         print("hostile: ok   no file under the final name")
     else:
         failures.append("inspect --save-image left a file")
+
+
+def flags():
+    """Item 12: every flag is validated before work starts (exit 2, the flag named)."""
+    train = ["train", "--network", "inception-bn-small", "--train", "many.rec", "--num-classes", "2",
+             "--data-shape", "3,28,28", "--epochs", "1"]
+    for flag, value in (("--batch-size", "-1"), ("--scale", "nan"), ("--mean-rgb", "nan,0,0"),
+                        ("--clip-gradient", "nan"), ("--lr-factor", "nan"), ("--momentum", "nan"), ("--wd", "inf"),
+                        ("--lr", "-0.1"), ("--model-prefix", "missing/run"), ("--model-prefix", ""),
+                        ("--resize", "0"), ("--epochs", "-2")):
+        run(f"train {flag} {value!r}", train + [flag, value], status=2, message=flag)
+    run("score --batch-size 0", ["score", "--model", "model/m", "--epoch", "0", "--data", "many.rec",
+                                 "--batch-size", "0"], status=2, message="--batch-size")
+    run("bench io --rate nan", ["bench", "io", "--data", "many.rec", "--rate", "nan"], status=2, message="--rate")
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ struct BenchAllreduce: ParsableCommand {
               mpirun -np 2 gannet bench allreduce --json
             """)
 
-    @Option(help: "Smallest bucket in bytes.")
+    @Option(parsing: .unconditional, help: "Smallest bucket in bytes.")
     var minBytes = 1024
 
     @Option(help: "Largest bucket in bytes.")
     var maxBytes = 64 << 20
 
-    @Option(help: "Seconds per size.")
+    @Option(parsing: .unconditional, help: "Seconds per size.")
     var seconds = 0.3
 
     @OptionGroup var report: JSONOutput

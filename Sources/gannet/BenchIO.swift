@@ -24,7 +24,7 @@ struct BenchIO: ParsableCommand {
     @Option(help: "The .rec file (its .idx is used when present beside it).")
     var data: String
 
-    @Option(help: "Batch size.")
+    @Option(parsing: .unconditional, help: "Batch size.")
     var batchSize = 128
 
     @Option(help: "Output shape C,H,W.")
@@ -38,13 +38,13 @@ struct BenchIO: ParsableCommand {
 
     @OptionGroup var threadOptions: ThreadOptions
 
-    @Option(help: "Timed epochs after one warm-up epoch.")
+    @Option(parsing: .unconditional, help: "Timed epochs after one warm-up epoch.")
     var epochs = 5
 
-    @Option(help: "Consume at most this many images per second and report the cores used.")
+    @Option(parsing: .unconditional, help: "Consume at most this many images per second and report the cores used.")
     var rate: Double?
 
-    @Option(help: "Stop each epoch after this many batches (0: the whole epoch).")
+    @Option(parsing: .unconditional, help: "Stop each epoch after this many batches (0: the whole epoch).")
     var batches = 0
 
     @OptionGroup var report: JSONOutput
@@ -52,7 +52,8 @@ struct BenchIO: ParsableCommand {
     mutating func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a finite positive number") }
+        if batches < 0 { throw ValidationError("--batches must not be negative") }
     }
 
     @OptionGroup var imageLimit: ImageLimitOptions

@@ -20,7 +20,7 @@ struct BenchMemory: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
-    @Option(help: "Memory budget in GiB (peak resident set of the whole process).")
+    @Option(parsing: .unconditional, help: "Memory budget in GiB (peak resident set of the whole process).")
     var budgetGib: Double
 
     @Option(help: "Batch sizes to probe, in increasing order.")

@@ -25,10 +25,10 @@ struct BenchOps: ParsableCommand {
     @Option(help: "short (quick, sgemm 2048³, 3 runs) or full (sgemm 4096³, 5 runs).")
     var preset: Preset = .full
 
-    @Option(help: "Timed runs per measurement (overrides the preset).")
+    @Option(parsing: .unconditional, help: "Timed runs per measurement (overrides the preset).")
     var runs: Int?
 
-    @Option(help: "Batch size of the operator shapes.")
+    @Option(parsing: .unconditional, help: "Batch size of the operator shapes.")
     var batchSize = 64
 
     @Flag(help: "Also time every other implementation oneDNN offers for each convolution pass.")

@@ -29,15 +29,16 @@ struct BenchTrain: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
-    @Option(help: "Batch size; under mpirun the global batch, split evenly over the processes.")
+    @Option(
+        parsing: .unconditional, help: "Batch size; under mpirun the global batch, split evenly over the processes.")
     var batchSize = 32
 
     @OptionGroup var precision: PrecisionOptions
 
-    @Option(help: "Timed batches per run.")
+    @Option(parsing: .unconditional, help: "Timed batches per run.")
     var iterations = 5
 
-    @Option(help: "Timed runs.")
+    @Option(parsing: .unconditional, help: "Timed runs.")
     var runs = 3
 
     @Option(help: "train (forward + backward + update) or inference (forward).")
@@ -62,7 +63,8 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print where the time goes, per operator type, to standard error.")
     var profile = false
 
-    @Option(help: "Under mpirun: gradient bucket size in MiB (see `gannet train --bucket-mib`).")
+    @Option(
+        parsing: .unconditional, help: "Under mpirun: gradient bucket size in MiB (see `gannet train --bucket-mib`).")
     var bucketMib: Double = Double(GradientExchange.defaultBucketBytes) / 1_048_576
 
     @OptionGroup var report: JSONOutput

@@ -23,7 +23,9 @@ struct Export: ParsableCommand {
     @Option(help: "alexnet, inception-bn, inception-bn-full or inception-bn-small.")
     var network: NetworkName
 
-    @Option(help: "Number of classes (default: 1000; 21841 for inception-bn-full; 10 for inception-bn-small).")
+    @Option(
+        parsing: .unconditional,
+        help: "Number of classes (default: 1000; 21841 for inception-bn-full; 10 for inception-bn-small).")
     var numClasses: Int?
 
     @Option(help: "Input shape C,H,W used to check the network (default 3,224,224; 3,28,28 for inception-bn-small).")
@@ -40,7 +42,7 @@ struct Export: ParsableCommand {
         help: "Also write PREFIX-0000.params initialised as training would (Xavier weights, zero biases).")
     var initialize = false
 
-    @Option(help: "Seed of the initial weights.")
+    @Option(parsing: .unconditional, help: "Seed of the initial weights.")
     var seed: UInt64 = 0
 
     @OptionGroup var report: JSONOutput

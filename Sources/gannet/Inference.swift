@@ -34,16 +34,16 @@ struct Score: ParsableCommand {
     @Option(help: "Checkpoint prefix (PREFIX-symbol.json, PREFIX-NNNN.params).")
     var model: String
 
-    @Option(help: "Checkpoint epoch N (PREFIX-NNNN.params).")
+    @Option(parsing: .unconditional, help: "Checkpoint epoch N (PREFIX-NNNN.params).")
     var epoch: Int
 
     @Option(help: "Records to score.")
     var data: String
 
-    @Option(help: "Batch size.")
+    @Option(parsing: .unconditional, help: "Batch size.")
     var batchSize = 32
 
-    @Option(help: "k of the top-k accuracy.")
+    @Option(parsing: .unconditional, help: "k of the top-k accuracy.")
     var topK = 5
 
     @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")
@@ -58,6 +58,12 @@ struct Score: ParsableCommand {
     @OptionGroup var report: JSONOutput
 
     @OptionGroup var imageLimit: ImageLimitOptions
+
+    func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if topK < 1 { throw ValidationError("--top-k must be at least 1") }
+        if epoch < 0 { throw ValidationError("--epoch must not be negative") }
+    }
 
     func run() throws {
         imageLimit.apply()
@@ -112,13 +118,13 @@ struct Predict: ParsableCommand {
     @Option(help: "Checkpoint prefix (PREFIX-symbol.json, PREFIX-NNNN.params).")
     var model: String
 
-    @Option(help: "Checkpoint epoch N (PREFIX-NNNN.params).")
+    @Option(parsing: .unconditional, help: "Checkpoint epoch N (PREFIX-NNNN.params).")
     var epoch: Int
 
     @Option(help: "Class names, one per line in label order (e.g. PREFIX.synset.txt from `gannet list`).")
     var synset: String?
 
-    @Option(help: "How many classes to show per image.")
+    @Option(parsing: .unconditional, help: "How many classes to show per image.")
     var topK = 5
 
     @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")

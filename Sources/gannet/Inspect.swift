@@ -21,7 +21,7 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The .rec file.")
     var file: String
 
-    @Option(help: "The record's .idx key (its position in the file without an .idx).")
+    @Option(parsing: .unconditional, help: "The record's .idx key (its position in the file without an .idx).")
     var record: UInt64?
 
     @Option(help: "Write the decoded image of --record here (.png or .jpg).")

@@ -35,16 +35,18 @@ struct List: ParsableCommand {
     @Flag(help: "Keep the walk order (sorted) instead of shuffling.")
     var noShuffle = false
 
-    @Option(help: "Shuffle seed.")
+    @Option(parsing: .unconditional, help: "Shuffle seed.")
     var seed: UInt64 = 100
 
-    @Option(help: "Fraction of each chunk for PREFIX_train.lst; the rest (after the test part) goes to PREFIX_val.lst.")
+    @Option(
+        parsing: .unconditional,
+        help: "Fraction of each chunk for PREFIX_train.lst; the rest (after the test part) goes to PREFIX_val.lst.")
     var trainRatio = 1.0
 
-    @Option(help: "Fraction of each chunk for PREFIX_test.lst (taken first).")
+    @Option(parsing: .unconditional, help: "Fraction of each chunk for PREFIX_test.lst (taken first).")
     var testRatio = 0.0
 
-    @Option(help: "Split the list into this many chunks (PREFIX_0.lst, …).")
+    @Option(parsing: .unconditional, help: "Split the list into this many chunks (PREFIX_0.lst, …).")
     var chunks = 1
 
     mutating func validate() throws {

@@ -25,7 +25,7 @@ struct Mean: ParsableCommand {
     @Option(help: "Where to write the mean image.")
     var output: String
 
-    @Option(help: "Resize the shorter side to this first.")
+    @Option(parsing: .unconditional, help: "Resize the shorter side to this first.")
     var resize: Int?
 
     @Flag(help: "Random crops (as a training iterator with rand_crop would average).")

@@ -28,13 +28,15 @@ struct Pack: ParsableCommand {
     @Argument(help: "Folder the list's paths are relative to.")
     var root: String
 
-    @Option(help: "Resize the shorter side to this many pixels (the other side: size × long / short).")
+    @Option(
+        parsing: .unconditional,
+        help: "Resize the shorter side to this many pixels (the other side: size × long / short).")
     var resize: Int?
 
     @Flag(help: "Cut the central square before resizing.")
     var centerCrop = false
 
-    @Option(help: "JPEG quality 1–100, or PNG compression 0–9 with --encoding .png.")
+    @Option(parsing: .unconditional, help: "JPEG quality 1–100, or PNG compression 0–9 with --encoding .png.")
     var quality = 95
 
     @Option(help: ".jpg or .png.")
@@ -55,7 +57,9 @@ struct Pack: ParsableCommand {
     @Flag(help: "Store every label column of the list (flag = count); otherwise only the first.")
     var packLabel = false
 
-    @Option(help: "1: colour (RGB); 0: grey; -1: unchanged (grey JPEGs stay grey, everything else colour).")
+    @Option(
+        parsing: .unconditional,
+        help: "1: colour (RGB); 0: grey; -1: unchanged (grey JPEGs stay grey, everything else colour).")
     var color = 1
 
     mutating func validate() throws {

@@ -22,10 +22,10 @@ struct Plan: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
-    @Option(help: "Batch size.")
+    @Option(parsing: .unconditional, help: "Batch size.")
     var batchSize = 32
 
-    @Option(help: "Number of classes for a built-in network.")
+    @Option(parsing: .unconditional, help: "Number of classes for a built-in network.")
     var numClasses: Int?
 
     @Option(help: "train (forward + backward) or inference.")

@@ -31,6 +31,23 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
+/// Checks before any work that files `PREFIX-…` can be written: the prefix names a file (not
+/// empty, not a folder) in a folder that exists and is writable.
+func checkWritablePrefix(_ prefix: String, flag: String) throws {
+    let name = (prefix as NSString).lastPathComponent
+    guard !prefix.isEmpty, !prefix.hasSuffix("/"), !name.isEmpty else {
+        throw ValidationError("\(flag) '\(prefix)' must end in a file name prefix (e.g. models/alexnet)")
+    }
+    let folder = (prefix as NSString).deletingLastPathComponent
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder),
+        isFolder.boolValue
+    else { throw ValidationError("\(flag): the folder '\(folder)' does not exist") }
+    guard access(folder.isEmpty ? "." : folder, W_OK) == 0 else {
+        throw ValidationError("\(flag): the folder '\(folder)' is not writable")
+    }
+}
+
 /// `--max-pixels`: the largest image accepted, checked from its header before decoding.
 struct ImageLimitOptions: ParsableArguments {
     @Option(
@@ -71,6 +88,7 @@ struct NetworkOptions: ParsableArguments {
 /// `predict` fall back to the training run's, then to the defaults.
 struct PreprocessingOptions: ParsableArguments {
     @Option(
+        parsing: .unconditional,
         help:
             "Resize the shorter side to this before cropping (default: the training run's, else none for train and the crop size for inference)."
     )
@@ -85,7 +103,9 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(help: "Mean image file (MXNet's mean.bin, e.g. from `gannet mean`; default: the training run's).")
     var meanImg: String?
 
-    @Option(help: "Multiply the images by this after subtracting the mean (default: the training run's, else 1).")
+    @Option(
+        parsing: .unconditional,
+        help: "Multiply the images by this after subtracting the mean (default: the training run's, else 1).")
     var scale: Float?
 
     func validate() throws {

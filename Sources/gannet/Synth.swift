@@ -23,16 +23,16 @@ struct Synth: ParsableCommand {
     @Argument(help: "Output folder (created).")
     var outdir: String
 
-    @Option(help: "Number of classes (folders class_000, …).")
+    @Option(parsing: .unconditional, help: "Number of classes (folders class_000, …).")
     var classes: Int
 
-    @Option(help: "Images per class.")
+    @Option(parsing: .unconditional, help: "Images per class.")
     var imagesPerClass: Int
 
-    @Option(help: "Approximate shorter side in pixels.")
+    @Option(parsing: .unconditional, help: "Approximate shorter side in pixels.")
     var size = 64
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 1
 
     mutating func validate() throws {

@@ -39,13 +39,14 @@ struct Train: ParsableCommand {
     @Option(help: "Validation records, scored after every epoch (every image once).")
     var val: String?
 
-    @Option(help: "Number of classes (labels 0 … K-1).")
+    @Option(parsing: .unconditional, help: "Number of classes (labels 0 … K-1).")
     var numClasses: Int
 
-    @Option(help: "Batch size; under mpirun the global batch, split evenly over the processes.")
+    @Option(
+        parsing: .unconditional, help: "Batch size; under mpirun the global batch, split evenly over the processes.")
     var batchSize = 32
 
-    @Option(help: "Total number of epochs.")
+    @Option(parsing: .unconditional, help: "Total number of epochs.")
     var epochs = 1
 
     @OptionGroup var optimizer: OptimizerOptions
@@ -63,18 +64,18 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint prefix: writes PREFIX-symbol.json, PREFIX-NNNN.params, PREFIX-NNNN.state.")
     var modelPrefix: String?
 
-    @Option(help: "Resume from PREFIX-NNNN (epochs completed).")
+    @Option(parsing: .unconditional, help: "Resume from PREFIX-NNNN (epochs completed).")
     var loadEpoch: Int?
 
-    @Option(help: "Random seed (initialisation, shuffling, augmentation, dropout).")
+    @Option(parsing: .unconditional, help: "Random seed (initialisation, shuffling, augmentation, dropout).")
     var seed: UInt64 = 0
 
     @OptionGroup var threadOptions: ThreadOptions
 
-    @Option(help: "k of the top-k accuracy.")
+    @Option(parsing: .unconditional, help: "k of the top-k accuracy.")
     var topK = 5
 
-    @Option(help: "Log a line every N batches.")
+    @Option(parsing: .unconditional, help: "Log a line every N batches.")
     var logInterval = 20
 
     @Option(help: "A record that does not decode: fail, or skip and report.")
@@ -84,6 +85,7 @@ struct Train: ParsableCommand {
     var mirror = false
 
     @Option(
+        parsing: .unconditional,
         help:
             "Under mpirun: gradients are summed over the ranks in buckets of about this many MiB, each started as soon as backward has produced it."
     )
@@ -101,6 +103,8 @@ struct Train: ParsableCommand {
         if topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if logInterval < 1 { throw ValidationError("--log-interval must be at least 1") }
         if loadEpoch != nil && modelPrefix == nil { throw ValidationError("--load-epoch needs --model-prefix") }
+        if let loadEpoch, loadEpoch < 0 { throw ValidationError("--load-epoch must not be negative") }
+        if let modelPrefix { try checkWritablePrefix(modelPrefix, flag: "--model-prefix") }
         if let loadEpoch, loadEpoch >= epochs {
             throw ValidationError(
                 "--load-epoch \(loadEpoch) has already done the \(epochs) epochs of --epochs (the total)")

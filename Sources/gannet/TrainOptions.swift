@@ -4,25 +4,25 @@ import Training
 /// `train`'s optimiser: MXNet's SGD with momentum and weight decay, its schedule and the
 /// initialiser of fresh weights.
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate.")
     var lr: Float = 0.01
 
-    @Option(help: "Momentum.")
+    @Option(parsing: .unconditional, help: "Momentum.")
     var momentum: Float = 0.9
 
-    @Option(help: "Weight decay (on weights and BatchNorm gammas, as MXNet 1.x).")
+    @Option(parsing: .unconditional, help: "Weight decay (on weights and BatchNorm gammas, as MXNet 1.x).")
     var wd: Float = 0.0001
 
-    @Option(help: "Multiply the learning rate by this at each of --lr-step-epochs.")
+    @Option(parsing: .unconditional, help: "Multiply the learning rate by this at each of --lr-step-epochs.")
     var lrFactor: Float = 0.1
 
     @Option(help: "Epochs at which the learning rate steps, e.g. 30,60.")
     var lrStepEpochs: String?
 
-    @Option(help: "Linear learning-rate warm-up over this many epochs.")
+    @Option(parsing: .unconditional, help: "Linear learning-rate warm-up over this many epochs.")
     var warmupEpochs = 0
 
-    @Option(help: "Clip each gradient value to ±this (after rescaling by 1/batch).")
+    @Option(parsing: .unconditional, help: "Clip each gradient value to ±this (after rescaling by 1/batch).")
     var clipGradient: Float?
 
     @Option(
@@ -46,7 +46,15 @@ struct OptimizerOptions: ParsableArguments {
     }
 
     func validate() throws {
-        if lr <= 0 { throw ValidationError("--lr must be positive") }
+        if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a finite positive number") }
+        if !(0...1).contains(momentum) { throw ValidationError("--momentum must be in 0…1") }
+        if !(wd >= 0 && wd.isFinite) { throw ValidationError("--wd must be a finite non-negative number") }
+        if !(lrFactor > 0 && lrFactor.isFinite) {
+            throw ValidationError("--lr-factor must be a finite positive number")
+        }
+        if let clipGradient, !(clipGradient > 0 && clipGradient.isFinite) {
+            throw ValidationError("--clip-gradient must be a finite positive number")
+        }
         if let lrStepEpochs, parseIntegers(lrStepEpochs) == nil {
             throw ValidationError("--lr-step-epochs must be integers, e.g. 30,60")
         }
