@@ -1,7 +1,7 @@
 # Gannet: trains image classifiers on ImageNet-scale data, in Swift.
 SWIFT ?= swift
 
-.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 format lint
+.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 sanitize format lint
 
 setup:
 	@bash scripts/setup.sh
@@ -24,7 +24,7 @@ demo: release
 	bash scripts/demo.sh
 
 clean:
-	rm -rf .build .build-onednn3
+	rm -rf .build .build-onednn3 .build-tsan .build-asan
 
 # Slow tier: builds a second copy as on a machine without Open MPI and checks it.
 check-no-mpi: setup
@@ -37,6 +37,10 @@ check-onednn3: setup
 	GANNET_ONEDNN=3 $(SWIFT) build --build-tests -c release -Xswiftc -enable-testing --scratch-path .build-onednn3
 	GANNET_ONEDNN=3 $(SWIFT) test --skip-build -c release -Xswiftc -enable-testing --scratch-path .build-onednn3
 	bash scripts/cli-smoke.sh .build-onednn3/release/gannet
+
+# Slow tier: the suite and the CLI checks under ThreadSanitizer and AddressSanitizer.
+sanitize: setup
+	bash scripts/sanitize.sh
 
 # Style: .swift-format (swift-format ships with the Swift toolchain).
 lint:

@@ -48,9 +48,11 @@ public enum TemporaryFiles {
         isInstalled = true
         for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             signal(signalNumber) { received in
+                let savedErrno = errno  // unlink may set it; the interrupted code keeps its own
                 for index in 0..<TemporaryFiles.capacity {
                     if let entry = TemporaryFiles.table[index] { unlink(entry) }
                 }
+                errno = savedErrno
                 signal(received, SIG_DFL)
                 raise(received)
             }
