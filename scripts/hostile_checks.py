@@ -356,6 +356,8 @@ def flags():
                         ("--lr", "-0.1"), ("--model-prefix", "missing/run"), ("--model-prefix", ""),
                         ("--resize", "0"), ("--epochs", "-2")):
         run(f"train {flag} {value!r}", train + [flag, value], status=2, message=flag)
+    run("train --model-prefix without a folder", train + ["--model-prefix", "bare"], status=0)
+    assert os.path.exists("bare-0001.params")
     run("score --batch-size 0", ["score", "--model", "model/m", "--epoch", "0", "--data", "many.rec",
                                  "--batch-size", "0"], status=2, message="--batch-size")
     run("bench io --rate nan", ["bench", "io", "--data", "many.rec", "--rate", "nan"], status=2, message="--rate")

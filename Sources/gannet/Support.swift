@@ -34,18 +34,17 @@ struct ThreadOptions: ParsableArguments {
 /// Checks before any work that files `PREFIX-…` can be written: the prefix names a file (not
 /// empty, not a folder) in a folder that exists and is writable.
 func checkWritablePrefix(_ prefix: String, flag: String) throws {
-    let name = (prefix as NSString).lastPathComponent
-    guard !prefix.isEmpty, !prefix.hasSuffix("/"), !name.isEmpty else {
+    let slash = prefix.lastIndex(of: "/")
+    let name = slash.map { String(prefix[prefix.index(after: $0)...]) } ?? prefix
+    guard !name.isEmpty else {
         throw ValidationError("\(flag) '\(prefix)' must end in a file name prefix (e.g. models/alexnet)")
     }
-    let folder = (prefix as NSString).deletingLastPathComponent
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder),
-        isFolder.boolValue
-    else { throw ValidationError("\(flag): the folder '\(folder)' does not exist") }
-    guard access(folder.isEmpty ? "." : folder, W_OK) == 0 else {
-        throw ValidationError("\(flag): the folder '\(folder)' is not writable")
+    let folder = slash.map { $0 == prefix.startIndex ? "/" : String(prefix[..<$0]) } ?? "."
+    var info = stat()
+    guard stat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+        throw ValidationError("\(flag): the folder '\(folder)' does not exist")
     }
+    guard access(folder, W_OK) == 0 else { throw ValidationError("\(flag): the folder '\(folder)' is not writable") }
 }
 
 /// `--max-pixels`: the largest image accepted, checked from its header before decoding.
