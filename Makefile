@@ -1,7 +1,7 @@
 # Gannet: trains image classifiers on ImageNet-scale data, in Swift.
 SWIFT ?= swift
 
-.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 sanitize format lint
+.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 sanitize fuzz format lint
 
 setup:
 	@bash scripts/setup.sh
@@ -42,9 +42,13 @@ check-onednn3: setup
 sanitize: setup
 	bash scripts/sanitize.sh
 
+# Slow tier: every libFuzzer target of Fuzz/ for FUZZ_SECONDS (default 60) each.
+fuzz: setup
+	bash scripts/fuzz.sh
+
 # Style: .swift-format (swift-format ships with the Swift toolchain).
 lint:
-	$(SWIFT) format lint --recursive --parallel --strict Sources Tests Package.swift
+	$(SWIFT) format lint --recursive --parallel --strict Sources Tests Package.swift Fuzz/Package.swift Fuzz/Sources
 
 format:
-	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift
+	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift Fuzz/Package.swift Fuzz/Sources

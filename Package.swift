@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Graph", targets: ["Graph"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "DataIO", targets: ["DataIO"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
