@@ -97,6 +97,7 @@ def main():
         damage()
         damaged_images(jpeg)
         interrupts()
+        full_disk()
         flags()
     finally:
         os.chdir("/")
@@ -345,6 +346,32 @@ def interrupts():
         print("hostile: ok   no file under the final name")
     else:
         failures.append("inspect --save-image left a file")
+
+
+def full_disk():
+    """Item 11: on a full disk every writer fails with a message and leaves nothing behind.
+    Needs a small tmpfs (root with mount permission); skipped elsewhere."""
+    disk = os.path.abspath("full")
+    os.makedirs(disk)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", disk], capture_output=True).returncode:
+        print("hostile: skip full-disk cases (cannot mount a tmpfs here)")
+        return
+    try:
+        shutil.copy("big.lst", f"{disk}/big.lst")
+        run("pack on a full disk", ["pack", f"{disk}/big", "big"], message="No space left on device")
+        with open(f"{disk}/filler", "wb") as f:
+            f.write(b"\0" * (64 * 1024 - os.path.getsize(f"{disk}/big.lst") - 4096))
+        run("list on a full disk", ["list", f"{disk}/set", "big", "--recursive"], message="No space left on device")
+        run("inspect --save-image on a full disk", ["inspect", "many.rec", "--record", "0", "--save-image",
+                                                    f"{disk}/x.png"], message="No space left on device")
+        left = sorted(set(os.listdir(disk)) - {"big.lst", "filler"})
+        if left:
+            failures.append("full disk leftovers")
+            print(f"hostile: FAIL full disk left {left}", file=sys.stderr)
+        else:
+            print("hostile: ok   nothing left on the full disk")
+    finally:
+        subprocess.run(["umount", disk], capture_output=True)
 
 
 def flags():
