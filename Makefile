@@ -1,7 +1,7 @@
 # Gannet: trains image classifiers on ImageNet-scale data, in Swift.
 SWIFT ?= swift
 
-.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 sanitize fuzz format lint
+.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 sanitize fuzz check-mpi-hosts format lint
 
 setup:
 	@bash scripts/setup.sh
@@ -45,6 +45,11 @@ sanitize: setup
 # Slow tier: every libFuzzer target of Fuzz/ for FUZZ_SECONDS (default 60) each.
 fuzz: setup
 	bash scripts/fuzz.sh
+
+# Slow tier (root): one MPI rank in each of two network namespaces joined by a veth pair,
+# over TCP: allreduce bandwidth, 2 hosts × 4 = 1 process × 8, a killed remote rank.
+check-mpi-hosts: release
+	bash scripts/mpi-namespaces.sh .build/release/gannet
 
 # Style: .swift-format (swift-format ships with the Swift toolchain).
 lint:
