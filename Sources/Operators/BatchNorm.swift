@@ -58,7 +58,11 @@ public struct BatchNorm: OperatorDefinition {
     /// Forward in training recomputes the same batch statistics; moving statistics change
     /// only in backward, so a second forward leaves them alone.
     public var isCheapToRecompute: Bool { true }
-    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
+    /// Blocked activations; a normalisation of the network input whose channels do not fill
+    /// a block (ResNet's `bn_data` on RGB) stays plain, like the input it reads.
+    public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport {
+        shapes.arguments[0][1] % TensorLayout.preferredBlock == 0 ? .activations : .followsInput
+    }
 
     /// A following ReLU runs inside the batch normalization (not with global statistics,
     /// whose forward has no training workspace).

@@ -124,8 +124,17 @@ public final class ConvolutionPrimitives {
             isTraining ? .forwardTraining : .forwardInference,
             withBias: definition.hasBias)
         forward = try PrimitiveDescriptor(forwardOperation, attributes: attributes, what: "convolution forward \(data)")
+        // A plain source (the network input, or ResNet's plain normalisation of it) beside
+        // blocked gradients has only oneDNN's reference backward-data kernel (100× slower):
+        // there the gradients' layouts are oneDNN's choice and the kernel reorders them.
+        let plainBesideBlocked = shapes.argumentLayouts.first == .plain && shapes.outputLayouts.first != .plain
+        let type = shapes.type(ofArgument: 0).oneDNN
         backwardDataOperation = try .convolutionBackwardData(
-            diffSource: geometry.source, weights: geometry.weights, diffDestination: geometry.destination,
+            diffSource: plainBesideBlocked
+                ? try MemoryDescriptor(shapes.arguments[0].dimensions, .any, dataType: type) : geometry.source,
+            weights: geometry.weights,
+            diffDestination: plainBesideBlocked
+                ? try MemoryDescriptor(shapes.outputs[0].dimensions, .any, dataType: type) : geometry.destination,
             strides: definition.stride, dilation: definition.dilate, padding: definition.pad)
         backwardData = try PrimitiveDescriptor(
             backwardDataOperation, attributes: attributes, hint: forward,

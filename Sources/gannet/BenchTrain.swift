@@ -146,7 +146,8 @@ struct BenchTrain: ParsableCommand {
             rescale: 1 / Float(batchSize))
         let exchange = GradientExchange(
             executor: executor, communicator: communicator, bucketBytes: Int(bucketMib * 1_048_576))
-        let watched = sgd.parameterNames.first.flatMap(executor.argument)
+        // A weight (a fixed BatchNorm gamma, such as ResNet's first, never changes).
+        let watched = sgd.parameterNames.first { executor.graph.role(of: $0) == .weight }.flatMap(executor.argument)
         let before = watched?.toArray()
         func step() {
             executor.forward(isTraining: isTraining)
