@@ -16,6 +16,8 @@ public enum OperatorRegistry {
         "elemwise_add": ElementwiseAdd.self,
         "_Plus": ElementwiseAdd.self,
         "_plus": ElementwiseAdd.self,
+        "_copy": Identity.self,
+        "identity": Identity.self,
     ]
 
     /// Parses one node's attributes into its definition; unknown operators name the node.
