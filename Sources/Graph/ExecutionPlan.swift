@@ -171,6 +171,7 @@ struct ExecutionPlan {
         }
         let outputs = dependencies.outputs.isEmpty ? outputSlots[position] : gradientPassOutputs(position)
         let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
+        let contributedBefore = contributed
         var call = Call(
             kind: .backward, node: position, arguments: arguments, outputs: outputs, auxiliary: auxiliaryInputs,
             outputGradientSlots: outputGradients)
@@ -189,7 +190,20 @@ struct ExecutionPlan {
         let reads =
             outputGradients + dependencies.inputs.map { arguments[$0] } + dependencies.outputs.map { outputs[$0] }
             + auxiliaryInputs
-        steps.append(MemoryPlanner.Step(reads: reads, writes: call.gradientSlots.compactMap { $0 }))
+        // A first write may take over an output gradient in place: one consumers wrote (never
+        // the shared zero gradient of an unused output), in the same layout and type.
+        let inPlace = definition.backwardInPlaceOptions.compactMap { option -> (read: Int, write: Int)? in
+            guard option.outputGradient < outputGradients.count,
+                call.gradientRequests[option.argumentGradient] == .write,
+                let write = call.gradientSlots[option.argumentGradient]
+            else { return nil }
+            let read = outputGradients[option.outputGradient]
+            guard contributedBefore.contains(read), slots[read].type == slots[write].type,
+                layout(Entry(node, option.outputGradient)) == layout(node.inputs[option.argumentGradient])
+            else { return nil }
+            return (read, write)
+        }
+        steps.append(MemoryPlanner.Step(reads: reads, writes: call.gradientSlots.compactMap { $0 }, inPlace: inPlace))
         gradientPassCalls.append(call)
     }
 

@@ -14,6 +14,8 @@ public struct ElementwiseAdd: OperatorDefinition {
     public func blockedLayoutSupport(_ shapes: NodeShapes) -> BlockedLayoutSupport { .activations }
     public var backwardDependencies: BackwardDependencies { BackwardDependencies() }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [(0, 0), (1, 0)] }
+    /// Either input's gradient is the output gradient itself (the other gets a copy).
+    public var backwardInPlaceOptions: [(outputGradient: Int, argumentGradient: Int)] { [(0, 0), (0, 1)] }
 
     public func inferShapes(_ arguments: [Shape?], node: String) throws(OperatorError) -> NodeShapes {
         let known = arguments.compactMap { $0 }

@@ -212,6 +212,25 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         }
     }
 
+    /// A residual sum costs no memory in either pass: its output takes over an input's block
+    /// (forward) and an input's gradient takes over its output gradient's block (backward).
+    @Test func residualSumsAreInPlace() throws {
+        let symbol = try Models.resNet(depth: 8, classCount: 5, smallImages: true)
+        let plan = try Executor.plan(symbol, inputShapes: ["data": [2, 3, 8, 8]], isTraining: true)
+        let offsets = Dictionary(plan.buffers.map { ($0.name, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let sums = plan.graph.nodes.filter { $0.op == "elemwise_add" }
+        #expect(sums.count == 3)
+        // An input is read and the output written in the same step (forward), the output
+        // gradient read and the input gradients written (backward): only in place do they share.
+        for sum in sums {
+            let inputs = sum.inputs.map(\.node.name)
+            #expect(inputs.contains { offsets["\($0)_output"] == offsets["\(sum.name)_output"] }, "\(sum.name) forward")
+            #expect(
+                inputs.contains { offsets["\($0)_output_grad"] == offsets["\(sum.name)_output_grad"] },
+                "\(sum.name) backward")
+        }
+    }
+
     /// Whole-graph finite differences of the cross-entropy through the reference path
     /// (Double), against its backward: proves the gradient pass and the fan-out sums.
     @Test func wholeGraphGradientMatchesFiniteDifferences() throws {

@@ -137,6 +137,11 @@ public protocol OperatorDefinition: Sendable {
     /// Pairs (argument, output) whose memory the output may reuse in the forward pass.
     var inPlaceOptions: [(argument: Int, output: Int)] { get }
 
+    /// Pairs (output gradient, argument gradient) whose memory the argument's gradient may
+    /// take over in backward when it is the first to write it (a sum passes its output
+    /// gradient through unchanged, so that argument's gradient costs no copy).
+    var backwardInPlaceOptions: [(outputGradient: Int, argumentGradient: Int)] { get }
+
     /// Whether running forward again is cheap and gives the same outputs, so that the
     /// executor's mirror may recompute them in the gradient pass instead of keeping them.
     var isCheapToRecompute: Bool { get }
@@ -196,6 +201,7 @@ extension OperatorDefinition {
     public var outputNames: [String] { ["output"] }
     public var visibleOutputCount: Int { 1 }
     public var inPlaceOptions: [(argument: Int, output: Int)] { [] }
+    public var backwardInPlaceOptions: [(outputGradient: Int, argumentGradient: Int)] { [] }
     public var isCheapToRecompute: Bool { false }
     public func activationType(computing compute: DataType) -> DataType { .float32 }
     public func outputTypes(activationType type: DataType) -> [DataType] { outputNames.map { _ in type } }
