@@ -64,6 +64,15 @@ public struct BatchNorm: OperatorDefinition {
         shapes.arguments[0][1] % TensorLayout.preferredBlock == 0 ? .activations : .followsInput
     }
 
+    /// In inference a following ReLU runs inside the batch normalization: the ones no
+    /// convolution absorbed, such as the pre-activation `bn1 → relu1` of a ResNet unit.
+    public func fusedForInference(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? {
+        guard let activation = next as? Activation, activation.kind == .relu, !fusedReLU else { return nil }
+        var fused = self
+        fused.fusedReLU = true
+        return fused
+    }
+
     /// A following ReLU runs inside the batch normalization (not with global statistics,
     /// whose forward has no training workspace).
     public func fusedForTraining(followedBy next: any OperatorDefinition) -> (any OperatorDefinition)? {

@@ -212,6 +212,34 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
         }
     }
 
+    /// Pre-activation inference: Conv → BN → ReLU folds into the convolution (each unit's
+    /// conv1 → bn2 → relu2, and conv0 → the first unit's bn1 → relu1); a BN → ReLU after a
+    /// residual sum runs as one batch normalization.
+    @Test(arguments: [Executor.LayoutPolicy.plain, .blocked])
+    func fusedResNetInferenceMatchesUnfused(_ layout: Executor.LayoutPolicy) throws {
+        let symbol = try Models.resNet(depth: 8, classCount: 5, smallImages: true)
+        let inputs: [String: Shape] = ["data": [2, 3, 8, 8]]
+        let fused = try Executor(symbol, inputShapes: inputs, isTraining: false, layout: layout)
+        let unfused = try Executor(symbol, inputShapes: inputs, isTraining: false, layout: layout, fuse: false)
+        let ops = fused.graph.nodes.map(\.op)
+        #expect(ops.filter { $0 == "Convolution+BatchNorm+Activation" }.count == 4)
+        #expect(ops.filter { $0 == "BatchNorm+Activation" }.count == 3)
+        #expect(!ops.contains("Activation"))
+        var generator = SeededGenerator(seed: 9)
+        for name in unfused.graph.argumentNames + unfused.graph.auxiliaryNames {
+            let target = unfused.argument(name) ?? unfused.auxiliary(name)!
+            if unfused.graph.role(of: name) == .movingVariance {
+                target.fillUniform(0.2...2, using: &generator)
+            } else {
+                target.fillUniform(-1...1, using: &generator)
+            }
+            (fused.argument(name) ?? fused.auxiliary(name)!).copy(from: target.toArray())
+        }
+        fused.forward(isTraining: false)
+        unfused.forward(isTraining: false)
+        expectClose(fused.outputs[0].toArray(), unfused.outputs[0].toArray(), tolerance: 1e-4, "probabilities")
+    }
+
     /// A residual sum costs no memory in either pass: its output takes over an input's block
     /// (forward) and an input's gradient takes over its output gradient's block (backward).
     @Test func residualSumsAreInPlace() throws {
