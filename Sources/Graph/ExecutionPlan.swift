@@ -171,7 +171,6 @@ struct ExecutionPlan {
         }
         let outputs = dependencies.outputs.isEmpty ? outputSlots[position] : gradientPassOutputs(position)
         let auxiliaryInputs = node.inputs.dropFirst(argumentCount).map(slot)
-        let contributedBefore = contributed
         var call = Call(
             kind: .backward, node: position, arguments: arguments, outputs: outputs, auxiliary: auxiliaryInputs,
             outputGradientSlots: outputGradients)
@@ -198,7 +197,7 @@ struct ExecutionPlan {
                 let write = call.gradientSlots[option.argumentGradient]
             else { return nil }
             let read = outputGradients[option.outputGradient]
-            guard contributedBefore.contains(read), slots[read].type == slots[write].type,
+            guard contributed.contains(read), slots[read].type == slots[write].type,
                 layout(Entry(node, option.outputGradient)) == layout(node.inputs[option.argumentGradient])
             else { return nil }
             return (read, write)

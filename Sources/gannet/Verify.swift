@@ -75,7 +75,7 @@ struct Verify: ParsableCommand {
         progress.finish()
         var total = VerifyResults.Part()
         for part in results.parts { total.merge(part) }
-        var failed = total.failed.sorted { $0.offset < $1.offset }
+        var failed = total.failed
         failed += damages.map { (nil, $0.offset, $0.message) }
         failed.sort { $0.offset < $1.offset }
         let seconds = monotonicSeconds() - start

@@ -28,6 +28,14 @@ func everyOperatorNetwork(dropout: Bool = true, filters: Int = 16) throws -> Sym
 }
 
 /// Fills data, parameters, labels and auxiliary states of an executor deterministically.
+/// Copies every argument and auxiliary state of `source` into `target` (same names and shapes).
+func copyVariables(from source: Executor, to target: Executor) {
+    for name in source.graph.argumentNames + source.graph.auxiliaryNames {
+        let values = (source.argument(name) ?? source.auxiliary(name)!).toArray()
+        (target.argument(name) ?? target.auxiliary(name)!).copy(from: values)
+    }
+}
+
 func fill(_ executor: Executor, seed: UInt64 = 3) {
     var generator = SeededGenerator(seed: seed)
     for name in executor.graph.argumentNames {
@@ -222,8 +230,8 @@ func fill(_ executor: Executor, seed: UInt64 = 3) {
             } else {
                 target.fillUniform(-1...1, using: &generator)
             }
-            (fused.argument(name) ?? fused.auxiliary(name)!).copy(from: target.toArray())
         }
+        copyVariables(from: unfused, to: fused)
         fused.forward(isTraining: false)
         unfused.forward(isTraining: false)
         expectClose(fused.outputs[0].toArray(), unfused.outputs[0].toArray(), tolerance: 1e-4, "probabilities")

@@ -70,8 +70,8 @@ import Testing
             } else {
                 target.fillUniform(-1...1, using: &generator)
             }
-            (a.argument(name) ?? a.auxiliary(name)!).copy(from: target.toArray())
         }
+        copyVariables(from: b, to: a)
         a.forward(isTraining: false)
         b.forward(isTraining: false)
         #expect(a.outputs[0].toArray() == b.outputs[0].toArray())

@@ -53,12 +53,7 @@ import Testing
             return
         }
         fill(reference, seed: 11)
-        for name in reference.graph.argumentNames {
-            mixed.argument(name)!.copy(from: reference.argument(name)!.toArray())
-        }
-        for name in reference.graph.auxiliaryNames {
-            mixed.auxiliary(name)!.copy(from: reference.auxiliary(name)!.toArray())
-        }
+        copyVariables(from: reference, to: mixed)
         reference.forward(isTraining: false)
         mixed.forward(isTraining: false)
         #expect(mixed.outputs[0].dataType == .float32)
@@ -98,12 +93,7 @@ import Testing
             return
         }
         fill(reference, seed: 5)
-        for name in reference.graph.argumentNames {
-            mixed.argument(name)!.copy(from: reference.argument(name)!.toArray())
-        }
-        for name in reference.graph.auxiliaryNames {
-            mixed.auxiliary(name)!.copy(from: reference.auxiliary(name)!.toArray())
-        }
+        copyVariables(from: reference, to: mixed)
         for executor in [reference, mixed] {
             executor.forward(isTraining: true)
             executor.backward()
