@@ -1,7 +1,7 @@
 # Gannet: trains image classifiers on ImageNet-scale data, in Swift.
 SWIFT ?= swift
 
-.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 sanitize fuzz check-mpi-hosts format lint
+.PHONY: setup build release test test-release demo clean check-no-mpi check-onednn3 sanitize fuzz check-mpi-hosts check-onnx check-tensorboard format lint
 
 setup:
 	@bash scripts/setup.sh
@@ -50,6 +50,17 @@ fuzz: setup
 # over TCP: allreduce bandwidth, 2 hosts × 4 = 1 process × 8, a killed remote rank.
 check-mpi-hosts: release
 	bash scripts/mpi-namespaces.sh .build/release/gannet
+
+# Slow tier: ONNX export against onnx's checker and ONNX Runtime, beside `gannet predict`
+# (scripts/check_onnx.py; the consumers go into .venv-consumers from PyPI).
+check-onnx: release
+	bash scripts/setup-consumers.sh
+	.venv-consumers/bin/python scripts/check_onnx.py .build/release/gannet
+
+# Slow tier: `train --tensorboard` read back by TensorBoard's EventAccumulator, resume included.
+check-tensorboard: release
+	bash scripts/setup-consumers.sh
+	.venv-consumers/bin/python scripts/check_tensorboard.py .build/release/gannet
 
 # Style: .swift-format (swift-format ships with the Swift toolchain).
 lint:

@@ -41,6 +41,8 @@ public struct FitOptions: Sendable {
     public var bucketBytes = GradientExchange.defaultBucketBytes
     /// Also draw `PREFIX-curves.svg`.
     public var plot = false
+    /// TensorBoard event files in this folder (rank 0 only).
+    public var tensorBoardDirectory: String?
 
     public init(
         networkName: String, trainPath: String, classCount: Int, batchSize: Int, epochs: Int,
@@ -122,6 +124,7 @@ public final class FitLoop {
     private let stepsPerEpoch: Int
     private let log: @Sendable (String) -> Void
     private var rows: [MetricsTable.Row]
+    private let tensorBoard: TensorBoardLog?
 
     /// Prepares the run; `log` receives the lines of rank 0 only. The global batch must
     /// divide by the number of processes.
@@ -161,6 +164,9 @@ public final class FitLoop {
         self.options = options
         self.symbol = symbol
         self.log = log
+        tensorBoard = try options.tensorBoardDirectory.flatMap { directory in
+            isRankZero ? try TensorBoardLog(directory: directory, topK: options.topK, log: log) : nil
+        }
         let beginEpoch = options.loadEpoch ?? 0
         rows = options.modelPrefix.map { MetricsTable.read(prefix: $0, before: beginEpoch) } ?? []
         log(
@@ -199,6 +205,7 @@ public final class FitLoop {
                 maximumBatches: stepsPerEpoch
             ) { progress in
                 events(.batchDone(progress))
+                tensorBoard?.batches(progress, step: trainer.updateCount)
                 log(
                     String(
                         format: "Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec\tTrain-accuracy=%f\t"
@@ -227,6 +234,7 @@ public final class FitLoop {
             report.validationTopK = validation.topKAccuracy
             report.validationCrossEntropy = validation.crossEntropy
         }
+        tensorBoard?.epoch(report, learningRate: Double(trainer.optimizer.learningRate), step: trainer.updateCount)
         rows.append(
             MetricsTable.Row(report, seconds: result.seconds, learningRate: Double(trainer.optimizer.learningRate)))
         return report

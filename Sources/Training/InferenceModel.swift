@@ -15,6 +15,9 @@ public final class InferenceModel {
     public let classCount: Int
     /// The data input, `(batch, C, H, W)`.
     public let data: Tensor
+    /// The network as the checkpoint gives it (before inference fusion; variables, and so
+    /// the executor's parameter names, are shared with it).
+    public let symbol: Symbol
 
     /// Notes (dialect upgrades, unused entries, assumed shapes) go to `log`. `dataType`
     /// `.bfloat16` computes the activations in bfloat16 (the parameters stay float32).
@@ -39,6 +42,7 @@ public final class InferenceModel {
         }
         let dataShape = Shape([batchSize] + preprocessing.dataShape)
         let symbol = try Self.decode(text, file: symbolPath, dataShape: dataShape, parameters: entries, log: log)
+        self.symbol = symbol
         do {
             let inputShapes = try Graph(symbol).inputShapes(data: dataShape)
             // Checked against the memory available before anything is allocated.

@@ -18,7 +18,9 @@ struct Train: ParsableCommand {
             epoch, with --model-prefix: PREFIX-symbol.json and PREFIX-NNNN.params (MXNet's \
             load_checkpoint reads them), PREFIX-NNNN.state (momentum, counters, preprocessing: \
             --load-epoch N continues exactly), and PREFIX-metrics.csv (PREFIX-curves.svg with \
-            --plot). --epochs is the total: --load-epoch 1 --epochs 2 trains one more epoch.
+            --plot). --epochs is the total: --load-epoch 1 --epochs 2 trains one more epoch. \
+            --tensorboard DIR also writes the metrics as TensorBoard event files \
+            (tensorboard --logdir DIR).
 
             Under `mpirun -np N` every process trains on its share of each global batch \
             (--batch-size is the global batch and must divide by N), gradients are summed \
@@ -28,7 +30,8 @@ struct Train: ParsableCommand {
               gannet train --network inception-bn-small \\
                 --train data/train.rec --val data/val.rec --num-classes 10 \\
                 --data-shape 3,28,28 --batch-size 64 --epochs 8 --lr 0.05 \\
-                --rand-crop --rand-mirror --model-prefix model/small
+                --rand-crop --rand-mirror --model-prefix model/small \\
+                --tensorboard runs/small
             """)
 
     @OptionGroup var network: NetworkOptions
@@ -94,6 +97,12 @@ struct Train: ParsableCommand {
     @Flag(help: "Draw PREFIX-curves.svg (accuracy and loss per epoch).")
     var plot = false
 
+    @Option(
+        help:
+            "Write TensorBoard event files into this folder (created if needed; rank 0 only): the log lines' metrics, learning rate and img/s at the step of the updates done, so resumed runs continue the curves."
+    )
+    var tensorboard: String?
+
     @OptionGroup var report: JSONOutput
 
     mutating func validate() throws {
@@ -158,6 +167,7 @@ struct Train: ParsableCommand {
         options.mirror = mirror
         options.bucketBytes = Int(bucketMib * 1_048_576)
         options.plot = plot
+        options.tensorBoardDirectory = tensorboard
         options.dataType = precision.dtype
         return options
     }
