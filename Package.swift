@@ -27,6 +27,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
@@ -54,15 +57,23 @@ let package = Package(
                 "Graph", "Operators", "Protos", "TensorCore",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]),
+        .target(
+            name: "Serving",
+            dependencies: [
+                "DataIO", "TensorCore", "Training", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(name: "Benchmarks", dependencies: ["DNNL", "Operators", "TensorCore"]),
         .executableTarget(
             name: "gannet",
             dependencies: [
                 "DNNL", "Operators", "TensorCore", "Graph", "Models", "Training", "DataIO", "Distributed", "Benchmarks",
-                "Interchange",
+                "Interchange", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Training", "Graph", "Models", "TensorCore"]),
         .testTarget(
             name: "InterchangeTests",
             dependencies: ["Interchange", "Protos", "Graph", "Models", "Operators", "TensorCore"]),

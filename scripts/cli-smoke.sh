@@ -101,6 +101,11 @@ for params in "$run"/killed-*.params; do
     || { echo "cli-smoke: $params does not load after kill -9" >&2; exit 1; }
 done
 echo "cli-smoke: checkpoints intact after kill -9"
+# Models that leave: ONNX of the checkpoint, TensorBoard events, the prediction server.
+"$gannet" export --model "$run/full" --epoch 2 --onnx "$run/full.onnx" --json | check export-onnx
+"$gannet" train "${common[@]}" --epochs 1 --tensorboard "$run/tb" >/dev/null 2>&1
+check tensorboard "$run/tb"
+check serve "$gannet" "$run/full" 2 "$run/images/class_001/img_00003.jpg"
 rm -rf "$run"
 
 # MPI: two ranks on this machine.

@@ -4,8 +4,15 @@ for them (MXNet symbols, a 2015-dialect checkpoint). One function per check, run
 Each prints one "cli-smoke: …" line and exits non-zero (an assertion) when the check fails."""
 import json
 import math
+import os
+import re
+import signal
 import struct
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 
 def report():
@@ -114,6 +121,76 @@ def train():
     assert [e["epoch"] for e in r["epochs"]] == [0, 1] and r["checkpoint"].endswith("full-0002.params"), r
     assert all(0 <= e["validation-accuracy"] <= 1 and e["samples-per-second"] > 0 for e in r["epochs"]), r
     print("cli-smoke: train ok")
+
+
+def export_onnx():
+    r = report()
+    model = open(r["onnx"], "rb").read()
+    # ModelProto field 1 (ir_version) = 7 first; the producer and the preprocessing metadata inside.
+    assert model[:2] == bytes([0x08, 0x07]) and b"gannet" in model and b"mean_rgb" in model and b"Softmax" in model, model[:64]
+    print("cli-smoke: export --onnx ok (%d bytes)" % len(model))
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tensorboard(folder):
+    files = os.listdir(folder)
+    assert len(files) == 1 and files[0].startswith("events.out.tfevents."), files
+    data, records, at = open(os.path.join(folder, files[0]), "rb").read(), [], 0
+    while at < len(data):
+        (length,) = struct.unpack_from("<Q", data, at)
+        assert struct.unpack_from("<I", data, at + 8)[0] == crc32c(data[at:at + 8]), at
+        payload = data[at + 12:at + 12 + length]
+        assert struct.unpack_from("<I", data, at + 12 + length)[0] == crc32c(payload), at
+        records.append(payload)
+        at += 16 + length
+    assert b"brain.Event:2" in records[0] and any(b"validation/accuracy" in r for r in records), len(records)
+    print("cli-smoke: train --tensorboard ok (%d records, CRC-32C checked)" % len(records))
+
+
+def serve(gannet, prefix, epoch, image):
+    """gannet serve on a free port: the same classes as predict, 4xx for bad requests, then SIGTERM."""
+    server = subprocess.Popen([gannet, "serve", "--model", prefix, "--epoch", epoch, "--port", "0"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in server.stderr:
+            found = re.search(r"serving .* on http://127.0.0.1:(\d+)", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port, "gannet serve did not start"
+
+        def call(path, body=None, method="POST"):
+            request = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=body, method=method)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+
+        status, body = call("/predict", open(image, "rb").read())
+        expected = json.loads(subprocess.run([gannet, "predict", "--model", prefix, "--epoch", epoch, "--json", image],
+                                             capture_output=True, text=True, check=True).stdout)["predictions"][0]
+        reply = json.loads(body)
+        assert status == 200 and [c["class"] for c in reply["top"]] == [c["class"] for c in expected["top"]], reply
+        assert call("/predict", b"not an image")[0] == 415 and call("/predict", None, "GET")[0] == 405
+        assert call("/health", None, "GET")[0] == 200
+        assert b'gannet_requests_total{path="/predict",status="200"} 1' in call("/metrics", None, "GET")[1]
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0, server.returncode
+    finally:
+        if server.poll() is None:
+            server.kill()
+    print("cli-smoke: serve ok (same classes as predict, 4xx for bad requests, stops on SIGTERM)")
 
 
 def score():

@@ -37,8 +37,18 @@ public enum ImageFormat: String, Sendable {
 
 /// Why an image could not be decoded or encoded.
 public struct ImageCodecError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable {
+        /// Not a JPEG or PNG, or damaged.
+        case malformed
+        /// The header or a resize claims more pixels than `ImageCodec.pixelLimit`.
+        case overPixelLimit
+    }
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public let kind: Kind
+    public init(_ message: String, kind: Kind = .malformed) {
+        self.message = message
+        self.kind = kind
+    }
     public var description: String { message }
 }
 
@@ -67,7 +77,7 @@ public enum ImageCodec {
         guard width >= 0, height >= 0, !overflow, pixels <= pixelLimit else {
             throw ImageCodecError(
                 "\(what) makes the image \(width)x\(height), over the limit of \(pixelLimit) pixels "
-                    + "(--max-pixels raises it)")
+                    + "(--max-pixels raises it)", kind: .overPixelLimit)
         }
     }
 

@@ -168,18 +168,21 @@ extension InferenceModel {
             }
             executor.forward(isTraining: false)
             try Trainer.checkFinite(executor.outputs[0], rows: chunk.count) { labels[start + $0] }
-            for row in 0..<chunk.count {
-                let p = executor.outputs[0].floats + row * classCount
-                let all = (0..<classCount).map { Double(p[$0]) }
-                let top = all.indices.sorted { all[$0] > all[$1] }.prefix(topK).map { index in
-                    Prediction.Class(
-                        index: index, name: names.flatMap { $0.indices.contains(index) ? $0[index] : nil },
-                        probability: all[index])
-                }
-                predictions.append(Prediction(top: top, probabilities: all))
-            }
+            for row in 0..<chunk.count { predictions.append(prediction(row: row, topK: topK, names: names)) }
         }
         return predictions
+    }
+
+    /// The classes of row `row` of the last forward pass, best first.
+    public func prediction(row: Int, topK: Int, names: [String]?) -> Prediction {
+        let p = executor.outputs[0].floats + row * classCount
+        let all = (0..<classCount).map { Double(p[$0]) }
+        let top = all.indices.sorted { all[$0] > all[$1] }.prefix(topK).map { index in
+            Prediction.Class(
+                index: index, name: names.flatMap { $0.indices.contains(index) ? $0[index] : nil },
+                probability: all[index])
+        }
+        return Prediction(top: top, probabilities: all)
     }
 
     /// Top-1 and top-k accuracy over every record of `path` exactly once, and the images per second.

@@ -33,7 +33,7 @@ struct Gannet: ParsableCommand {
         version: "gannet \(gannetVersion) (oneDNN \(Library.version), ISA \(Library.instructionSet))",
         subcommands: [
             Synth.self, List.self, Pack.self, Verify.self, Inspect.self, Mean.self, Train.self, Score.self,
-            Predict.self, Bench.self, Export.self, Plan.self,
+            Predict.self, Serve.self, Bench.self, Export.self, Plan.self,
         ])
 }
 
