@@ -99,6 +99,7 @@ def main():
         interrupts()
         full_disk()
         flags()
+        exports_and_server(jpeg)
     finally:
         os.chdir("/")
         shutil.rmtree(work, ignore_errors=True)
@@ -388,6 +389,42 @@ def flags():
     run("score --batch-size 0", ["score", "--model", "model/m", "--epoch", "0", "--data", "many.rec",
                                  "--batch-size", "0"], status=2, message="--batch-size")
     run("bench io --rate nan", ["bench", "io", "--data", "many.rec", "--rate", "nan"], status=2, message="--rate")
+
+
+def exports_and_server(jpeg):
+    """ONNX export, TensorBoard and the server: bad flags exit 2 naming the flag, missing or
+    unwritable files exit 1 naming them."""
+    run("export --onnx into a missing folder", ["export", "--network", "resnet-20", "--onnx", "missing/x.onnx"],
+        status=2, message="--onnx")
+    run("export --model without --epoch", ["export", "--model", "model/m", "--onnx", "x.onnx"], status=2,
+        message="--epoch")
+    run("export --model of a missing checkpoint", ["export", "--model", "nothing", "--epoch", "3", "--onnx", "x.onnx"],
+        message="nothing-symbol.json")
+    assert not os.path.exists("x.onnx")
+    write_sum_pooling()
+    run("export --onnx of a sum pooling", ["export", "--model", "sumpool", "--epoch", "0", "--data-shape", "3,8,8",
+                                           "--onnx", "x.onnx"], message="sum_pool")
+    assert not os.path.exists("x.onnx")
+    run("train --tensorboard under /proc", ["train", "--network", "inception-bn-small", "--train", "many.rec",
+                                            "--num-classes", "2", "--data-shape", "3,28,28", "--epochs", "1",
+                                            "--tensorboard", "/proc/gannet-events"], message="/proc/gannet-events")
+    run("serve of a missing checkpoint", ["serve", "--model", "nothing", "--epoch", "1", "--port", "0"],
+        message="nothing-symbol.json")
+    for flag, value in (("--port", "70000"), ("--max-batch", "0"), ("--batch-window-ms", "nan"),
+                        ("--max-body-mib", "0")):
+        run(f"serve {flag} {value!r}", ["serve", "--model", "model/m", "--epoch", "0", flag, value], status=2,
+            message=flag)
+
+
+def write_sum_pooling():
+    """A checkpoint whose network has a sum pooling, which ONNX cannot express."""
+    nodes = [("data", "null", {}, []), ("sum_pool", "Pooling", {"pool_type": "sum", "kernel": "(2, 2)"}, [[0, 0, 0]]),
+             ("flat", "Flatten", {}, [[1, 0, 0]]), ("softmax_label", "null", {}, []),
+             ("softmax", "SoftmaxOutput", {}, [[2, 0, 0], [3, 0, 0]])]
+    with open("sumpool-symbol.json", "w") as f:
+        f.write(symbol(nodes, [[4, 0, 0]]))
+    with open("sumpool-0000.params", "wb") as f:
+        f.write(params_file([]))
 
 
 if __name__ == "__main__":
