@@ -63,11 +63,8 @@ public final class PredictionBatcher: @unchecked Sendable {
         onBatch: @escaping @Sendable (Int) -> Void = { _ in }
     ) throws {
         precondition(options.maxBatch >= 1)
-        var sizes = [1]
-        while sizes.last! * 2 < options.maxBatch { sizes.append(sizes.last! * 2) }
-        if sizes.last! != options.maxBatch { sizes.append(options.maxBatch) }
         var bindings: [(size: Int, model: InferenceModel)] = []
-        for size in sizes {
+        for size in Self.batchSizes(maxBatch: options.maxBatch) {
             let model = try InferenceModel(
                 prefix: prefix, epoch: epoch, batchSize: size, overrides: options.overrides, dataType: options.dataType,
                 log: size == 1 ? log : { _ in })
@@ -86,6 +83,14 @@ public final class PredictionBatcher: @unchecked Sendable {
         let worker = Thread { [unowned self] in self.work() }
         worker.name = "gannet-predict"
         worker.start()
+    }
+
+    /// The batch sizes bound for `maxBatch`: 1, 2, 4, … below it, and `maxBatch`.
+    public static func batchSizes(maxBatch: Int) -> [Int] {
+        var sizes = [1]
+        while sizes.last! * 2 < maxBatch { sizes.append(sizes.last! * 2) }
+        if sizes.last! != maxBatch { sizes.append(maxBatch) }
+        return sizes
     }
 
     /// The model bound for one image (its preprocessing and class count).

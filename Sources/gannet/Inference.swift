@@ -152,15 +152,8 @@ struct Predict: ParsableCommand {
         let loaded = try InferenceModel.load(
             prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
             options: preprocessing, precision: precision)
-        let names: [String]? = try synset.map { path in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw RuntimeFailure("\(path): cannot read")
-            }
-            return text.split(whereSeparator: \.isNewline).map(String.init)
-        }
-        if let names, names.count != loaded.classCount {
-            log("warning: \(synset!) has \(names.count) names for \(loaded.classCount) classes")
-        }
+        let names = try readSynset(synset)
+        checkSynset(names, path: synset, classCount: loaded.classCount)
         let bytes = try images.map { path in
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw RuntimeFailure("\(path): cannot read")

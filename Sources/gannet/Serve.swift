@@ -86,25 +86,18 @@ struct Serve: ParsableCommand {
         options.topK = topK
         options.overrides = preprocessing.overrides(dataShape: dataShape?.dimensions)
         options.dataType = precision.dtype
-        options.names = try synset.map { path in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw RuntimeFailure("\(path): cannot read")
-            }
-            return text.split(whereSeparator: \.isNewline).map(String.init)
-        }
+        options.names = try readSynset(synset)
         let registry = PrometheusCollectorRegistry()
         let batchSizes = registry.makeValueHistogram(
             descriptor: MetricNameDescriptor(
                 namespace: "gannet", metricName: "batch", unitName: "size", helpText: "Images per forward pass."),
-            buckets: Self.batchBuckets(maxBatch))
+            buckets: PredictionBatcher.batchSizes(maxBatch: maxBatch).map(Double.init))
         let batcher = try runtime {
             try PredictionBatcher(
                 prefix: model, epoch: epoch, options: options, log: { log($0) },
                 onBatch: { batchSizes.record(Double($0)) })
         }
-        if let names = options.names, names.count != batcher.model.classCount {
-            log("warning: \(synset!) has \(names.count) names for \(batcher.model.classCount) classes")
-        }
+        checkSynset(options.names, path: synset, classCount: batcher.model.classCount)
         let server = PredictionServer(batcher: batcher, registry: registry, maxBodyBytes: maxBodyMib << 20)
         let (host, port, sizes) = (host, port, batcher.batchSizes)
         let finished = DispatchSemaphore(value: 0)
@@ -123,14 +116,6 @@ struct Serve: ParsableCommand {
         }
         finished.wait()
         if let error = failure.value { throw RuntimeFailure("serve: \(error)") }
-    }
-
-    /// 1, 2, 4, … up to `maxBatch`, and `maxBatch`.
-    static func batchBuckets(_ maxBatch: Int) -> [Double] {
-        var buckets = [1]
-        while buckets.last! * 2 < maxBatch { buckets.append(buckets.last! * 2) }
-        if buckets.last! != maxBatch { buckets.append(maxBatch) }
-        return buckets.map(Double.init)
     }
 }
 

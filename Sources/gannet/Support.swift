@@ -268,3 +268,19 @@ func log(_ text: String) {
     let line = text + "\n"
     line.withCString { _ = write(2, $0, strlen($0)) }
 }
+
+/// The class names of `--synset` (one per line, label order).
+func readSynset(_ path: String?) throws -> [String]? {
+    guard let path else { return nil }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw RuntimeFailure("\(path): cannot read")
+    }
+    return text.split(whereSeparator: \.isNewline).map(String.init)
+}
+
+/// Warns when a synset does not name every class of the network, or names more.
+func checkSynset(_ names: [String]?, path: String?, classCount: Int) {
+    if let names, let path, names.count != classCount {
+        log("warning: \(path) has \(names.count) names for \(classCount) classes")
+    }
+}
