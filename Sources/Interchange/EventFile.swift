@@ -24,7 +24,9 @@ public final class EventFileWriter {
             throw EventFileError("\(directory): cannot create the folder (\(error.localizedDescription))")
         }
         var host = [CChar](repeating: 0, count: 256)
-        let hostName = gethostname(&host, host.count - 1) == 0 ? String(cString: host) : "localhost"
+        let hostName =
+            gethostname(&host, host.count - 1) == 0
+            ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
         // Two runs started in the same second get different files.
         var candidate = "\(directory)/events.out.tfevents.\(Int(wallTime)).\(hostName)"
         var suffix = 1

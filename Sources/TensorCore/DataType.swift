@@ -18,10 +18,12 @@ public enum BFloat16 {
     /// Rounds to nearest even, as oneDNN and PyTorch do; NaN stays a (quiet) NaN.
     @inlinable
     public static func bits(from value: Float) -> UInt16 {
+        // Both results computed and one selected, without a branch, so that loops over
+        // arrays vectorise.
         let raw = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: raw >> 16) | 0x0040 }
-        let roundingBias: UInt32 = 0x7FFF + ((raw >> 16) & 1)
-        return UInt16(truncatingIfNeeded: (raw &+ roundingBias) >> 16)
+        let rounded = UInt16(truncatingIfNeeded: (raw &+ 0x7FFF &+ ((raw >> 16) & 1)) >> 16)
+        let quietNaN = UInt16(truncatingIfNeeded: raw >> 16) | 0x0040
+        return value.isNaN ? quietNaN : rounded
     }
 
     @inlinable
