@@ -61,7 +61,6 @@ struct Score: ParsableCommand {
 
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if epoch < 0 { throw ValidationError("--epoch must not be negative") }
     }
 
@@ -121,14 +120,7 @@ struct Predict: ParsableCommand {
     @Option(parsing: .unconditional, help: "Checkpoint epoch N (PREFIX-NNNN.params).")
     var epoch: Int
 
-    @Option(help: "Class names, one per line in label order (e.g. PREFIX.synset.txt from `gannet list`).")
-    var synset: String?
-
-    @Option(parsing: .unconditional, help: "How many classes to show per image.")
-    var topK = 5
-
-    @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")
-    var dataShape: DataShape?
+    @OptionGroup var classification: ClassificationOptions
 
     @OptionGroup var preprocessing: PreprocessingOptions
 
@@ -141,7 +133,6 @@ struct Predict: ParsableCommand {
 
     mutating func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image") }
-        if topK < 1 { throw ValidationError("--top-k must be at least 1") }
     }
 
     @OptionGroup var imageLimit: ImageLimitOptions
@@ -150,17 +141,19 @@ struct Predict: ParsableCommand {
         imageLimit.apply()
         let batchSize = min(images.count, 32)
         let loaded = try InferenceModel.load(
-            prefix: model, epoch: epoch, batchSize: batchSize, dataShape: dataShape,
+            prefix: model, epoch: epoch, batchSize: batchSize, dataShape: classification.dataShape,
             options: preprocessing, precision: precision)
-        let names = try readSynset(synset)
-        checkSynset(names, path: synset, classCount: loaded.classCount)
+        let names = try classification.names()
+        classification.check(names, classCount: loaded.classCount)
         let bytes = try images.map { path in
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw RuntimeFailure("\(path): cannot read")
             }
             return [UInt8](data)
         }
-        let predictions = try runtime { try loaded.predict(bytes, labels: images, names: names, topK: topK, warn: log) }
+        let predictions = try runtime {
+            try loaded.predict(bytes, labels: images, names: names, topK: classification.topK, warn: log)
+        }
         if report.json {
             return try printReport(
                 Report(

@@ -51,14 +51,7 @@ struct Serve: ParsableCommand {
     @Option(parsing: .unconditional, help: "Largest request body, in MiB.")
     var maxBodyMib = 64
 
-    @Option(help: "Class names, one per line in label order (e.g. PREFIX.synset.txt from `gannet list`).")
-    var synset: String?
-
-    @Option(parsing: .unconditional, help: "How many classes each answer lists.")
-    var topK = 5
-
-    @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")
-    var dataShape: DataShape?
+    @OptionGroup var classification: ClassificationOptions
 
     @OptionGroup var preprocessing: PreprocessingOptions
 
@@ -74,7 +67,6 @@ struct Serve: ParsableCommand {
             throw ValidationError("--batch-window-ms must be 0 … 10000")
         }
         if !(1...4096).contains(maxBodyMib) { throw ValidationError("--max-body-mib must be 1 … 4096") }
-        if topK < 1 { throw ValidationError("--top-k must be at least 1") }
     }
 
     func run() throws {
@@ -83,10 +75,10 @@ struct Serve: ParsableCommand {
         var options = PredictionBatcher.Options()
         options.maxBatch = maxBatch
         options.window = batchWindowMs / 1000
-        options.topK = topK
-        options.overrides = preprocessing.overrides(dataShape: dataShape?.dimensions)
+        options.topK = classification.topK
+        options.overrides = preprocessing.overrides(dataShape: classification.dataShape?.dimensions)
         options.dataType = precision.dtype
-        options.names = try readSynset(synset)
+        options.names = try classification.names()
         let registry = PrometheusCollectorRegistry()
         let batchSizes = registry.makeValueHistogram(
             descriptor: MetricNameDescriptor(
@@ -97,7 +89,7 @@ struct Serve: ParsableCommand {
                 prefix: model, epoch: epoch, options: options, log: { log($0) },
                 onBatch: { batchSizes.record(Double($0)) })
         }
-        checkSynset(options.names, path: synset, classCount: batcher.model.classCount)
+        classification.check(options.names, classCount: batcher.model.classCount)
         let server = PredictionServer(batcher: batcher, registry: registry, maxBodyBytes: maxBodyMib << 20)
         let (host, port, sizes) = (host, port, batcher.batchSizes)
         let finished = DispatchSemaphore(value: 0)

@@ -269,18 +269,34 @@ func log(_ text: String) {
     line.withCString { _ = write(2, $0, strlen($0)) }
 }
 
-/// The class names of `--synset` (one per line, label order).
-func readSynset(_ path: String?) throws -> [String]? {
-    guard let path else { return nil }
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-        throw RuntimeFailure("\(path): cannot read")
-    }
-    return text.split(whereSeparator: \.isNewline).map(String.init)
-}
+/// `--synset`, `--top-k` and `--data-shape` of the commands that classify images.
+struct ClassificationOptions: ParsableArguments {
+    @Option(help: "Class names, one per line in label order (e.g. PREFIX.synset.txt from `gannet list`).")
+    var synset: String?
 
-/// Warns when a synset does not name every class of the network, or names more.
-func checkSynset(_ names: [String]?, path: String?, classCount: Int) {
-    if let names, let path, names.count != classCount {
-        log("warning: \(path) has \(names.count) names for \(classCount) classes")
+    @Option(parsing: .unconditional, help: "How many classes to list per image.")
+    var topK = 5
+
+    @Option(help: "Input shape C,H,W (default: the training run's, else 3,224,224).")
+    var dataShape: DataShape?
+
+    func validate() throws {
+        if topK < 1 { throw ValidationError("--top-k must be at least 1") }
+    }
+
+    /// The names of `--synset` (one per line, label order), or nil without it.
+    func names() throws -> [String]? {
+        guard let synset else { return nil }
+        guard let text = try? String(contentsOfFile: synset, encoding: .utf8) else {
+            throw RuntimeFailure("\(synset): cannot read")
+        }
+        return text.split(whereSeparator: \.isNewline).map(String.init)
+    }
+
+    /// Warns when the synset does not name every class of the network, or names more.
+    func check(_ names: [String]?, classCount: Int) {
+        if let names, let synset, names.count != classCount {
+            log("warning: \(synset) has \(names.count) names for \(classCount) classes")
+        }
     }
 }
